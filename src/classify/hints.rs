@@ -1,0 +1,70 @@
+//! A concrete fix for every cause.
+
+use crate::finding::{Cause, MetadataField, TimestampEncoding};
+
+pub(crate) fn hint(cause: &Cause) -> &'static str {
+    use TimestampEncoding as E;
+    match cause {
+        Cause::Timestamp {
+            encoding: E::CDate | E::CTime | E::Asctime,
+        } => {
+            "__DATE__/__TIME__/__TIMESTAMP__ embed the compile time: remove them (gcc -Wdate-time \
+             finds them) or export SOURCE_DATE_EPOCH, which GCC >= 7 and Clang use instead of the clock"
+        }
+        Cause::Timestamp {
+            encoding: E::DosDateTime,
+        } => {
+            "zip/FAT entries carry MS-DOS mtimes: export SOURCE_DATE_EPOCH for the archiver (wheel, \
+             flit, hatchling, maturin honour it) or normalise the archive (strip-nondeterminism)"
+        }
+        Cause::Timestamp {
+            encoding: E::FileMtime,
+        } => {
+            "file mtimes are not part of a content-addressed cache key; where they are archived, \
+             pin them (tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime, touch -d @$SOURCE_DATE_EPOCH)"
+        }
+        Cause::Timestamp { .. } => {
+            "the build embeds the current time: take it from SOURCE_DATE_EPOCH \
+             (reproducible-builds.org/specs/source-date-epoch) or leave it out"
+        }
+        Cause::BuildPath { .. } => {
+            "the build directory leaks into the output: map it to a fixed name with \
+             -ffile-prefix-map=$PWD=. (GCC >= 8, Clang >= 10; -fdebug-prefix-map before that), \
+             --remap-path-prefix for rustc, compileall -d for .pyc, and relative paths in generated files"
+        }
+        Cause::Ordering { .. } => {
+            "records come out in directory-listing or hash order: sort inputs before use \
+             ($(sort $(wildcard ...)), sorted(os.listdir()), find ... | LC_ALL=C sort, tar --sort=name)"
+        }
+        Cause::OnlyIn { .. } => {
+            "one run produced this file and the other did not: look for file names built from the \
+             time, a PID or a random value, and for steps that run conditionally"
+        }
+        Cause::FileType => {
+            "a file on one side is a directory, symlink or special file on the other: create it \
+             the same way in every build"
+        }
+        Cause::ExecutableBit => {
+            "caches key on the executable bit: set modes explicitly (install -m 0755, chmod) instead \
+             of inheriting them from the umask or the checkout"
+        }
+        Cause::SymlinkTarget => {
+            "the link target differs: use relative targets (ln -sr) that do not embed the build directory"
+        }
+        Cause::Metadata {
+            field: MetadataField::Mtime,
+        } => {
+            "mtimes are not part of a content-addressed cache key; where they are archived, pin them \
+             to SOURCE_DATE_EPOCH"
+        }
+        Cause::Metadata { .. } => {
+            "file-system metadata is not part of a content-addressed cache key; where it is archived, \
+             normalise it (tar --owner=0 --group=0 --numeric-owner --mode=go-w)"
+        }
+        Cause::Unknown => {
+            "no known pattern explains this difference: `twice audit --bisect` pins it to a \
+             variation; suspects are random values, hash-seed-dependent iteration (PYTHONHASHSEED) \
+             and parallel scheduling"
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Cause detection: which known pattern explains a difference, and how to fix
+//! it.
+//!
+//! The detectors mask what they recognise (build roots, absolute paths,
+//! timestamps in every encoding toolchains use) on both sides and check
+//! whether the masked texts agree: if they do, the masked values that differ
+//! are the whole explanation; if they do not, whatever remains is `unknown`.
+
+mod hints;
+mod path;
+pub(crate) mod timestamp;
+
+pub(crate) use hints::hint;
+pub use timestamp::format_epoch;
+
+use std::ops::Range;
+
+use crate::finding::{Cause, Side, TimestampEncoding};
+
+/// What the caller knows about the two runs.
+#[derive(Clone, Debug, Default)]
+pub struct Canaries {
+    /// The build roots of run A and run B (`--root-a/--root-b`, or the
+    /// sandbox paths of an audit).
+    pub roots: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Detectors configured for one comparison.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    canaries: Canaries,
+    /// Integers outside this range are not read as epoch seconds.
+    window: (i64, i64),
+    now: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Root,
+    Path,
+    Time(TimestampEncoding, Option<i64>),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Token {
+    start: usize,
+    end: usize,
+    class: Class,
+}
+
+/// One explained part of a difference: the cause and where it sits on each
+/// side (byte ranges into the explained texts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Explained {
+    pub cause: Cause,
+    pub a: Range<usize>,
+    pub b: Range<usize>,
+    pub a_time: Option<i64>,
+    pub b_time: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Explanation {
+    pub found: Vec<Explained>,
+    /// Something differs that no detector explains.
+    pub residual: bool,
+}
+
+const YEAR: i64 = 366 * 86_400;
+
+impl Classifier {
+    /// `now` bounds the window of plausible timestamps (up to a year ahead,
+    /// for clocks faked forward).
+    pub fn new(canaries: Canaries, now: i64) -> Classifier {
+        Classifier {
+            canaries,
+            window: (timestamp::EARLIEST_PLAUSIBLE, now + YEAR),
+            now,
+        }
+    }
+
+    fn tokens(&self, text: &[u8], side: Side) -> Vec<Token> {
+        let mut out: Vec<Token> = Vec::new();
+        if let Some((ra, rb)) = &self.canaries.roots {
+            let root = if side == Side::A { ra } else { rb };
+            out.extend(path::find_root(text, root).into_iter().map(|(start, end)| Token {
+                start,
+                end,
+                class: Class::Root,
+            }));
+        }
+        let overlaps = |out: &[Token], s: usize, e: usize| {
+            out.iter().any(|t| s < t.end && t.start < e)
+        };
+        for (start, end) in path::scan(text) {
+            if !overlaps(&out, start, end) {
+                out.push(Token {
+                    start,
+                    end,
+                    class: Class::Path,
+                });
+            }
+        }
+        for t in timestamp::scan(text, self.window) {
+            if !overlaps(&out, t.start, t.end) {
+                out.push(Token {
+                    start: t.start,
+                    end: t.end,
+                    class: Class::Time(t.encoding, t.epoch),
+                });
+            }
+        }
+        out.sort_by_key(|t| t.start);
+        out
+    }
+
+    /// Explain why text `a` became text `b` (lines of a hunk, or a string
+    /// found in a binary).
+    pub(crate) fn explain_text(&self, a: &[u8], b: &[u8]) -> Explanation {
+        if a == b {
+            return Explanation::default();
+        }
+        let ta = self.tokens(a, Side::A);
+        let tb = self.tokens(b, Side::B);
+        let residual = masked(a, &ta) != masked(b, &tb);
+        let mut found = Vec::new();
+        // When the masked texts agree the token sequences line up one to one;
+        // otherwise pair them per class, in order, as a best effort.
+        let pairs: Vec<(Token, Token)> = if !residual {
+            ta.iter().copied().zip(tb.iter().copied()).collect()
+        } else {
+            let mut pairs = Vec::new();
+            for same in [
+                |c: Class| matches!(c, Class::Root | Class::Path),
+                |c: Class| matches!(c, Class::Time(..)),
+            ] {
+                let xa: Vec<Token> = ta.iter().copied().filter(|t| same(t.class)).collect();
+                let xb: Vec<Token> = tb.iter().copied().filter(|t| same(t.class)).collect();
+                if xa.len() == xb.len() {
+                    pairs.extend(xa.into_iter().zip(xb));
+                }
+            }
+            pairs
+        };
+        for (x, y) in pairs {
+            if a[x.start..x.end] == b[y.start..y.end] {
+                continue;
+            }
+            let (cause, a_time, b_time) = match (x.class, y.class) {
+                (Class::Root, _) | (_, Class::Root) => (Cause::BuildPath { exact: true }, None, None),
+                (Class::Path, Class::Path) => (Cause::BuildPath { exact: false }, None, None),
+                (Class::Time(encoding, ea), Class::Time(_, eb)) => {
+                    (Cause::Timestamp { encoding }, ea, eb)
+                }
+                _ => continue,
+            };
+            found.push(Explained {
+                cause,
+                a: x.start..x.end,
+                b: y.start..y.end,
+                a_time,
+                b_time,
+            });
+        }
+        Explanation {
+            residual: residual || found.is_empty(),
+            found,
+        }
+    }
+
+    /// An integer timestamp covering `at..at + len` of two equally laid-out
+    /// buffers.
+    pub(crate) fn binary_time(
+        &self,
+        a: &[u8],
+        b: &[u8],
+        at: usize,
+        len: usize,
+    ) -> Option<timestamp::BinaryTime> {
+        timestamp::binary_at(a, b, at, len, self.window, self.now)
+    }
+}
+
+fn masked(text: &[u8], tokens: &[Token]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    for t in tokens {
+        out.extend_from_slice(&text[at..t.start]);
+        out.extend_from_slice(match t.class {
+            Class::Root | Class::Path => b"\0P\0",
+            Class::Time(..) => b"\0T\0",
+        });
+        at = t.end;
+    }
+    out.extend_from_slice(&text[at..]);
+    out
+}
+
+/// The part of an excerpt that identifies a finding across runs: paths,
+/// timestamps and digits masked, white space trimmed, at most 256 bytes.
+pub(crate) fn stable_anchor(text: &[u8]) -> Vec<u8> {
+    let classifier = Classifier {
+        canaries: Canaries::default(),
+        window: (0, i64::MAX),
+        now: 0,
+    };
+    let tokens = classifier.tokens(text, Side::A);
+    let mut out = Vec::new();
+    let mut digits = false;
+    for &c in &masked(text, &tokens) {
+        if c.is_ascii_digit() {
+            if !digits {
+                out.push(b'#');
+            }
+            digits = true;
+            continue;
+        }
+        digits = false;
+        out.push(c);
+    }
+    let start = out.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(out.len());
+    let end = out.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    out[start..end].iter().copied().take(256).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classifier(roots: Option<(&str, &str)>) -> Classifier {
+        Classifier::new(
+            Canaries {
+                roots: roots.map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec())),
+            },
+            1_795_614_312,
+        )
+    }
+
+    fn causes(c: &Classifier, a: &str, b: &str) -> (Vec<Cause>, bool) {
+        let e = c.explain_text(a.as_bytes(), b.as_bytes());
+        (e.found.into_iter().map(|x| x.cause).collect(), e.residual)
+    }
+
+    #[test]
+    fn timestamp_fully_explains() {
+        let (found, residual) = causes(
+            &classifier(None),
+            "built on Nov 25 2026 13:45:12",
+            "built on Nov 26 2026 09:01:02",
+        );
+        assert!(!residual);
+        assert_eq!(
+            found,
+            vec![
+                Cause::Timestamp {
+                    encoding: TimestampEncoding::CDate
+                },
+                Cause::Timestamp {
+                    encoding: TimestampEncoding::CTime
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn roots_are_exact_and_other_paths_inferred() {
+        let c = classifier(Some(("/tmp/run-a", "/tmp/longer-run-b")));
+        let (found, residual) = causes(&c, "/tmp/run-a/src/x.c", "/tmp/longer-run-b/src/x.c");
+        assert_eq!((found, residual), (vec![Cause::BuildPath { exact: true }], false));
+        let (found, _) = causes(&classifier(None), "cwd=/home/a/p", "cwd=/srv/b/p");
+        assert_eq!(found, vec![Cause::BuildPath { exact: false }]);
+    }
+
+    #[test]
+    fn residual_difference_is_reported() {
+        let (found, residual) = causes(
+            &classifier(None),
+            "seed 1234 at 2026-11-25",
+            "seed 9876 at 2026-11-26",
+        );
+        assert!(residual);
+        assert_eq!(
+            found,
+            vec![Cause::Timestamp {
+                encoding: TimestampEncoding::Iso8601
+            }]
+        );
+    }
+
+    #[test]
+    fn anchor_masks_volatile_values() {
+        assert_eq!(
+            stable_anchor(b"  built 2026-11-25 in /tmp/a/b id=42 \n"),
+            stable_anchor(b"built 2027-01-02 in /srv/x/y id=43")
+        );
+    }
+}

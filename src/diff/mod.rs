@@ -1,0 +1,357 @@
+//! The comparison driver: walks and hashes both sides, pairs entries,
+//! compares what differs (file-system facts here, content through the format
+//! comparators) and assembles the report.
+
+use std::fs;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::Error;
+use crate::classify::{Canaries, Classifier};
+use crate::finding::{Artifact, Cause, Decoded, Evidence, Finding, Location, MetadataField, Side, Text, sort_findings};
+use crate::formats::{Cx, Format, comparator, sniff_pair};
+use crate::report::{ArtifactDelta, FileFacts, Inputs, Problem, Report, Summary};
+use crate::tree::{Entry, EntryKind, FileData, Meta, Tree, pair, walk};
+
+/// Bounds on the work and output spent on one artifact.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Findings kept per artifact; the rest are counted as omitted.
+    pub max_findings: usize,
+    /// Differing bytes shown per side in binary evidence.
+    pub evidence_bytes: usize,
+    /// Lines shown per side in text evidence.
+    pub evidence_lines: usize,
+    /// Above this many NUL-terminated records (both sides together), binary
+    /// files of different lengths are not aligned record by record.
+    pub align_records: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_findings: 200,
+            evidence_bytes: 64,
+            evidence_lines: 8,
+            align_records: 1_000_000,
+        }
+    }
+}
+
+/// What a comparison is asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct DiffOptions {
+    /// Compare mode bits, mtimes and owners too.
+    pub metadata: bool,
+    pub canaries: Canaries,
+    pub limits: Limits,
+    /// Seconds since the epoch, bounding plausible timestamps.
+    pub now: i64,
+}
+
+/// Compare two files or two directory trees.
+pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Error> {
+    let kind = |p: &Path| {
+        fs::metadata(p).map_err(|source| Error::Input {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let (ma, mb) = (kind(a)?, kind(b)?);
+    let inputs = Inputs {
+        a: Text::new(a.as_os_str().as_encoded_bytes()),
+        b: Text::new(b.as_os_str().as_encoded_bytes()),
+    };
+    let (ta, tb) = match (ma.is_dir(), mb.is_dir()) {
+        (true, true) => rayon::join(|| walked(a), || walked(b)),
+        (false, false) => {
+            let name = a.file_name().unwrap_or(a.as_os_str()).as_encoded_bytes();
+            rayon::join(|| single(a, name), || single(b, name))
+        }
+        (a_dir, _) => {
+            let what = |d: bool| if d { "a directory" } else { "a file" };
+            return Err(Error::Mismatch {
+                a: a.to_path_buf(),
+                b: b.to_path_buf(),
+                a_is: what(a_dir),
+                b_is: what(!a_dir),
+            });
+        }
+    };
+    let (ta, tb) = (ta?, tb?);
+    Ok(compare_trees(inputs, &ta, &tb, opts))
+}
+
+fn walked(root: &Path) -> Result<Tree, Error> {
+    let mut tree = walk(root);
+    tree.hash();
+    Ok(tree)
+}
+
+/// A one-entry tree for a top-level file, named `name` on both sides so the
+/// two files pair up.
+fn single(path: &Path, name: &[u8]) -> Result<Tree, Error> {
+    let m = fs::metadata(path).map_err(|source| Error::Input {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let entry = Entry {
+        kind: EntryKind::File {
+            size: m.len(),
+            digest: None,
+        },
+        meta: Meta::from_metadata(&m),
+    };
+    let mut tree = Tree::single(path, name, entry);
+    tree.hash();
+    if let Some(p) = tree.problems.pop() {
+        return Err(Error::Input {
+            path: p.path,
+            source: std::io::Error::other(p.reason),
+        });
+    }
+    Ok(tree)
+}
+
+/// Compare two walked and hashed trees.
+pub fn compare_trees(inputs: Inputs, ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Report {
+    let classifier = Classifier::new(opts.canaries.clone(), opts.now);
+    let pairs = pair(ta, tb);
+    let outcomes: Vec<Outcome> = pairs
+        .par_iter()
+        .map(|p| compare_pair(ta, tb, p.rel, p.a, p.b, &classifier, opts))
+        .collect();
+
+    let mut summary = Summary {
+        files_a: count_files(ta),
+        files_b: count_files(tb),
+        bytes_hashed: ta.file_bytes() + tb.file_bytes(),
+        ..Summary::default()
+    };
+    let mut problems: Vec<Problem> = Vec::new();
+    for (side, t) in [(Side::A, ta), (Side::B, tb)] {
+        problems.extend(t.problems.iter().map(|p| Problem {
+            side,
+            path: Text::new(p.path.as_os_str().as_encoded_bytes()),
+            reason: p.reason.clone(),
+        }));
+    }
+    let mut artifacts = Vec::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    for o in outcomes {
+        problems.extend(o.problems);
+        match o.delta {
+            Some(delta) => {
+                match (&delta.a, &delta.b) {
+                    (Some(_), None) => summary.only_a += 1,
+                    (None, Some(_)) => summary.only_b += 1,
+                    _ => summary.differing += 1,
+                }
+                artifacts.push(delta);
+            }
+            None if o.special => summary.special += 1,
+            None if o.compared => summary.identical += 1,
+            None => {}
+        }
+        findings.extend(o.findings);
+    }
+    sort_findings(&mut findings);
+    problems.sort();
+    for f in &findings {
+        *summary.by_cause.entry(f.cause.name()).or_default() += 1;
+    }
+    summary.findings = findings.len() as u64;
+    summary.omitted = artifacts.iter().map(|a| a.omitted).sum();
+    Report::new("diff", inputs, summary, artifacts, findings, problems)
+}
+
+fn count_files(t: &Tree) -> u64 {
+    t.entries
+        .values()
+        .filter(|e| !matches!(e.kind, EntryKind::Dir))
+        .count() as u64
+}
+
+/// What comparing one relative path yielded.
+#[derive(Default)]
+struct Outcome {
+    delta: Option<ArtifactDelta>,
+    findings: Vec<Finding>,
+    problems: Vec<Problem>,
+    /// A non-directory entry present on both sides.
+    compared: bool,
+    /// Special files on both sides: reported, never read.
+    special: bool,
+}
+
+fn facts(e: &Entry) -> FileFacts {
+    let (size, digest) = match e.kind {
+        EntryKind::File { size, digest } => (Some(size), digest),
+        _ => (None, None),
+    };
+    FileFacts {
+        kind: e.kind.name(),
+        size,
+        digest,
+        mode: e.meta.mode,
+    }
+}
+
+/// A directory with entries below it: its children speak for it.
+fn has_children(t: &Tree, rel: &[u8]) -> bool {
+    let mut prefix = rel.to_vec();
+    prefix.push(b'/');
+    t.entries
+        .range(prefix.clone()..)
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(&prefix))
+}
+
+fn compare_pair(
+    ta: &Tree,
+    tb: &Tree,
+    rel: &[u8],
+    a: Option<&Entry>,
+    b: Option<&Entry>,
+    classifier: &Classifier,
+    opts: &DiffOptions,
+) -> Outcome {
+    let artifact = Artifact::new(rel);
+    let mut cx = Cx::new(artifact.clone(), classifier, &opts.limits);
+    let mut out = Outcome::default();
+    let mut format = None;
+    match (a, b) {
+        (Some(e), None) | (None, Some(e)) => {
+            let (side, tree) = if a.is_some() { (Side::A, ta) } else { (Side::B, tb) };
+            if matches!(e.kind, EntryKind::Dir) && has_children(tree, rel) {
+                return out;
+            }
+            let present = Evidence::value(e.kind.name());
+            let (ea, eb) = match side {
+                Side::A => (present, Evidence::absent()),
+                Side::B => (Evidence::absent(), present),
+            };
+            cx.emit(Location::File, Cause::OnlyIn { side }, ea, eb, e.kind.name().as_bytes());
+        }
+        (Some(ea), Some(eb)) => {
+            out.compared = !matches!(ea.kind, EntryKind::Dir);
+            match (&ea.kind, &eb.kind) {
+                (EntryKind::File { digest: da, .. }, EntryKind::File { digest: db, .. }) => {
+                    if ea.meta.executable() != eb.meta.executable() {
+                        emit_meta(&mut cx, MetadataField::ExecutableBit, Cause::ExecutableBit, ea, eb);
+                    }
+                    if let (Some(da), Some(db)) = (da, db)
+                        && da != db
+                    {
+                        format = compare_content(&mut cx, &mut out, ta, tb, rel);
+                    }
+                }
+                (EntryKind::Symlink { target: x }, EntryKind::Symlink { target: y }) => {
+                    if x != y {
+                        cx.emit(
+                            Location::Metadata {
+                                field: MetadataField::SymlinkTarget,
+                            },
+                            Cause::SymlinkTarget,
+                            Evidence::value(x.clone()),
+                            Evidence::value(y.clone()),
+                            x,
+                        );
+                    }
+                }
+                (EntryKind::Dir, EntryKind::Dir) => {}
+                (EntryKind::Special(x), EntryKind::Special(y)) if x == y => out.special = true,
+                (x, y) => cx.emit(
+                    Location::File,
+                    Cause::FileType,
+                    Evidence::value(x.name()),
+                    Evidence::value(y.name()),
+                    b"",
+                ),
+            }
+            if opts.metadata {
+                compare_metadata(&mut cx, ea, eb);
+            }
+        }
+        (None, None) => {}
+    }
+    let (findings, omitted) = cx.finish();
+    if !findings.is_empty() || omitted > 0 {
+        out.special = false;
+        out.delta = Some(ArtifactDelta {
+            artifact,
+            format,
+            a: a.map(facts),
+            b: b.map(facts),
+            findings: findings.len() as u64,
+            omitted,
+        });
+    }
+    out.findings = findings;
+    out
+}
+
+fn mode_evidence(e: &Entry) -> Evidence {
+    let mode = e.meta.mode;
+    let mut ev = Evidence::value(format!("{mode:04o}"));
+    ev.decoded = Some(Decoded::Mode(mode));
+    ev
+}
+
+fn emit_meta(cx: &mut Cx<'_>, field: MetadataField, cause: Cause, a: &Entry, b: &Entry) {
+    let (ea, eb) = match field {
+        MetadataField::Mtime => {
+            let time = |e: &Entry| {
+                let mut ev = Evidence::value(crate::classify::format_epoch(e.meta.mtime));
+                ev.decoded = Some(Decoded::Time(e.meta.mtime));
+                ev
+            };
+            (time(a), time(b))
+        }
+        MetadataField::Uid => (Evidence::value(a.meta.uid.to_string()), Evidence::value(b.meta.uid.to_string())),
+        MetadataField::Gid => (Evidence::value(a.meta.gid.to_string()), Evidence::value(b.meta.gid.to_string())),
+        _ => (mode_evidence(a), mode_evidence(b)),
+    };
+    cx.emit(Location::Metadata { field }, cause, ea, eb, b"");
+}
+
+fn compare_metadata(cx: &mut Cx<'_>, a: &Entry, b: &Entry) {
+    let (ma, mb) = (a.meta, b.meta);
+    // The executable bit is always compared (for files); here the rest.
+    if ma.mode & !0o111 != mb.mode & !0o111 {
+        emit_meta(cx, MetadataField::Mode, Cause::Metadata { field: MetadataField::Mode }, a, b);
+    }
+    if ma.mtime != mb.mtime {
+        emit_meta(cx, MetadataField::Mtime, Cause::Metadata { field: MetadataField::Mtime }, a, b);
+    }
+    if ma.uid != mb.uid {
+        emit_meta(cx, MetadataField::Uid, Cause::Metadata { field: MetadataField::Uid }, a, b);
+    }
+    if ma.gid != mb.gid {
+        emit_meta(cx, MetadataField::Gid, Cause::Metadata { field: MetadataField::Gid }, a, b);
+    }
+}
+
+/// Read both files and hand them to the comparator their content calls for.
+fn compare_content(cx: &mut Cx<'_>, out: &mut Outcome, ta: &Tree, tb: &Tree, rel: &[u8]) -> Option<Format> {
+    let open = |side: Side, t: &Tree| {
+        let path = t.file_path(rel);
+        FileData::open(&path).map_err(|e| Problem {
+            side,
+            path: Text::new(path.as_os_str().as_encoded_bytes()),
+            reason: e.to_string(),
+        })
+    };
+    let (da, db) = match (open(Side::A, ta), open(Side::B, tb)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (x, y) => {
+            out.problems.extend(x.err());
+            out.problems.extend(y.err());
+            return None;
+        }
+    };
+    let format = sniff_pair(&da, &db);
+    comparator(format).compare(cx, &da, &db);
+    Some(format)
+}

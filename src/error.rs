@@ -1,0 +1,51 @@
+//! The top-level error: what stops a command, and the exit code it maps to.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An input path that cannot be used at all.
+    #[error("cannot read {}: {source}", path.display())]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// One input is a directory and the other a file.
+    #[error("cannot compare {} with {}: the first is {a_is}, the second is {b_is}", a.display(), b.display())]
+    Mismatch {
+        a: PathBuf,
+        b: PathBuf,
+        a_is: &'static str,
+        b_is: &'static str,
+    },
+    /// A contradictory or incomplete set of options.
+    #[error("{message}")]
+    Usage { message: String },
+    /// The report could not be written.
+    #[error("cannot write the report to {}: {source}", path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {threads} worker threads: {source}")]
+    Threads {
+        threads: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
+impl Error {
+    /// 2 for usage and input errors; 3 is reserved for a failed build.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Input { .. }
+            | Error::Mismatch { .. }
+            | Error::Usage { .. }
+            | Error::Output { .. }
+            | Error::Threads { .. } => 2,
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! Binary comparator: differing byte ranges, merged and capped, each
+//! explained where a detector can (strings embedded in the bytes, integer and
+//! DOS timestamps), with hex+ASCII context as evidence.
+//!
+//! Equal lengths are compared position by position. When the lengths differ
+//! (a longer path shifts everything after it) both sides are cut into
+//! NUL-terminated records and aligned, so one inserted byte does not turn the
+//! rest of the file into a difference.
+
+use std::ops::Range;
+
+use similar::{Algorithm, DiffTag, capture_diff_slices};
+
+use super::{Comparator, Cx};
+use crate::finding::{ByteSpan, Cause, Decoded, Evidence, Excerpt, Location, Text};
+
+pub(crate) struct BinaryComparator;
+
+/// Differences closer than this many equal bytes are one range.
+const MERGE_GAP: usize = 3;
+/// How far a string is followed beyond a differing range, each way.
+const STRING_REACH: usize = 1024;
+/// A printable run shorter than this is not read as a string.
+const MIN_STRING: usize = 4;
+
+/// One differing region: `a` in side A, `b` in side B.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Region {
+    a: Range<usize>,
+    b: Range<usize>,
+}
+
+impl Comparator for BinaryComparator {
+    fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+        let ra = records(a);
+        let rb = records(b);
+        if ra.len() > 1 && ra != rb && same_multiset(&ra, &rb) {
+            emit_ordering(cx, a, b, &ra, &rb);
+            return;
+        }
+        let regions = if a.len() == b.len() {
+            positional(a, b, 0, 0..a.len())
+        } else {
+            aligned(a, b, &ra, &rb, cx.limits.align_records)
+        };
+        let total = regions.len();
+        for (n, r) in regions.into_iter().enumerate() {
+            if cx.full() {
+                cx.omit((total - n) as u64);
+                break;
+            }
+            explain_region(cx, a, b, &r);
+        }
+    }
+}
+
+/// NUL-terminated records (the last one may lack its NUL).
+fn records(data: &[u8]) -> Vec<&[u8]> {
+    data.split_inclusive(|&c| c == 0).collect()
+}
+
+fn same_multiset(a: &[&[u8]], b: &[&[u8]]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut x = a.to_vec();
+    let mut y = b.to_vec();
+    x.sort_unstable();
+    y.sort_unstable();
+    x == y
+}
+
+/// Byte offsets of each record's start, plus the end.
+fn offsets(records: &[&[u8]]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(records.len() + 1);
+    let mut at = 0;
+    out.push(0);
+    for r in records {
+        at += r.len();
+        out.push(at);
+    }
+    out
+}
+
+fn emit_ordering(cx: &mut Cx<'_>, a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]]) {
+    let (oa, ob) = (offsets(ra), offsets(rb));
+    let ops = capture_diff_slices(Algorithm::Myers, ra, rb);
+    let changed: Vec<_> = ops
+        .iter()
+        .map(|op| op.as_tag_tuple())
+        .filter(|(tag, _, _)| *tag != DiffTag::Equal)
+        .collect();
+    let records: usize = changed.iter().map(|(_, r, _)| r.len()).sum();
+    let first_a = changed.iter().map(|(_, r, _)| oa[r.start]).min().unwrap_or(0);
+    let last_a = changed.iter().map(|(_, r, _)| oa[r.end]).max().unwrap_or(a.len());
+    let first_b = changed.iter().map(|(_, _, r)| ob[r.start]).min().unwrap_or(0);
+    let last_b = changed.iter().map(|(_, _, r)| ob[r.end]).max().unwrap_or(b.len());
+    let limit = cx.limits.evidence_bytes;
+    cx.emit(
+        Location::Bytes {
+            a: span(first_a..last_a),
+            b: span(first_b..last_b),
+        },
+        Cause::Ordering {
+            records: records as u64,
+        },
+        Evidence::of(excerpt(a, first_a..last_a, limit)),
+        Evidence::of(excerpt(b, first_b..last_b, limit)),
+        b"",
+    );
+}
+
+/// Position-by-position comparison of `a[r]` and `b[r + shift]`-free ranges
+/// of equal length: `a_base`/`b_base` are the absolute offsets of the slices.
+fn positional(a: &[u8], b: &[u8], b_base: usize, r: Range<usize>) -> Vec<Region> {
+    let mut out: Vec<Region> = Vec::new();
+    let a_base = r.start;
+    let xa = &a[r.clone()];
+    let xb = &b[b_base..b_base + r.len()];
+    let mut i = 0;
+    const CHUNK: usize = 64;
+    while i < xa.len() {
+        let end = (i + CHUNK).min(xa.len());
+        if xa[i..end] == xb[i..end] {
+            i = end;
+            continue;
+        }
+        for k in i..end {
+            if xa[k] == xb[k] {
+                continue;
+            }
+            let (at_a, at_b) = (a_base + k, b_base + k);
+            match out.last_mut() {
+                Some(last) if at_a - last.a.end <= MERGE_GAP => {
+                    last.a.end = at_a + 1;
+                    last.b.end = at_b + 1;
+                }
+                _ => out.push(Region {
+                    a: at_a..at_a + 1,
+                    b: at_b..at_b + 1,
+                }),
+            }
+        }
+        i = end;
+    }
+    out
+}
+
+/// Align NUL-terminated records, then narrow each changed run to the bytes
+/// that differ.
+fn aligned(a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]], max_records: usize) -> Vec<Region> {
+    if ra.len() + rb.len() > max_records {
+        return narrow(a, b, 0..a.len(), 0..b.len());
+    }
+    let (oa, ob) = (offsets(ra), offsets(rb));
+    capture_diff_slices(Algorithm::Myers, ra, rb)
+        .iter()
+        .map(|op| op.as_tag_tuple())
+        .filter(|(tag, _, _)| *tag != DiffTag::Equal)
+        .flat_map(|(_, x, y)| narrow(a, b, oa[x.start]..oa[x.end], ob[y.start]..ob[y.end]))
+        .collect()
+}
+
+/// Trim the common prefix and suffix of `a[x]` and `b[y]`; what is left is
+/// compared position by position when equally long, or is one region.
+fn narrow(a: &[u8], b: &[u8], x: Range<usize>, y: Range<usize>) -> Vec<Region> {
+    let (sa, sb) = (&a[x.clone()], &b[y.clone()]);
+    let prefix = sa.iter().zip(sb).take_while(|(p, q)| p == q).count();
+    let (ta, tb) = (&sa[prefix..], &sb[prefix..]);
+    let suffix = ta.iter().rev().zip(tb.iter().rev()).take_while(|(p, q)| p == q).count();
+    let ra = x.start + prefix..x.end - suffix;
+    let rb = y.start + prefix..y.end - suffix;
+    if ra.is_empty() && rb.is_empty() {
+        return Vec::new();
+    }
+    if ra.len() == rb.len() {
+        return positional(a, b, rb.start, ra);
+    }
+    vec![Region { a: ra, b: rb }]
+}
+
+fn span(r: Range<usize>) -> ByteSpan {
+    ByteSpan {
+        at: r.start as u64,
+        len: r.len() as u64,
+    }
+}
+
+fn printable(c: u8) -> bool {
+    (0x20..0x7f).contains(&c) || c == b'\t'
+}
+
+/// The printable run around `r` (which must itself be printable), reaching at
+/// most `STRING_REACH` bytes beyond it on each side.
+fn string_around(data: &[u8], r: &Range<usize>) -> Option<Range<usize>> {
+    if !data[r.clone()].iter().all(|&c| printable(c)) {
+        return None;
+    }
+    let lo = r.start.saturating_sub(STRING_REACH);
+    let start = data[lo..r.start]
+        .iter()
+        .rposition(|&c| !printable(c))
+        .map_or(lo, |p| lo + p + 1);
+    let hi = (r.end + STRING_REACH).min(data.len());
+    let end = data[r.end..hi]
+        .iter()
+        .position(|&c| !printable(c))
+        .map_or(hi, |p| r.end + p);
+    (end - start >= MIN_STRING).then_some(start..end)
+}
+
+/// Hex-dump context around `r`: from the 16-byte line before it to 16 bytes
+/// after it, with the differing part capped at `limit` bytes.
+fn excerpt(data: &[u8], r: Range<usize>, limit: usize) -> Excerpt {
+    let shown = r.start..r.end.min(r.start + limit);
+    let from = (shown.start.saturating_sub(16)) & !15;
+    let to = (shown.end + 16).min(data.len());
+    Excerpt::Bytes {
+        at: from as u64,
+        bytes: Text::new(&data[from..to]),
+        mark: ByteSpan {
+            at: (shown.start - from) as u64,
+            len: shown.len() as u64,
+        },
+    }
+}
+
+/// The bytes just around a region on side A: its identity across runs.
+fn anchor(data: &[u8], r: &Range<usize>) -> Vec<u8> {
+    let before = &data[r.start.saturating_sub(16)..r.start];
+    let after = &data[r.end..(r.end + 16).min(data.len())];
+    let mut out = before.to_vec();
+    out.push(0);
+    out.extend_from_slice(after);
+    out
+}
+
+fn explain_region(cx: &mut Cx<'_>, a: &[u8], b: &[u8], r: &Region) {
+    let limit = cx.limits.evidence_bytes;
+    // A string that holds the difference: read it as text.
+    if let (Some(sa), Some(sb)) = (string_around(a, &r.a), string_around(b, &r.b)) {
+        let e = cx.classifier.explain_text(&a[sa.clone()], &b[sb.clone()]);
+        for x in &e.found {
+            let ta = sa.start + x.a.start..sa.start + x.a.end;
+            let tb = sb.start + x.b.start..sb.start + x.b.end;
+            cx.emit(
+                Location::Bytes {
+                    a: span(ta.clone()),
+                    b: span(tb.clone()),
+                },
+                x.cause.clone(),
+                Evidence::of(excerpt(a, ta.clone(), limit))
+                    .with_token(&a[ta.clone()], x.a_time.map(Decoded::Time)),
+                Evidence::of(excerpt(b, tb.clone(), limit))
+                    .with_token(&b[tb], x.b_time.map(Decoded::Time)),
+                &a[sa.clone()],
+            );
+        }
+        if !e.residual {
+            return;
+        }
+        if !e.found.is_empty() {
+            return emit_unknown(cx, a, b, r, &a[sa]);
+        }
+    }
+    // An integer or DOS timestamp at the same offset on both sides.
+    if r.a.len() == r.b.len() && r.a.start == r.b.start {
+        if let Some(t) = cx.classifier.binary_time(a, b, r.a.start, r.a.len()) {
+            let w = t.at..t.at + t.width;
+            cx.emit(
+                Location::Bytes {
+                    a: span(w.clone()),
+                    b: span(w.clone()),
+                },
+                Cause::Timestamp {
+                    encoding: t.encoding,
+                },
+                Evidence::of(excerpt(a, w.clone(), limit))
+                    .with_token(&a[w.clone()], Some(Decoded::Time(t.a))),
+                Evidence::of(excerpt(b, w.clone(), limit))
+                    .with_token(&b[w.clone()], Some(Decoded::Time(t.b))),
+                &anchor(a, &w),
+            );
+            return;
+        }
+    }
+    emit_unknown(cx, a, b, r, &anchor(a, &r.a));
+}
+
+fn emit_unknown(cx: &mut Cx<'_>, a: &[u8], b: &[u8], r: &Region, anchor: &[u8]) {
+    let limit = cx.limits.evidence_bytes;
+    cx.emit(
+        Location::Bytes {
+            a: span(r.a.clone()),
+            b: span(r.b.clone()),
+        },
+        Cause::Unknown,
+        Evidence::of(excerpt(a, r.a.clone(), limit)),
+        Evidence::of(excerpt(b, r.b.clone(), limit)),
+        anchor,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positional_merges_close_differences() {
+        let a = b"abcdefghijklmnop";
+        let b = b"aXcdXfghijklmnoZ";
+        let r = positional(a, b, 0, 0..a.len());
+        assert_eq!(
+            r,
+            vec![
+                Region { a: 1..5, b: 1..5 },
+                Region { a: 15..16, b: 15..16 }
+            ]
+        );
+    }
+
+    #[test]
+    fn alignment_survives_a_longer_string() {
+        let a = b"\x01\x02head\0/tmp/a/src/x.c\0tail\0\x03\x04";
+        let b = b"\x01\x02head\0/tmp/bbbb/src/x.c\0tail\0\x03\x04";
+        let (ra, rb) = (records(a), records(b));
+        let r = aligned(a, b, &ra, &rb, 1000);
+        assert_eq!(r.len(), 1);
+        assert_eq!(&a[r[0].a.clone()], b"a");
+        assert_eq!(&b[r[0].b.clone()], b"bbbb");
+    }
+
+    #[test]
+    fn string_around_stops_at_nul() {
+        let data = b"\0\0/tmp/a/b.c\0\xff";
+        assert_eq!(string_around(data, &(7..8)), Some(2..12));
+        assert_eq!(string_around(data, &(13..14)), None);
+    }
+}

@@ -1,0 +1,74 @@
+//! Format comparators: sniffing, the `Comparator` interface and the registry.
+//!
+//! A comparator parses both sides of one differing pair and emits findings
+//! through a [`Cx`]. It never fails the run: what it cannot parse becomes a
+//! finding or a fallback to a simpler comparator.
+
+mod binary;
+mod cx;
+mod text;
+
+pub(crate) use cx::Cx;
+
+use serde::Serialize;
+
+/// The formats `twice` recognises. Later comparators (ELF, ar, zip, pyc,
+/// gzip, tar) add variants here and in [`comparator`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Text,
+    Binary,
+}
+
+/// How many leading bytes sniffing looks at.
+const SNIFF_LEN: usize = 8192;
+
+/// Pick a format from content: magic bytes first (none are handled yet
+/// beyond text/binary), then a text test: no NUL and valid UTF-8 in the first
+/// 8 KiB (a multi-byte character cut at the boundary is fine).
+pub(crate) fn sniff(data: &[u8]) -> Format {
+    let head = &data[..data.len().min(SNIFF_LEN)];
+    if head.contains(&0) {
+        return Format::Binary;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => Format::Text,
+        Err(e) if e.error_len().is_none() && data.len() > SNIFF_LEN => Format::Text,
+        Err(_) => Format::Binary,
+    }
+}
+
+/// Sniff both sides; formats that disagree fall back to a byte comparison.
+pub(crate) fn sniff_pair(a: &[u8], b: &[u8]) -> Format {
+    match (sniff(a), sniff(b)) {
+        (x, y) if x == y => x,
+        _ => Format::Binary,
+    }
+}
+
+/// Compares two versions of one artifact.
+pub(crate) trait Comparator: Sync {
+    fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]);
+}
+
+pub(crate) fn comparator(format: Format) -> &'static dyn Comparator {
+    match format {
+        Format::Text => &text::TextComparator,
+        Format::Binary => &binary::BinaryComparator,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_text_and_binary() {
+        assert_eq!(sniff(b"hello\nworld\n"), Format::Text);
+        assert_eq!(sniff(b"\x7fELF\x02\x01\x01\0"), Format::Binary);
+        assert_eq!(sniff(&[0xff, 0xfe, 0x41]), Format::Binary);
+        assert_eq!(sniff(b""), Format::Text);
+        assert_eq!(sniff_pair(b"text", b"bin\0"), Format::Binary);
+    }
+}

@@ -1,0 +1,115 @@
+//! `twice` finds build non-determinism and says where it comes from.
+//!
+//! The pipeline flows one way: `tree` walks and hashes, `diff` pairs and
+//! dispatches to `formats` comparators, `classify` explains each difference,
+//! and `report` renders the typed findings.
+
+#![deny(unsafe_code)]
+
+pub mod classify;
+pub mod cli;
+pub mod diff;
+mod error;
+pub mod finding;
+mod formats;
+pub mod report;
+pub mod tree;
+
+pub use error::Error;
+
+use std::io::{IsTerminal, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cli::{ColorArg, Command, DiffArgs, FormatArg, OutputArgs};
+use classify::Canaries;
+use diff::{DiffOptions, diff_paths};
+use report::{Report, TextOptions, render_json, render_text};
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: cli::Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Diff(args) => run_diff(args),
+    }
+}
+
+fn run_diff(args: DiffArgs) -> Result<u8, Error> {
+    let roots = match (&args.root_a, &args.root_b) {
+        (Some(a), Some(b)) => Some((
+            a.as_os_str().as_encoded_bytes().to_vec(),
+            b.as_os_str().as_encoded_bytes().to_vec(),
+        )),
+        _ => None,
+    };
+    let opts = DiffOptions {
+        metadata: args.metadata,
+        canaries: Canaries { roots },
+        now: now(),
+        ..DiffOptions::default()
+    };
+    let report = with_jobs(args.jobs, || diff_paths(&args.a, &args.b, &opts))??;
+    emit(&report, &args.output)?;
+    Ok(report.verdict.exit_code())
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Run `f` on a pool of `jobs` threads (rayon's global pool when `None`).
+fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
+    match jobs {
+        None => Ok(f()),
+        Some(0) => Err(Error::Usage {
+            message: "--jobs must be at least 1".to_owned(),
+        }),
+        Some(threads) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|source| Error::Threads { threads, source })?;
+            Ok(pool.install(f))
+        }
+    }
+}
+
+/// Render the report to `-o FILE` or standard output. A closed pipe ends the
+/// output quietly.
+fn emit(report: &Report, out: &OutputArgs) -> Result<(), Error> {
+    let color = match out.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            out.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let render = |w: &mut dyn Write| match out.format {
+        FormatArg::Text => render_text(report, TextOptions { color }, w),
+        FormatArg::Json => render_json(report, w),
+    };
+    match &out.output {
+        Some(path) => {
+            let to_err = |source| Error::Output {
+                path: path.clone(),
+                source,
+            };
+            let file = std::fs::File::create(path).map_err(to_err)?;
+            let mut w = std::io::BufWriter::new(file);
+            render(&mut w).and_then(|()| w.flush()).map_err(to_err)
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            match render(&mut w).and_then(|()| w.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map_err(|source| Error::Output {
+                    path: "standard output".into(),
+                    source,
+                }),
+            }
+        }
+    }
+}

@@ -317,8 +317,9 @@ pub enum Cause {
     SymlinkTarget,
     /// Other file-system metadata (only with `--metadata`).
     Metadata { field: MetadataField },
-    /// A difference no detector explains.
-    Unknown,
+    /// Differences no detector explains: `differences` differing ranges
+    /// (or lines) in a run with nothing explained between them.
+    Unknown { differences: u64 },
 }
 
 impl Cause {
@@ -333,7 +334,7 @@ impl Cause {
             Cause::ExecutableBit => "executable_bit",
             Cause::SymlinkTarget => "symlink_target",
             Cause::Metadata { .. } => "metadata",
-            Cause::Unknown => "unknown",
+            Cause::Unknown { .. } => "unknown",
         }
     }
 }
@@ -352,7 +353,8 @@ impl fmt::Display for Cause {
             Cause::ExecutableBit => f.write_str("executable bit differs"),
             Cause::SymlinkTarget => f.write_str("symlink target differs"),
             Cause::Metadata { field } => write!(f, "{field} differs"),
-            Cause::Unknown => f.write_str("unknown"),
+            Cause::Unknown { differences: 1 } => f.write_str("unknown"),
+            Cause::Unknown { differences } => write!(f, "unknown ({differences} differences)"),
         }
     }
 }
@@ -518,6 +520,8 @@ mod tests {
         assert_eq!(json, r#"{"text":"ok"}"#);
     }
 
+    const UNKNOWN: Cause = Cause::Unknown { differences: 1 };
+
     #[test]
     fn fingerprint_ignores_location_offsets() {
         let at = |at| Location::Bytes {
@@ -526,11 +530,11 @@ mod tests {
         };
         let art = Artifact::new("x");
         assert_eq!(
-            fingerprint(&art, &Cause::Unknown, &at(1), b"anchor"),
-            fingerprint(&art, &Cause::Unknown, &at(99), b"anchor")
+            fingerprint(&art, &UNKNOWN, &at(1), b"anchor"),
+            fingerprint(&art, &UNKNOWN, &at(99), b"anchor")
         );
         assert_ne!(
-            fingerprint(&art, &Cause::Unknown, &at(1), b"anchor"),
+            fingerprint(&art, &UNKNOWN, &at(1), b"anchor"),
             fingerprint(&art, &Cause::BuildPath { exact: true }, &at(1), b"anchor")
         );
     }

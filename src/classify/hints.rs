@@ -61,7 +61,7 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
             "file-system metadata is not part of a content-addressed cache key; where it is archived, \
              normalise it (tar --owner=0 --group=0 --numeric-owner --mode=go-w)"
         }
-        Cause::Unknown => {
+        Cause::Unknown { .. } => {
             "no known pattern explains this difference: `twice audit --bisect` pins it to a \
              variation; suspects are random values, hash-seed-dependent iteration (PYTHONHASHSEED) \
              and parallel scheduling"

@@ -357,6 +357,17 @@ pub(crate) fn dos_datetime(time: u16, date: u16) -> Option<i64> {
     Some(epoch_of(year, month, day, h, m, s))
 }
 
+/// Bytes of context that must be equal on both sides of a binary timestamp
+/// window: a field in a header sits between equal fields, while a window
+/// inside changed code or data has differences all around it.
+const QUIET: usize = 8;
+
+fn quiet_around(a: &[u8], b: &[u8], at: usize, width: usize) -> bool {
+    let before = at.saturating_sub(QUIET)..at;
+    let after = at + width..(at + width + QUIET).min(a.len()).min(b.len());
+    a.get(before.clone()) == b.get(before) && a.get(after.clone()) == b.get(after)
+}
+
 /// A timestamp read from a fixed-width binary window at the same offset of
 /// both sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -390,6 +401,9 @@ pub(crate) fn binary_at(
             let (Some(wa), Some(wb)) = (a.get(at..at + width), b.get(at..at + width)) else {
                 continue;
             };
+            if !quiet_around(a, b, at, width) {
+                continue;
+            }
             let mut candidates: Vec<(TimestampEncoding, i64, i64)> = Vec::with_capacity(3);
             if width == 8 {
                 let arr = |w: &[u8]| <[u8; 8]>::try_from(w).ok();
@@ -499,8 +513,8 @@ mod tests {
     #[test]
     fn binary_le32_epoch() {
         let now = 1_764_078_312;
-        let mut a = vec![0u8; 16];
-        let mut b = vec![0u8; 16];
+        let mut a = vec![0u8; 24];
+        let mut b = vec![0u8; 24];
         a[4..8].copy_from_slice(&(now as u32).to_le_bytes());
         b[4..8].copy_from_slice(&((now + 3600) as u32).to_le_bytes());
         let t = binary_at(&a, &b, 5, 1, WINDOW, now).expect("found");
@@ -512,14 +526,26 @@ mod tests {
         let now = epoch_of(2026, 11, 25, 12, 0, 0);
         let dos = |h: u16| {
             let time = h << 11;
-            let date = ((2026 - 1980) << 9) | (11 << 5) | 25;
+            let date: u16 = ((2026 - 1980) << 9) | (11 << 5) | 25;
             let mut v = time.to_le_bytes().to_vec();
             v.extend_from_slice(&date.to_le_bytes());
             v
         };
-        let t = binary_at(&dos(10), &dos(11), 1, 1, WINDOW, now).expect("found");
+        let padded = |v: Vec<u8>| [vec![0u8; 8], v, vec![0u8; 8]].concat();
+        let t = binary_at(&padded(dos(10)), &padded(dos(11)), 9, 1, WINDOW, now).expect("found");
         assert_eq!(t.encoding, TimestampEncoding::DosDateTime);
         assert_eq!(t.a, epoch_of(2026, 11, 25, 10, 0, 0));
+    }
+
+    #[test]
+    fn binary_rejects_windows_inside_changed_data() {
+        let now = 1_764_078_312;
+        let mut a = vec![0u8; 24];
+        let mut b = vec![0u8; 24];
+        a[8..12].copy_from_slice(&(now as u32).to_le_bytes());
+        b[8..12].copy_from_slice(&((now + 60) as u32).to_le_bytes());
+        b[14] = 1;
+        assert!(binary_at(&a, &b, 8, 1, WINDOW, now).is_none());
     }
 
     #[test]

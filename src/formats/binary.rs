@@ -44,13 +44,81 @@ impl Comparator for BinaryComparator {
             aligned(a, b, &ra, &rb, cx.limits.align_records)
         };
         let total = regions.len();
+        let mut run: Option<UnknownRun> = None;
+        let mut last_string: Option<Range<usize>> = None;
         for (n, r) in regions.into_iter().enumerate() {
             if cx.full() {
                 cx.omit((total - n) as u64);
                 break;
             }
-            explain_region(cx, a, b, &r);
+            match explain_region(cx, a, b, &r, &mut last_string) {
+                Verdict::Explained => {
+                    if let Some(run) = run.take() {
+                        run.emit(cx, a, b);
+                    }
+                }
+                Verdict::Covered => {}
+                Verdict::Unknown => match &mut run {
+                    Some(run) => run.extend(&r),
+                    None => run = Some(UnknownRun::new(r)),
+                },
+            }
         }
+        if let Some(run) = run {
+            run.emit(cx, a, b);
+        }
+    }
+}
+
+enum Verdict {
+    /// Fully explained; findings emitted.
+    Explained,
+    /// Inside a string already explained by an earlier region.
+    Covered,
+    /// Nothing (or not everything) explains it.
+    Unknown,
+}
+
+/// Unexplained regions with nothing explained between them: one finding, so
+/// that offsets shifted by one root cause do not bury it under hundreds of
+/// byte findings.
+struct UnknownRun {
+    first: Region,
+    a: Range<usize>,
+    b: Range<usize>,
+    count: u64,
+}
+
+impl UnknownRun {
+    fn new(r: Region) -> UnknownRun {
+        UnknownRun {
+            a: r.a.clone(),
+            b: r.b.clone(),
+            first: r,
+            count: 1,
+        }
+    }
+
+    fn extend(&mut self, r: &Region) {
+        self.a.end = r.a.end;
+        self.b.end = r.b.end;
+        self.count += 1;
+    }
+
+    fn emit(self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+        let limit = cx.limits.evidence_bytes;
+        cx.emit(
+            Location::Bytes {
+                a: span(self.a),
+                b: span(self.b),
+            },
+            Cause::Unknown {
+                differences: self.count,
+            },
+            Evidence::of(excerpt(a, self.first.a.clone(), limit)),
+            Evidence::of(excerpt(b, self.first.b.clone(), limit)),
+            &anchor(a, &self.first.a),
+        );
     }
 }
 
@@ -157,7 +225,17 @@ fn aligned(a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]], max_records: usize) -
         .iter()
         .map(|op| op.as_tag_tuple())
         .filter(|(tag, _, _)| *tag != DiffTag::Equal)
-        .flat_map(|(_, x, y)| narrow(a, b, oa[x.start]..oa[x.end], ob[y.start]..ob[y.end]))
+        .flat_map(|(_, x, y)| {
+            // As many records on each side: compare them pair by pair.
+            let pieces: Vec<(Range<usize>, Range<usize>)> = if x.len() == y.len() {
+                x.zip(y)
+                    .map(|(i, j)| (oa[i]..oa[i + 1], ob[j]..ob[j + 1]))
+                    .collect()
+            } else {
+                vec![(oa[x.start]..oa[x.end], ob[y.start]..ob[y.end])]
+            };
+            pieces.into_iter().flat_map(|(p, q)| narrow(a, b, p, q))
+        })
         .collect()
 }
 
@@ -235,10 +313,20 @@ fn anchor(data: &[u8], r: &Range<usize>) -> Vec<u8> {
     out
 }
 
-fn explain_region(cx: &mut Cx<'_>, a: &[u8], b: &[u8], r: &Region) {
+fn explain_region(
+    cx: &mut Cx<'_>,
+    a: &[u8],
+    b: &[u8],
+    r: &Region,
+    last_string: &mut Option<Range<usize>>,
+) -> Verdict {
     let limit = cx.limits.evidence_bytes;
     // A string that holds the difference: read it as text.
     if let (Some(sa), Some(sb)) = (string_around(a, &r.a), string_around(b, &r.b)) {
+        if last_string.as_ref() == Some(&sa) {
+            return Verdict::Covered;
+        }
+        *last_string = Some(sa.clone());
         let e = cx.classifier.explain_text(&a[sa.clone()], &b[sb.clone()]);
         for x in &e.found {
             let ta = sa.start + x.a.start..sa.start + x.a.end;
@@ -249,18 +337,18 @@ fn explain_region(cx: &mut Cx<'_>, a: &[u8], b: &[u8], r: &Region) {
                     b: span(tb.clone()),
                 },
                 x.cause.clone(),
-                Evidence::of(excerpt(a, ta.clone(), limit))
+                Evidence::of(string_excerpt(a, &sa, ta.clone()))
                     .with_token(&a[ta.clone()], x.a_time.map(Decoded::Time)),
-                Evidence::of(excerpt(b, tb.clone(), limit))
+                Evidence::of(string_excerpt(b, &sb, tb.clone()))
                     .with_token(&b[tb], x.b_time.map(Decoded::Time)),
                 &a[sa.clone()],
             );
         }
         if !e.residual {
-            return;
+            return Verdict::Explained;
         }
         if !e.found.is_empty() {
-            return emit_unknown(cx, a, b, r, &a[sa]);
+            return Verdict::Unknown;
         }
     }
     // An integer or DOS timestamp at the same offset on both sides.
@@ -281,24 +369,32 @@ fn explain_region(cx: &mut Cx<'_>, a: &[u8], b: &[u8], r: &Region) {
                     .with_token(&b[w.clone()], Some(Decoded::Time(t.b))),
                 &anchor(a, &w),
             );
-            return;
+            return Verdict::Explained;
         }
     }
-    emit_unknown(cx, a, b, r, &anchor(a, &r.a));
+    Verdict::Unknown
 }
 
-fn emit_unknown(cx: &mut Cx<'_>, a: &[u8], b: &[u8], r: &Region, anchor: &[u8]) {
-    let limit = cx.limits.evidence_bytes;
-    cx.emit(
-        Location::Bytes {
-            a: span(r.a.clone()),
-            b: span(r.b.clone()),
+/// Longest string excerpt shown around a token.
+const STRING_EXCERPT: usize = 160;
+
+/// The string `s` (cut to at most `STRING_EXCERPT` bytes around the token
+/// `t`), with the token marked.
+fn string_excerpt(data: &[u8], s: &Range<usize>, t: Range<usize>) -> Excerpt {
+    let from = if s.len() <= STRING_EXCERPT {
+        s.start
+    } else {
+        t.start.saturating_sub(STRING_EXCERPT / 3).max(s.start)
+    };
+    let to = (from + STRING_EXCERPT).min(s.end).max(t.end.min(s.end));
+    Excerpt::Bytes {
+        at: from as u64,
+        bytes: Text::new(&data[from..to]),
+        mark: ByteSpan {
+            at: (t.start - from) as u64,
+            len: (t.end.min(to) - t.start) as u64,
         },
-        Cause::Unknown,
-        Evidence::of(excerpt(a, r.a.clone(), limit)),
-        Evidence::of(excerpt(b, r.b.clone(), limit)),
-        anchor,
-    );
+    }
 }
 
 #[cfg(test)]

@@ -250,7 +250,9 @@ fn emit_unknown(cx: &mut Cx<'_>, la: &[&[u8]], lb: &[&[u8]], (ra, rb): (Range<us
             a: line_span(&ra),
             b: line_span(&rb),
         },
-        Cause::Unknown,
+        Cause::Unknown {
+            differences: ra.len().max(rb.len()) as u64,
+        },
         Evidence::of(lines_excerpt(la, ra.clone(), limit)),
         Evidence::of(lines_excerpt(lb, rb, limit)),
         anchor,

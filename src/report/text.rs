@@ -206,6 +206,18 @@ fn highlight(line: &[u8], token: Option<&[u8]>, side: Side, p: &Paint) -> String
 fn hexdump(side: Side, at: u64, bytes: &[u8], mark: std::ops::Range<usize>, p: &Paint, s: &mut String) {
     let tag = p.side(side, &side.to_string());
     let base = at as usize;
+    if !bytes.is_empty() && bytes.iter().all(|&c| (0x20..0x7f).contains(&c)) {
+        // A string: show it as text, the marked part highlighted.
+        let text = String::from_utf8_lossy(bytes);
+        let (x, y) = (mark.start.min(text.len()), mark.end.min(text.len()));
+        if p.on {
+            let _ = writeln!(s, "    {tag} {base:08x}  {}{}{}", &text[..x], p.mark(side, &text[x..y]), &text[y..]);
+        } else {
+            let _ = writeln!(s, "    {tag} {base:08x}  {text}");
+            let _ = writeln!(s, "      {:8}  {}{}", "", " ".repeat(x), "^".repeat(y - x));
+        }
+        return;
+    }
     for (row, chunk) in bytes.chunks(16).enumerate() {
         let row_at = row * 16;
         let mut hex = String::new();

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what twice needs from the system: the tools its build variations
+# use (bubblewrap, faketime, disorderfs, util-linux) and the toolchains its
+# fixture scripts drive (gcc, binutils, python3, tar, gzip, zip).
+# Idempotent: does nothing when everything is already present.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have bwrap || need+=(bubblewrap)
+have faketime || need+=(faketime)
+have disorderfs || need+=(disorderfs)
+have unshare || need+=(util-linux)
+have gcc || need+=(gcc)
+have ar || need+=(binutils)
+have python3 || need+=(python3)
+have tar || need+=(tar)
+have gzip || need+=(gzip)
+have zip || need+=(zip)
+have cargo || { echo "setup: cargo not found; install Rust with rustup first" >&2; exit 1; }
+
+if ((${#need[@]})); then
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        have sudo || { echo "setup: need root or sudo to install: ${need[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    echo "setup: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

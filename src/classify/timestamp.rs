@@ -357,6 +357,10 @@ pub(crate) fn dos_datetime(time: u16, date: u16) -> Option<i64> {
     Some(epoch_of(year, month, day, h, m, s))
 }
 
+/// 1980-01-01T00:00:00: zip tools clamp earlier times to it, so it is a
+/// plausible build time in a DOS field although it predates the window.
+const DOS_EPOCH: i64 = 315_532_800;
+
 /// Bytes of context that must be equal on both sides of a binary timestamp
 /// window: a field in a header sits between equal fields, while a window
 /// inside changed code or data has differences all around it.
@@ -428,8 +432,15 @@ pub(crate) fn binary_at(
                 }
             }
             for (encoding, va, vb) in candidates {
-                let dos_ok = encoding == E::DosDateTime && va <= window.1 && vb <= window.1;
-                if va == vb || !(dos_ok || (plausible(va) && plausible(vb))) {
+                // A clock reading changes in its low-order byte (seconds);
+                // a difference only in higher bytes is some other number.
+                let low = match encoding {
+                    E::EpochLe32 | E::EpochLe64 | E::DosDateTime => at,
+                    _ => at + width - 1,
+                };
+                let dos_clamp = |v: i64| encoding == E::DosDateTime && v == DOS_EPOCH;
+                let ok = |v: i64| plausible(v) || dos_clamp(v);
+                if va == vb || a[low] == b[low] || !ok(va) || !ok(vb) {
                     continue;
                 }
                 // Prefer decodings near now; then aligned windows; then wider.

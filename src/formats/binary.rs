@@ -347,9 +347,8 @@ fn explain_region(
         if !e.residual {
             return Verdict::Explained;
         }
-        if !e.found.is_empty() {
-            return Verdict::Unknown;
-        }
+        // A changed string is no integer field.
+        return Verdict::Unknown;
     }
     // An integer or DOS timestamp at the same offset on both sides.
     if r.a.len() == r.b.len() && r.a.start == r.b.start {

@@ -536,7 +536,7 @@ mod tests {
     fn binary_dos_pair_beats_epoch_reading() {
         let now = epoch_of(2026, 11, 25, 12, 0, 0);
         let dos = |h: u16| {
-            let time = h << 11;
+            let time = (h << 11) | (31 << 5) | h;
             let date: u16 = ((2026 - 1980) << 9) | (11 << 5) | 25;
             let mut v = time.to_le_bytes().to_vec();
             v.extend_from_slice(&date.to_le_bytes());
@@ -545,7 +545,7 @@ mod tests {
         let padded = |v: Vec<u8>| [vec![0u8; 8], v, vec![0u8; 8]].concat();
         let t = binary_at(&padded(dos(10)), &padded(dos(11)), 9, 1, WINDOW, now).expect("found");
         assert_eq!(t.encoding, TimestampEncoding::DosDateTime);
-        assert_eq!(t.a, epoch_of(2026, 11, 25, 10, 0, 0));
+        assert_eq!(t.a, epoch_of(2026, 11, 25, 10, 31, 20));
     }
 
     #[test]

@@ -1,0 +1,68 @@
+//! Integration tests: the real `twice` binary over fixture pairs built by
+//! `fixtures/make_fixtures.sh` and over trees made on the spot.
+
+mod cli;
+mod determinism;
+mod fixtures;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub fn twice() -> Command {
+    let mut cmd = Command::cargo_bin("twice").expect("twice binary");
+    cmd.env_remove("NO_COLOR");
+    cmd
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+}
+
+/// Run `twice diff ARGS --format json` and return (exit code, report).
+pub fn diff_json(args: &[&str]) -> (i32, Value) {
+    let out = twice()
+        .arg("diff")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("run twice");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().expect("exit code"), report)
+}
+
+/// The findings of a report as (artifact, cause kind) pairs.
+pub fn causes(report: &Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["artifact"].as_str().expect("artifact").to_owned(),
+                f["cause"]["kind"].as_str().expect("cause").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Findings of one artifact with one cause kind.
+pub fn findings<'r>(report: &'r Value, artifact: &str, cause: &str) -> Vec<&'r Value> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["artifact"] == artifact && f["cause"]["kind"] == cause)
+        .collect()
+}
+
+/// The token text of one side of a finding.
+pub fn token<'r>(finding: &'r Value, side: &str) -> &'r str {
+    finding[side]["token"]["text"].as_str().unwrap_or("")
+}

@@ -382,7 +382,11 @@ pub enum Excerpt {
     },
     /// Raw bytes starting at offset `at`; `mark` is the differing part,
     /// relative to `at`.
-    Bytes { at: u64, bytes: Text, mark: ByteSpan },
+    Bytes {
+        at: u64,
+        bytes: Text,
+        mark: ByteSpan,
+    },
     /// A single value (a symlink target, a mode, an entry kind).
     Value { value: Text },
     /// Nothing on this side (the artifact is absent).
@@ -491,13 +495,20 @@ fn location_kind(loc: &Location) -> String {
 /// cause, then fingerprint. Never by discovery order.
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|x, y| {
-        (&x.artifact, x.location.order_key(), &x.location, &x.cause, x.fingerprint).cmp(&(
-            &y.artifact,
-            y.location.order_key(),
-            &y.location,
-            &y.cause,
-            y.fingerprint,
-        ))
+        (
+            &x.artifact,
+            x.location.order_key(),
+            &x.location,
+            &x.cause,
+            x.fingerprint,
+        )
+            .cmp(&(
+                &y.artifact,
+                y.location.order_key(),
+                &y.location,
+                &y.cause,
+                y.fingerprint,
+            ))
     });
 }
 

@@ -20,8 +20,8 @@ pub use error::Error;
 use std::io::{IsTerminal, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cli::{ColorArg, Command, DiffArgs, FormatArg, OutputArgs};
 use classify::Canaries;
+use cli::{ColorArg, Command, DiffArgs, FormatArg, OutputArgs};
 use diff::{DiffOptions, diff_paths};
 use report::{Report, TextOptions, render_json, render_text};
 

@@ -83,15 +83,18 @@ impl Classifier {
         let mut out: Vec<Token> = Vec::new();
         if let Some((ra, rb)) = &self.canaries.roots {
             let root = if side == Side::A { ra } else { rb };
-            out.extend(path::find_root(text, root).into_iter().map(|(start, end)| Token {
-                start,
-                end,
-                class: Class::Root,
-            }));
+            out.extend(
+                path::find_root(text, root)
+                    .into_iter()
+                    .map(|(start, end)| Token {
+                        start,
+                        end,
+                        class: Class::Root,
+                    }),
+            );
         }
-        let overlaps = |out: &[Token], s: usize, e: usize| {
-            out.iter().any(|t| s < t.end && t.start < e)
-        };
+        let overlaps =
+            |out: &[Token], s: usize, e: usize| out.iter().any(|t| s < t.end && t.start < e);
         for (start, end) in path::scan(text) {
             if !overlaps(&out, start, end) {
                 out.push(Token {
@@ -147,7 +150,9 @@ impl Classifier {
                 continue;
             }
             let (cause, a_time, b_time) = match (x.class, y.class) {
-                (Class::Root, _) | (_, Class::Root) => (Cause::BuildPath { exact: true }, None, None),
+                (Class::Root, _) | (_, Class::Root) => {
+                    (Cause::BuildPath { exact: true }, None, None)
+                }
                 (Class::Path, Class::Path) => (Cause::BuildPath { exact: false }, None, None),
                 (Class::Time(encoding, ea), Class::Time(_, eb)) => {
                     (Cause::Timestamp { encoding }, ea, eb)
@@ -218,8 +223,14 @@ pub(crate) fn stable_anchor(text: &[u8]) -> Vec<u8> {
         digits = false;
         out.push(c);
     }
-    let start = out.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(out.len());
-    let end = out.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = out
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(out.len());
+    let end = out
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     out[start..end].iter().copied().take(256).collect()
 }
 
@@ -266,7 +277,10 @@ mod tests {
     fn roots_are_exact_and_other_paths_inferred() {
         let c = classifier(Some(("/tmp/run-a", "/tmp/longer-run-b")));
         let (found, residual) = causes(&c, "/tmp/run-a/src/x.c", "/tmp/longer-run-b/src/x.c");
-        assert_eq!((found, residual), (vec![Cause::BuildPath { exact: true }], false));
+        assert_eq!(
+            (found, residual),
+            (vec![Cause::BuildPath { exact: true }], false)
+        );
         let (found, _) = causes(&classifier(None), "cwd=/home/a/p", "cwd=/srv/b/p");
         assert_eq!(found, vec![Cause::BuildPath { exact: false }]);
     }

@@ -107,7 +107,10 @@ mod tests {
             vec!["/tmp/a1/src/main.c", "/usr/include/stdio.h"]
         );
         assert_eq!(paths("-I/build/x/include"), vec!["/build/x/include"]);
-        assert_eq!(paths("\"/home/u/.cargo/registry/src\""), vec!["/home/u/.cargo/registry/src"]);
+        assert_eq!(
+            paths("\"/home/u/.cargo/registry/src\""),
+            vec!["/home/u/.cargo/registry/src"]
+        );
     }
 
     #[test]

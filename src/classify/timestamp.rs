@@ -205,7 +205,9 @@ fn iso8601(text: &[u8], at: usize) -> Option<TimeToken> {
         let h = c.digits(2)?;
         c.eat(b':')?;
         let m = c.digits(2)?;
-        let s = c.try_(|c| c.eat(b':').and_then(|_| c.digits(2))).unwrap_or(0);
+        let s = c
+            .try_(|c| c.eat(b':').and_then(|_| c.digits(2)))
+            .unwrap_or(0);
         (h < 24 && m < 60 && s < 61).then_some((h, m, s))
     });
     let (h, m, s) = time.unwrap_or((0, 0, 0));
@@ -258,7 +260,9 @@ fn rfc2822(text: &[u8], at: usize) -> Option<TimeToken> {
     let h = c.digits(2)?;
     c.eat(b':')?;
     let m = c.digits(2)?;
-    let s = c.try_(|c| c.eat(b':').and_then(|_| c.digits(2))).unwrap_or(0);
+    let s = c
+        .try_(|c| c.eat(b':').and_then(|_| c.digits(2)))
+        .unwrap_or(0);
     if !valid_date(year, month, day) || h > 23 || m > 59 || s > 60 {
         return None;
     }
@@ -505,7 +509,10 @@ mod tests {
             kinds("Wed Nov 25 13:45:12 UTC 2026"),
             vec![(Asctime, "Wed Nov 25 13:45:12 UTC 2026")]
         );
-        assert_eq!(kinds("epoch 1764078312\n"), vec![(EpochDecimal, "1764078312")]);
+        assert_eq!(
+            kinds("epoch 1764078312\n"),
+            vec![(EpochDecimal, "1764078312")]
+        );
     }
 
     #[test]
@@ -529,7 +536,10 @@ mod tests {
         a[4..8].copy_from_slice(&(now as u32).to_le_bytes());
         b[4..8].copy_from_slice(&((now + 3600) as u32).to_le_bytes());
         let t = binary_at(&a, &b, 5, 1, WINDOW, now).expect("found");
-        assert_eq!((t.at, t.width, t.encoding), (4, 4, TimestampEncoding::EpochLe32));
+        assert_eq!(
+            (t.at, t.width, t.encoding),
+            (4, 4, TimestampEncoding::EpochLe32)
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use rayon::prelude::*;
 
 use crate::Error;
 use crate::classify::{Canaries, Classifier};
-use crate::finding::{Artifact, Cause, Decoded, Evidence, Finding, Location, MetadataField, Side, Text, sort_findings};
+use crate::finding::{
+    Artifact, Cause, Decoded, Evidence, Finding, Location, MetadataField, Side, Text, sort_findings,
+};
 use crate::formats::{Cx, Format, comparator, sniff_pair};
 use crate::report::{ArtifactDelta, FileFacts, Inputs, Problem, Report, Summary};
 use crate::tree::{Entry, EntryKind, FileData, Meta, Tree, pair, walk};
@@ -223,7 +225,11 @@ fn compare_pair(
     let mut format = None;
     match (a, b) {
         (Some(e), None) | (None, Some(e)) => {
-            let (side, tree) = if a.is_some() { (Side::A, ta) } else { (Side::B, tb) };
+            let (side, tree) = if a.is_some() {
+                (Side::A, ta)
+            } else {
+                (Side::B, tb)
+            };
             if matches!(e.kind, EntryKind::Dir) && has_children(tree, rel) {
                 return out;
             }
@@ -232,14 +238,26 @@ fn compare_pair(
                 Side::A => (present, Evidence::absent()),
                 Side::B => (Evidence::absent(), present),
             };
-            cx.emit(Location::File, Cause::OnlyIn { side }, ea, eb, e.kind.name().as_bytes());
+            cx.emit(
+                Location::File,
+                Cause::OnlyIn { side },
+                ea,
+                eb,
+                e.kind.name().as_bytes(),
+            );
         }
         (Some(ea), Some(eb)) => {
             out.compared = !matches!(ea.kind, EntryKind::Dir);
             match (&ea.kind, &eb.kind) {
                 (EntryKind::File { digest: da, .. }, EntryKind::File { digest: db, .. }) => {
                     if ea.meta.executable() != eb.meta.executable() {
-                        emit_meta(&mut cx, MetadataField::ExecutableBit, Cause::ExecutableBit, ea, eb);
+                        emit_meta(
+                            &mut cx,
+                            MetadataField::ExecutableBit,
+                            Cause::ExecutableBit,
+                            ea,
+                            eb,
+                        );
                     }
                     if let (Some(da), Some(db)) = (da, db)
                         && da != db
@@ -309,8 +327,14 @@ fn emit_meta(cx: &mut Cx<'_>, field: MetadataField, cause: Cause, a: &Entry, b: 
             };
             (time(a), time(b))
         }
-        MetadataField::Uid => (Evidence::value(a.meta.uid.to_string()), Evidence::value(b.meta.uid.to_string())),
-        MetadataField::Gid => (Evidence::value(a.meta.gid.to_string()), Evidence::value(b.meta.gid.to_string())),
+        MetadataField::Uid => (
+            Evidence::value(a.meta.uid.to_string()),
+            Evidence::value(b.meta.uid.to_string()),
+        ),
+        MetadataField::Gid => (
+            Evidence::value(a.meta.gid.to_string()),
+            Evidence::value(b.meta.gid.to_string()),
+        ),
         _ => (mode_evidence(a), mode_evidence(b)),
     };
     cx.emit(Location::Metadata { field }, cause, ea, eb, b"");
@@ -320,21 +344,59 @@ fn compare_metadata(cx: &mut Cx<'_>, a: &Entry, b: &Entry) {
     let (ma, mb) = (a.meta, b.meta);
     // The executable bit is always compared (for files); here the rest.
     if ma.mode & !0o111 != mb.mode & !0o111 {
-        emit_meta(cx, MetadataField::Mode, Cause::Metadata { field: MetadataField::Mode }, a, b);
+        emit_meta(
+            cx,
+            MetadataField::Mode,
+            Cause::Metadata {
+                field: MetadataField::Mode,
+            },
+            a,
+            b,
+        );
     }
     if ma.mtime != mb.mtime {
-        emit_meta(cx, MetadataField::Mtime, Cause::Metadata { field: MetadataField::Mtime }, a, b);
+        emit_meta(
+            cx,
+            MetadataField::Mtime,
+            Cause::Metadata {
+                field: MetadataField::Mtime,
+            },
+            a,
+            b,
+        );
     }
     if ma.uid != mb.uid {
-        emit_meta(cx, MetadataField::Uid, Cause::Metadata { field: MetadataField::Uid }, a, b);
+        emit_meta(
+            cx,
+            MetadataField::Uid,
+            Cause::Metadata {
+                field: MetadataField::Uid,
+            },
+            a,
+            b,
+        );
     }
     if ma.gid != mb.gid {
-        emit_meta(cx, MetadataField::Gid, Cause::Metadata { field: MetadataField::Gid }, a, b);
+        emit_meta(
+            cx,
+            MetadataField::Gid,
+            Cause::Metadata {
+                field: MetadataField::Gid,
+            },
+            a,
+            b,
+        );
     }
 }
 
 /// Read both files and hand them to the comparator their content calls for.
-fn compare_content(cx: &mut Cx<'_>, out: &mut Outcome, ta: &Tree, tb: &Tree, rel: &[u8]) -> Option<Format> {
+fn compare_content(
+    cx: &mut Cx<'_>,
+    out: &mut Outcome,
+    ta: &Tree,
+    tb: &Tree,
+    rel: &[u8],
+) -> Option<Format> {
     let open = |side: Side, t: &Tree| {
         let path = t.file_path(rel);
         FileData::open(&path).map_err(|e| Problem {

@@ -9,9 +9,7 @@
 
 use std::ops::Range;
 
-use similar::{Algorithm, DiffTag, capture_diff_slices};
-
-use super::{Comparator, Cx};
+use super::{Comparator, Cx, changed_runs};
 use crate::finding::{ByteSpan, Cause, Decoded, Evidence, Excerpt, Location, Text};
 
 pub(crate) struct BinaryComparator;
@@ -152,17 +150,13 @@ fn offsets(records: &[&[u8]]) -> Vec<usize> {
 
 fn emit_ordering(cx: &mut Cx<'_>, a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]]) {
     let (oa, ob) = (offsets(ra), offsets(rb));
-    let ops = capture_diff_slices(Algorithm::Myers, ra, rb);
-    let changed: Vec<_> = ops
-        .iter()
-        .map(|op| op.as_tag_tuple())
-        .filter(|(tag, _, _)| *tag != DiffTag::Equal)
-        .collect();
-    let records: usize = changed.iter().map(|(_, r, _)| r.len()).sum();
-    let first_a = changed.iter().map(|(_, r, _)| oa[r.start]).min().unwrap_or(0);
-    let last_a = changed.iter().map(|(_, r, _)| oa[r.end]).max().unwrap_or(a.len());
-    let first_b = changed.iter().map(|(_, _, r)| ob[r.start]).min().unwrap_or(0);
-    let last_b = changed.iter().map(|(_, _, r)| ob[r.end]).max().unwrap_or(b.len());
+    let changed = changed_runs(ra, rb);
+    let records: usize = changed.iter().map(|(x, _)| x.len()).sum();
+    let (Some((fa, fb)), Some((la, lb))) = (changed.first(), changed.last()) else {
+        return;
+    };
+    let (first_a, last_a) = (oa[fa.start], oa[la.end]);
+    let (first_b, last_b) = (ob[fb.start], ob[lb.end]);
     let limit = cx.limits.evidence_bytes;
     cx.emit(
         Location::Bytes {
@@ -221,11 +215,9 @@ fn aligned(a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]], max_records: usize) -
         return narrow(a, b, 0..a.len(), 0..b.len());
     }
     let (oa, ob) = (offsets(ra), offsets(rb));
-    capture_diff_slices(Algorithm::Myers, ra, rb)
-        .iter()
-        .map(|op| op.as_tag_tuple())
-        .filter(|(tag, _, _)| *tag != DiffTag::Equal)
-        .flat_map(|(_, x, y)| {
+    changed_runs(ra, rb)
+        .into_iter()
+        .flat_map(|(x, y)| {
             // As many records on each side: compare them pair by pair.
             let pieces: Vec<(Range<usize>, Range<usize>)> = if x.len() == y.len() {
                 x.zip(y)
@@ -245,7 +237,12 @@ fn narrow(a: &[u8], b: &[u8], x: Range<usize>, y: Range<usize>) -> Vec<Region> {
     let (sa, sb) = (&a[x.clone()], &b[y.clone()]);
     let prefix = sa.iter().zip(sb).take_while(|(p, q)| p == q).count();
     let (ta, tb) = (&sa[prefix..], &sb[prefix..]);
-    let suffix = ta.iter().rev().zip(tb.iter().rev()).take_while(|(p, q)| p == q).count();
+    let suffix = ta
+        .iter()
+        .rev()
+        .zip(tb.iter().rev())
+        .take_while(|(p, q)| p == q)
+        .count();
     let ra = x.start + prefix..x.end - suffix;
     let rb = y.start + prefix..y.end - suffix;
     if ra.is_empty() && rb.is_empty() {
@@ -351,25 +348,26 @@ fn explain_region(
         return Verdict::Unknown;
     }
     // An integer or DOS timestamp at the same offset on both sides.
-    if r.a.len() == r.b.len() && r.a.start == r.b.start {
-        if let Some(t) = cx.classifier.binary_time(a, b, r.a.start, r.a.len()) {
-            let w = t.at..t.at + t.width;
-            cx.emit(
-                Location::Bytes {
-                    a: span(w.clone()),
-                    b: span(w.clone()),
-                },
-                Cause::Timestamp {
-                    encoding: t.encoding,
-                },
-                Evidence::of(excerpt(a, w.clone(), limit))
-                    .with_token(&a[w.clone()], Some(Decoded::Time(t.a))),
-                Evidence::of(excerpt(b, w.clone(), limit))
-                    .with_token(&b[w.clone()], Some(Decoded::Time(t.b))),
-                &anchor(a, &w),
-            );
-            return Verdict::Explained;
-        }
+    if r.a.len() == r.b.len()
+        && r.a.start == r.b.start
+        && let Some(t) = cx.classifier.binary_time(a, b, r.a.start, r.a.len())
+    {
+        let w = t.at..t.at + t.width;
+        cx.emit(
+            Location::Bytes {
+                a: span(w.clone()),
+                b: span(w.clone()),
+            },
+            Cause::Timestamp {
+                encoding: t.encoding,
+            },
+            Evidence::of(excerpt(a, w.clone(), limit))
+                .with_token(&a[w.clone()], Some(Decoded::Time(t.a))),
+            Evidence::of(excerpt(b, w.clone(), limit))
+                .with_token(&b[w.clone()], Some(Decoded::Time(t.b))),
+            &anchor(a, &w),
+        );
+        return Verdict::Explained;
     }
     Verdict::Unknown
 }
@@ -409,7 +407,10 @@ mod tests {
             r,
             vec![
                 Region { a: 1..5, b: 1..5 },
-                Region { a: 15..16, b: 15..16 }
+                Region {
+                    a: 15..16,
+                    b: 15..16
+                }
             ]
         );
     }
@@ -423,6 +424,22 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(&a[r[0].a.clone()], b"a");
         assert_eq!(&b[r[0].b.clone()], b"bbbb");
+    }
+
+    #[test]
+    fn reordered_records_are_ordering() {
+        use crate::classify::{Canaries, Classifier};
+        use crate::diff::Limits;
+        use crate::finding::Artifact;
+        let a = b"add.o\0greet.o\0mul.o\0";
+        let b = b"mul.o\0add.o\0greet.o\0";
+        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
+        let limits = Limits::default();
+        let mut cx = Cx::new(Artifact::new("list.bin"), &classifier, &limits);
+        BinaryComparator.compare(&mut cx, a, b);
+        let (findings, _) = cx.finish();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].cause, Cause::Ordering { records: 1 });
     }
 
     #[test]

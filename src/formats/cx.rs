@@ -45,7 +45,14 @@ impl<'a> Cx<'a> {
     /// finding; volatile parts are masked before it is fingerprinted. Two
     /// findings with the same anchor in one artifact are told apart by their
     /// order, which is deterministic.
-    pub fn emit(&mut self, location: Location, cause: Cause, a: Evidence, b: Evidence, anchor: &[u8]) {
+    pub fn emit(
+        &mut self,
+        location: Location,
+        cause: Cause,
+        a: Evidence,
+        b: Evidence,
+        anchor: &[u8],
+    ) {
         if self.full() {
             self.omitted += 1;
             return;

@@ -10,7 +10,11 @@ mod text;
 
 pub(crate) use cx::Cx;
 
+use std::hash::Hash;
+use std::ops::Range;
+
 use serde::Serialize;
+use similar::{Algorithm, DiffTag, capture_diff_slices};
 
 /// The formats `twice` recognises. Later comparators (ELF, ar, zip, pyc,
 /// gzip, tar) add variants here and in [`comparator`].
@@ -57,6 +61,18 @@ pub(crate) fn comparator(format: Format) -> &'static dyn Comparator {
         Format::Text => &text::TextComparator,
         Format::Binary => &binary::BinaryComparator,
     }
+}
+
+/// The changed runs between two sequences, in order: `(range in a, range in
+/// b)` for every insertion, deletion and replacement. similar's Myers keeps
+/// its work bounded with deterministic heuristics on pathological inputs.
+pub(crate) fn changed_runs<T: Eq + Hash>(a: &[T], b: &[T]) -> Vec<(Range<usize>, Range<usize>)> {
+    capture_diff_slices(Algorithm::Myers, a, b)
+        .iter()
+        .map(|op| op.as_tag_tuple())
+        .filter(|(tag, _, _)| *tag != DiffTag::Equal)
+        .map(|(_, x, y)| (x, y))
+        .collect()
 }
 
 #[cfg(test)]

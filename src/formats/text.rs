@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use similar::{Algorithm, DiffTag, capture_diff_slices};
-
-use super::{Comparator, Cx};
+use super::{Comparator, Cx, changed_runs};
 use crate::classify::Explained;
 use crate::finding::{Cause, Decoded, Evidence, Excerpt, LineSpan, Location, Text};
 
@@ -21,13 +19,7 @@ impl Comparator for TextComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         let la = split_lines(a);
         let lb = split_lines(b);
-        let ops = capture_diff_slices(Algorithm::Myers, &la, &lb);
-        let changes: Vec<(Range<usize>, Range<usize>)> = ops
-            .iter()
-            .map(|op| op.as_tag_tuple())
-            .filter(|(tag, _, _)| *tag != DiffTag::Equal)
-            .map(|(_, ra, rb)| (ra, rb))
-            .collect();
+        let changes = changed_runs(&la, &lb);
 
         // A line deleted in one place and inserted in another has moved: its
         // balance over the whole file is zero.
@@ -93,8 +85,8 @@ impl Ordering {
             a: line_span(&sa),
             b: line_span(&sb),
         };
-        let a = lines_excerpt(la, sa.clone(), limit);
-        let b = lines_excerpt(lb, sb.clone(), limit);
+        let a = lines_excerpt(la, sa.clone(), limit, 0);
+        let b = lines_excerpt(lb, sb.clone(), limit, 0);
         cx.emit(
             location,
             Cause::Ordering {
@@ -114,13 +106,15 @@ fn line_span(r: &Range<usize>) -> LineSpan {
     }
 }
 
-fn lines_excerpt(lines: &[&[u8]], r: Range<usize>, limit: usize) -> Excerpt {
+/// Lines `r`, at most `limit` of them; long lines are cut around byte
+/// `focus` (where the two sides start to differ).
+fn lines_excerpt(lines: &[&[u8]], r: Range<usize>, limit: usize, focus: usize) -> Excerpt {
     let shown = r.len().min(limit);
     Excerpt::Lines {
         first: r.start as u64 + 1,
         lines: lines[r.start..r.start + shown]
             .iter()
-            .map(|l| Text::new(clip(l, 0..l.len())))
+            .map(|l| Text::new(clip(l, focus..l.len())))
             .collect(),
         omitted: (r.len() - shown) as u64,
     }
@@ -166,7 +160,9 @@ fn explain_hunk(
             }
             if e.residual {
                 unknown = match unknown {
-                    Some((ra, rb)) if ra.end == i && rb.end == j => Some((ra.start..i + 1, rb.start..j + 1)),
+                    Some((ra, rb)) if ra.end == i && rb.end == j => {
+                        Some((ra.start..i + 1, rb.start..j + 1))
+                    }
                     Some(prev) => {
                         emit_unknown(cx, la, lb, prev);
                         Some((i..i + 1, j..j + 1))
@@ -234,7 +230,10 @@ fn emit_token(cx: &mut Cx<'_>, i: usize, a: &[u8], j: usize, b: &[u8], x: &Expla
         .with_token(&line[r.clone()], time.map(Decoded::Time))
     };
     cx.emit(
-        Location::Lines { a: one(i), b: one(j) },
+        Location::Lines {
+            a: one(i),
+            b: one(j),
+        },
         x.cause.clone(),
         evidence(i, a, &x.a, x.a_time),
         evidence(j, b, &x.b, x.b_time),
@@ -242,9 +241,21 @@ fn emit_token(cx: &mut Cx<'_>, i: usize, a: &[u8], j: usize, b: &[u8], x: &Expla
     );
 }
 
-fn emit_unknown(cx: &mut Cx<'_>, la: &[&[u8]], lb: &[&[u8]], (ra, rb): (Range<usize>, Range<usize>)) {
+fn emit_unknown(
+    cx: &mut Cx<'_>,
+    la: &[&[u8]],
+    lb: &[&[u8]],
+    (ra, rb): (Range<usize>, Range<usize>),
+) {
     let limit = cx.limits.evidence_lines;
-    let anchor = la[ra.clone()].first().or(lb[rb.clone()].first()).copied().unwrap_or_default();
+    let first_a = la[ra.clone()].first().copied();
+    let first_b = lb[rb.clone()].first().copied();
+    let anchor = first_a.or(first_b).unwrap_or_default();
+    // Where the first lines start to differ: long lines are shown from there.
+    let focus = match (first_a, first_b) {
+        (Some(x), Some(y)) => x.iter().zip(y).take_while(|(p, q)| p == q).count(),
+        _ => 0,
+    };
     cx.emit(
         Location::Lines {
             a: line_span(&ra),
@@ -253,8 +264,8 @@ fn emit_unknown(cx: &mut Cx<'_>, la: &[&[u8]], lb: &[&[u8]], (ra, rb): (Range<us
         Cause::Unknown {
             differences: ra.len().max(rb.len()) as u64,
         },
-        Evidence::of(lines_excerpt(la, ra.clone(), limit)),
-        Evidence::of(lines_excerpt(lb, rb, limit)),
+        Evidence::of(lines_excerpt(la, ra.clone(), limit, focus)),
+        Evidence::of(lines_excerpt(lb, rb, limit, focus)),
         anchor,
     );
 }

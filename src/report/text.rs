@@ -66,9 +66,17 @@ pub fn render_text(report: &Report, opts: TextOptions, out: &mut dyn Write) -> s
                 let _ = write!(s, "  {}", p.dim(&format!("{format:?}").to_lowercase()));
             }
             let n = d.findings;
-            let _ = write!(s, "  {}", p.dim(&format!("{n} finding{}", if n == 1 { "" } else { "s" })));
+            let _ = write!(
+                s,
+                "  {}",
+                p.dim(&format!("{n} finding{}", if n == 1 { "" } else { "s" }))
+            );
             if d.omitted > 0 {
-                let _ = write!(s, "{}", p.dim(&format!(", {} more not shown (limit)", d.omitted)));
+                let _ = write!(
+                    s,
+                    "{}",
+                    p.dim(&format!(", {} more not shown (limit)", d.omitted))
+                );
             }
         }
         s.push('\n');
@@ -126,11 +134,21 @@ fn summary(report: &Report, p: &Paint, s: &mut String) {
     ]);
     t.add_row(vec!["identical".to_owned(), sm.identical.to_string()]);
     t.add_row(vec!["differing".to_owned(), sm.differing.to_string()]);
-    t.add_row(vec!["only in A / B".to_owned(), format!("{} / {}", sm.only_a, sm.only_b)]);
+    t.add_row(vec![
+        "only in A / B".to_owned(),
+        format!("{} / {}", sm.only_a, sm.only_b),
+    ]);
     if sm.special > 0 {
-        t.add_row(vec!["special files (not read)".to_owned(), sm.special.to_string()]);
+        t.add_row(vec![
+            "special files (not read)".to_owned(),
+            sm.special.to_string(),
+        ]);
     }
-    let causes: Vec<String> = sm.by_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    let causes: Vec<String> = sm
+        .by_cause
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
     let mut findings = sm.findings.to_string();
     if !causes.is_empty() {
         let _ = write!(findings, " ({})", causes.join(", "));
@@ -154,7 +172,13 @@ fn finding(f: &Finding, p: &Paint, s: &mut String) {
     evidence(Side::A, &f.a, p, s);
     evidence(Side::B, &f.b, p, s);
     if let (Some(Decoded::Time(x)), Some(Decoded::Time(y))) = (&f.a.decoded, &f.b.decoded) {
-        let _ = writeln!(s, "    {} {} → {}", p.dim("="), format_epoch(*x), format_epoch(*y));
+        let _ = writeln!(
+            s,
+            "    {} {} → {}",
+            p.dim("="),
+            format_epoch(*x),
+            format_epoch(*y)
+        );
     }
 }
 
@@ -168,20 +192,35 @@ fn evidence(side: Side, e: &Evidence, p: &Paint, s: &mut String) {
         Excerpt::Value { value } => {
             let _ = writeln!(s, "    {tag} {}", value.lossy());
         }
-        Excerpt::Lines { first, lines, omitted } => {
+        Excerpt::Lines {
+            first,
+            lines,
+            omitted,
+        } => {
             for (i, line) in lines.iter().enumerate() {
                 let text = highlight(&line.0, token, side, p);
                 let _ = writeln!(s, "    {tag} {:>5} │ {text}", first + i as u64);
             }
             if *omitted > 0 {
-                let _ = writeln!(s, "    {tag}       │ {}", p.dim(&format!("… {omitted} more lines")));
+                let _ = writeln!(
+                    s,
+                    "    {tag}       │ {}",
+                    p.dim(&format!("… {omitted} more lines"))
+                );
             }
             if lines.is_empty() && *omitted == 0 {
                 let _ = writeln!(s, "    {tag}       │ {}", p.dim("(no lines)"));
             }
         }
         Excerpt::Bytes { at, bytes, mark } => {
-            hexdump(side, *at, &bytes.0, mark.at as usize..(mark.at + mark.len) as usize, p, s);
+            hexdump(
+                side,
+                *at,
+                &bytes.0,
+                mark.at as usize..(mark.at + mark.len) as usize,
+                p,
+                s,
+            );
         }
     }
 }
@@ -203,15 +242,36 @@ fn highlight(line: &[u8], token: Option<&[u8]>, side: Side, p: &Paint) -> String
     }
 }
 
-fn hexdump(side: Side, at: u64, bytes: &[u8], mark: std::ops::Range<usize>, p: &Paint, s: &mut String) {
+fn hexdump(
+    side: Side,
+    at: u64,
+    bytes: &[u8],
+    mark: std::ops::Range<usize>,
+    p: &Paint,
+    s: &mut String,
+) {
     let tag = p.side(side, &side.to_string());
     let base = at as usize;
-    if !bytes.is_empty() && bytes.iter().all(|&c| (0x20..0x7f).contains(&c)) {
+    if bytes.is_empty() {
+        let _ = writeln!(
+            s,
+            "    {tag} {base:08x}  {}",
+            p.dim("(no bytes: the file ends here)")
+        );
+        return;
+    }
+    if bytes.iter().all(|&c| (0x20..0x7f).contains(&c)) {
         // A string: show it as text, the marked part highlighted.
         let text = String::from_utf8_lossy(bytes);
         let (x, y) = (mark.start.min(text.len()), mark.end.min(text.len()));
         if p.on {
-            let _ = writeln!(s, "    {tag} {base:08x}  {}{}{}", &text[..x], p.mark(side, &text[x..y]), &text[y..]);
+            let _ = writeln!(
+                s,
+                "    {tag} {base:08x}  {}{}{}",
+                &text[..x],
+                p.mark(side, &text[x..y]),
+                &text[y..]
+            );
         } else {
             let _ = writeln!(s, "    {tag} {base:08x}  {text}");
             let _ = writeln!(s, "      {:8}  {}{}", "", " ".repeat(x), "^".repeat(y - x));
@@ -226,7 +286,11 @@ fn hexdump(side: Side, at: u64, bytes: &[u8], mark: std::ops::Range<usize>, p: &
         for (i, &b) in chunk.iter().enumerate() {
             let marked = mark.contains(&(row_at + i));
             let h = format!("{b:02x}");
-            let c = if (0x20..0x7f).contains(&b) { char::from(b) } else { '.' };
+            let c = if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '.'
+            };
             if marked && p.on {
                 hex.push_str(&p.mark(side, &h));
                 ascii.push_str(&p.mark(side, &c.to_string()));
@@ -271,7 +335,11 @@ fn verdict(report: &Report, p: &Paint, s: &mut String) {
             report.artifacts.len(),
             if report.artifacts.len() == 1 { "" } else { "s" },
             sm.findings + sm.omitted,
-            if sm.findings + sm.omitted == 1 { "" } else { "s" }
+            if sm.findings + sm.omitted == 1 {
+                ""
+            } else {
+                "s"
+            }
         ),
         Verdict::Incomplete => format!(
             "incomplete: {} input{} could not be read; {} artifact{} differ among the rest",

@@ -50,8 +50,13 @@ pub enum SpecialKind {
 pub enum EntryKind {
     /// A regular file; `digest` is filled by hashing and stays `None` when
     /// the file could not be read (a [`Problem`] says why).
-    File { size: u64, digest: Option<Digest> },
-    Symlink { target: Vec<u8> },
+    File {
+        size: u64,
+        digest: Option<Digest>,
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
     Dir,
     Special(SpecialKind),
 }
@@ -249,7 +254,10 @@ impl FileData {
             // SAFETY: the map is read-only and private to this process. A
             // build output truncated by another process while we compare it
             // would fault; `twice` compares finished outputs only.
-            #[expect(unsafe_code, reason = "memory-mapping large outputs keeps memory bounded")]
+            #[expect(
+                unsafe_code,
+                reason = "memory-mapping large outputs keeps memory bounded"
+            )]
             let map = unsafe { memmap2::Mmap::map(&file)? };
             Ok(FileData::Mapped(map))
         } else {

@@ -25,7 +25,10 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn identical_trees_exit_zero() {
-    let (a, b) = (tree(&[("x/y.txt", "same\n")]), tree(&[("x/y.txt", "same\n")]));
+    let (a, b) = (
+        tree(&[("x/y.txt", "same\n")]),
+        tree(&[("x/y.txt", "same\n")]),
+    );
     twice()
         .args(["diff", s(a.path()), s(b.path())])
         .assert()
@@ -37,10 +40,16 @@ fn identical_trees_exit_zero() {
 fn missing_path_is_an_input_error() {
     let a = tree(&[]);
     let missing = a.path().join("no-such-dir");
-    let out = twice().args(["diff", s(a.path()), s(&missing)]).assert().code(2);
+    let out = twice()
+        .args(["diff", s(a.path()), s(&missing)])
+        .assert()
+        .code(2);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("no-such-dir") && stderr.contains("No such file"), "{stderr}");
+    assert!(
+        stderr.contains("no-such-dir") && stderr.contains("No such file"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -51,13 +60,19 @@ fn directory_versus_file_is_an_input_error() {
         .assert()
         .code(2);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("the first is a directory, the second is a file"), "{stderr}");
+    assert!(
+        stderr.contains("the first is a directory, the second is a file"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn usage_errors_exit_two() {
     twice().args(["diff", "a"]).assert().code(2);
-    twice().args(["diff", "a", "b", "--root-a", "/x"]).assert().code(2);
+    twice()
+        .args(["diff", "a", "b", "--root-a", "/x"])
+        .assert()
+        .code(2);
     let a = tree(&[]);
     twice()
         .args(["diff", s(a.path()), s(a.path()), "--jobs", "0"])
@@ -82,7 +97,8 @@ fn unprivileged(dir: &Path) -> std::process::Command {
     let copy = dir.join("twice");
     fs::copy(&bin, &copy).unwrap();
     let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(copy);
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(copy);
     cmd
 }
 
@@ -108,14 +124,32 @@ fn unreadable_file_is_reported_and_the_rest_still_compared() {
         .args([&a, &b])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["verdict"], "incomplete");
     let problems = r["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1);
-    assert!(problems[0]["path"]["text"].as_str().unwrap().ends_with("a/secret.bin"));
-    assert!(problems[0]["reason"].as_str().unwrap().contains("Permission denied"));
-    assert_eq!(causes(&r), vec![("info.txt".to_owned(), "timestamp".to_owned())]);
+    assert!(
+        problems[0]["path"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("a/secret.bin")
+    );
+    assert!(
+        problems[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied")
+    );
+    assert_eq!(
+        causes(&r),
+        vec![("info.txt".to_owned(), "timestamp".to_owned())]
+    );
 }
 
 #[test]
@@ -126,16 +160,27 @@ fn unreadable_top_level_file_is_an_input_error() {
     fs::write(&a, "x").unwrap();
     fs::write(&b, "y").unwrap();
     fs::set_permissions(&a, fs::Permissions::from_mode(0o000)).unwrap();
-    let out = unprivileged(work.path()).args(["diff"]).args([&a, &b]).output().unwrap();
+    let out = unprivileged(work.path())
+        .args(["diff"])
+        .args([&a, &b])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("a.bin") && stderr.contains("Permission denied"), "{stderr}");
+    assert!(
+        stderr.contains("a.bin") && stderr.contains("Permission denied"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn presence_type_and_executable_bit() {
     let a = tree(&[("only-a", "1"), ("kind", "file"), ("tool", "#!/bin/sh\n")]);
-    let b = tree(&[("only-b", "2"), ("kind/inner", "now a dir"), ("tool", "#!/bin/sh\n")]);
+    let b = tree(&[
+        ("only-b", "2"),
+        ("kind/inner", "now a dir"),
+        ("tool", "#!/bin/sh\n"),
+    ]);
     fs::set_permissions(a.path().join("tool"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(b.path().join("tool"), fs::Permissions::from_mode(0o644)).unwrap();
     let (code, r) = diff_json(&[s(a.path()), s(b.path())]);
@@ -148,10 +193,16 @@ fn presence_type_and_executable_bit() {
         ("only-b", "only_in"),
         ("tool", "executable_bit"),
     ] {
-        assert!(got.contains(&(want.0.to_owned(), want.1.to_owned())), "{want:?} in {got:?}");
+        assert!(
+            got.contains(&(want.0.to_owned(), want.1.to_owned())),
+            "{want:?} in {got:?}"
+        );
     }
     assert_eq!(findings(&r, "only-a", "only_in")[0]["cause"]["side"], "a");
-    assert_eq!(findings(&r, "tool", "executable_bit")[0]["a"]["excerpt"]["value"]["text"], "0755");
+    assert_eq!(
+        findings(&r, "tool", "executable_bit")[0]["a"]["excerpt"]["value"]["text"],
+        "0755"
+    );
 }
 
 #[test]
@@ -159,11 +210,17 @@ fn metadata_only_with_the_flag() {
     let (a, b) = (tree(&[("f", "same")]), tree(&[("f", "same")]));
     fs::set_permissions(a.path().join("f"), fs::Permissions::from_mode(0o644)).unwrap();
     fs::set_permissions(b.path().join("f"), fs::Permissions::from_mode(0o600)).unwrap();
-    let file = fs::File::options().write(true).open(b.path().join("f")).unwrap();
+    let file = fs::File::options()
+        .write(true)
+        .open(b.path().join("f"))
+        .unwrap();
     file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
         .unwrap();
     let (code, _) = diff_json(&[s(a.path()), s(b.path())]);
-    assert_eq!(code, 0, "a umask or a clock is not non-determinism of the content");
+    assert_eq!(
+        code, 0,
+        "a umask or a clock is not non-determinism of the content"
+    );
     let (code, r) = diff_json(&[s(a.path()), s(b.path()), "--metadata"]);
     assert_eq!(code, 1);
     let fields: Vec<_> = findings(&r, "f", "metadata")
@@ -182,7 +239,10 @@ fn symlinks_compare_by_target_and_are_not_followed() {
     std::os::unix::fs::symlink("t", b.path().join("rel")).unwrap();
     let (code, r) = diff_json(&[s(a.path()), s(b.path())]);
     assert_eq!(code, 1);
-    assert_eq!(causes(&r), vec![("out".to_owned(), "symlink_target".to_owned())]);
+    assert_eq!(
+        causes(&r),
+        vec![("out".to_owned(), "symlink_target".to_owned())]
+    );
     // /etc was not walked: only the three entries of each side count.
     assert_eq!(r["summary"]["files_a"], 3);
 }
@@ -191,7 +251,10 @@ fn symlinks_compare_by_target_and_are_not_followed() {
 fn special_files_are_reported_not_read() {
     let (a, b) = (tree(&[]), tree(&[]));
     for d in [a.path(), b.path()] {
-        let status = std::process::Command::new("mkfifo").arg(d.join("pipe")).status().unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(d.join("pipe"))
+            .status()
+            .unwrap();
         assert!(status.success());
     }
     let (code, r) = diff_json(&[s(a.path()), s(b.path())]);
@@ -205,7 +268,15 @@ fn report_goes_to_the_output_file() {
     let out = tempfile::tempdir().unwrap();
     let report = out.path().join("report.json");
     twice()
-        .args(["diff", s(a.path()), s(b.path()), "--format", "json", "-o", s(&report)])
+        .args([
+            "diff",
+            s(a.path()),
+            s(b.path()),
+            "--format",
+            "json",
+            "-o",
+            s(&report),
+        ])
         .assert()
         .code(1)
         .stdout("");
@@ -225,7 +296,10 @@ fn report_goes_to_the_output_file() {
 fn color_follows_the_flag() {
     let (a, b) = (tree(&[("f", "1\n")]), tree(&[("f", "2\n")]));
     let run = |color: &str| {
-        let out = twice().args(["diff", s(a.path()), s(b.path()), "--color", color]).output().unwrap();
+        let out = twice()
+            .args(["diff", s(a.path()), s(b.path()), "--color", color])
+            .output()
+            .unwrap();
         String::from_utf8(out.stdout).unwrap()
     };
     assert!(run("always").contains("\x1b["));

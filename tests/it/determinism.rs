@@ -7,7 +7,15 @@ use crate::{fixture, twice};
 fn json(jobs: &str) -> Vec<u8> {
     let out = twice()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["diff", "fixtures/diff-demo/a", "fixtures/diff-demo/b", "--format", "json", "-j", jobs])
+        .args([
+            "diff",
+            "fixtures/diff-demo/a",
+            "fixtures/diff-demo/b",
+            "--format",
+            "json",
+            "-j",
+            jobs,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -42,10 +50,17 @@ fn fingerprints_do_not_depend_on_where_the_trees_live() {
             .collect::<Vec<_>>()
     };
     let here = fps(&fixture("diff-demo/a"), &fixture("diff-demo/b"));
-    let there = fps(&copy.path().join("elsewhere-a"), &copy.path().join("elsewhere-b"));
+    let there = fps(
+        &copy.path().join("elsewhere-a"),
+        &copy.path().join("elsewhere-b"),
+    );
     assert_eq!(here, there);
     let unique: std::collections::BTreeSet<_> = here.iter().collect();
-    assert_eq!(unique.len(), here.len(), "fingerprints are unique within a report");
+    assert_eq!(
+        unique.len(),
+        here.len(),
+        "fingerprints are unique within a report"
+    );
 }
 
 #[test]

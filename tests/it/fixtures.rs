@@ -40,7 +40,10 @@ fn demo_build_shows_timestamp_build_path_and_ordering() {
 fn demo_object_file_leaks_date_time_and_path() {
     let (_, r) = demo();
     let ts = findings(&r, "hello.o", "timestamp");
-    let kinds: Vec<_> = ts.iter().map(|f| f["cause"]["encoding"].as_str().unwrap()).collect();
+    let kinds: Vec<_> = ts
+        .iter()
+        .map(|f| f["cause"]["encoding"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["c_date", "c_time"]);
     assert_eq!(token(ts[0], "a"), "Nov 25 2026");
     assert_eq!(token(ts[0], "b"), "Nov 26 2026");
@@ -52,8 +55,16 @@ fn demo_object_file_leaks_date_time_and_path() {
     // directory shifts B's offsets, which alignment follows.
     let paths = findings(&r, "hello.o", "build_path");
     assert!(paths.len() >= 3, "{paths:#?}");
-    assert!(paths.iter().all(|f| token(f, "b").contains("/build/second-run-b")));
-    assert!(paths.iter().any(|f| f["location"]["a"]["at"] != f["location"]["b"]["at"]));
+    assert!(
+        paths
+            .iter()
+            .all(|f| token(f, "b").contains("/build/second-run-b"))
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|f| f["location"]["a"]["at"] != f["location"]["b"]["at"])
+    );
 }
 
 #[test]
@@ -89,10 +100,17 @@ fn fixed_build_is_identical() {
 }
 
 fn single_timestamp(pair: &str, artifact: &str) -> serde_json::Value {
-    let (a, b) = (fixture(&format!("pairs/{pair}/a")), fixture(&format!("pairs/{pair}/b")));
+    let (a, b) = (
+        fixture(&format!("pairs/{pair}/a")),
+        fixture(&format!("pairs/{pair}/b")),
+    );
     let (code, r) = diff_json(&[a.to_str().unwrap(), b.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert_eq!(causes(&r).iter().filter(|(_, c)| c != "timestamp").count(), 0, "{r:#}");
+    assert_eq!(
+        causes(&r).iter().filter(|(_, c)| c != "timestamp").count(),
+        0,
+        "{r:#}"
+    );
     findings(&r, artifact, "timestamp")[0].clone()
 }
 
@@ -126,8 +144,14 @@ fn zip_entry_time_is_a_dos_date_time() {
 
 #[test]
 fn single_files_compare_directly() {
-    let (a, b) = (fixture("pairs/gzip-mtime/a/data.txt.gz"), fixture("pairs/gzip-mtime/b/data.txt.gz"));
+    let (a, b) = (
+        fixture("pairs/gzip-mtime/a/data.txt.gz"),
+        fixture("pairs/gzip-mtime/b/data.txt.gz"),
+    );
     let (code, r) = diff_json(&[a.to_str().unwrap(), b.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert_eq!(causes(&r), vec![("data.txt.gz".to_owned(), "timestamp".to_owned())]);
+    assert_eq!(
+        causes(&r),
+        vec![("data.txt.gz".to_owned(), "timestamp".to_owned())]
+    );
 }

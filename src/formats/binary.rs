@@ -32,7 +32,8 @@ impl Comparator for BinaryComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         let ra = records(a);
         let rb = records(b);
-        if ra.len() > 1 && ra != rb && same_multiset(&ra, &rb) {
+        let small = ra.len() + rb.len() <= cx.limits.align_records;
+        if small && ra.len() > 1 && ra != rb && same_multiset(&ra, &rb) {
             emit_ordering(cx, a, b, &ra, &rb);
             return;
         }

@@ -79,6 +79,40 @@ pub(crate) fn changed_runs<T: Eq + Hash>(a: &[T], b: &[T]) -> Vec<(Range<usize>,
 mod tests {
     use super::*;
 
+    /// Every comparator survives any cut and corruption of real artifacts:
+    /// no panic, and a difference always yields at least one finding.
+    #[test]
+    fn truncation_and_corruption_sweep() {
+        use crate::classify::{Canaries, Classifier};
+        use crate::diff::Limits;
+        use crate::finding::Artifact;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/diff-demo");
+        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
+        let limits = Limits::default();
+        for name in ["hello.o", "libdemo.a", "hello.d", "build-info.txt"] {
+            let a = std::fs::read(dir.join("a").join(name)).unwrap();
+            let b = std::fs::read(dir.join("b").join(name)).unwrap();
+            let step = (a.len() / 41).max(1);
+            for cut in (0..a.len()).step_by(step) {
+                let mut flipped = b.clone();
+                if let Some(x) = flipped.get_mut(cut) {
+                    *x ^= 0x5a;
+                }
+                for (x, y) in [(&a[..cut], &b[..]), (&a[..], &flipped[..])] {
+                    if x == y {
+                        continue;
+                    }
+                    for format in [Format::Text, Format::Binary, sniff_pair(x, y)] {
+                        let mut cx = Cx::new(Artifact::new(name), &classifier, &limits);
+                        comparator(format).compare(&mut cx, x, y);
+                        let (findings, omitted) = cx.finish();
+                        assert!(!findings.is_empty() || omitted > 0, "{name} cut at {cut}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn sniffs_text_and_binary() {
         assert_eq!(sniff(b"hello\nworld\n"), Format::Text);

@@ -307,3 +307,18 @@ fn color_follows_the_flag() {
     // Not a terminal: auto means no colour.
     assert!(!run("auto").contains("\x1b["));
 }
+
+#[test]
+fn non_utf8_names_reach_json_as_hex() {
+    use std::os::unix::ffi::OsStrExt;
+    let (a, b) = (tree(&[]), tree(&[]));
+    let name = std::ffi::OsStr::from_bytes(b"n\xffme");
+    fs::write(a.path().join(name), "1\n").unwrap();
+    fs::write(b.path().join(name), "2\n").unwrap();
+    let (code, r) = diff_json(&[s(a.path()), s(b.path())]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        r["findings"][0]["artifact"],
+        serde_json::json!({"hex": "6eff6d65"})
+    );
+}

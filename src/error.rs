@@ -11,6 +11,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A top-level input that is neither a directory nor a regular file.
+    #[error("cannot compare {}: not a regular file or directory (special files are never read)", path.display())]
+    NotRegular { path: PathBuf },
     /// One input is a directory and the other a file.
     #[error("cannot compare {} with {}: the first is {a_is}, the second is {b_is}", a.display(), b.display())]
     Mismatch {
@@ -42,6 +45,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Input { .. }
+            | Error::NotRegular { .. }
             | Error::Mismatch { .. }
             | Error::Usage { .. }
             | Error::Output { .. }

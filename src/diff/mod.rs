@@ -65,8 +65,16 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Erro
         a: Text::new(a.as_os_str().as_encoded_bytes()),
         b: Text::new(b.as_os_str().as_encoded_bytes()),
     };
+    // Special files at the top level are never opened (a FIFO would block).
+    for (p, m) in [(a, &ma), (b, &mb)] {
+        if !m.is_dir() && !m.is_file() {
+            return Err(Error::NotRegular {
+                path: p.to_path_buf(),
+            });
+        }
+    }
     let (ta, tb) = match (ma.is_dir(), mb.is_dir()) {
-        (true, true) => rayon::join(|| walked(a), || walked(b)),
+        (true, true) => rayon::join(|| Ok(walked(a)), || Ok(walked(b))),
         (false, false) => {
             let name = a.file_name().unwrap_or(a.as_os_str()).as_encoded_bytes();
             rayon::join(|| single(a, name), || single(b, name))
@@ -85,10 +93,10 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Erro
     Ok(compare_trees(inputs, &ta, &tb, opts))
 }
 
-fn walked(root: &Path) -> Result<Tree, Error> {
+fn walked(root: &Path) -> Tree {
     let mut tree = walk(root);
     tree.hash();
-    Ok(tree)
+    tree
 }
 
 /// A one-entry tree for a top-level file, named `name` on both sides so the

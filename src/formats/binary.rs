@@ -173,8 +173,8 @@ fn emit_ordering(cx: &mut Cx<'_>, a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]]
     );
 }
 
-/// Position-by-position comparison of `a[r]` and `b[r + shift]`-free ranges
-/// of equal length: `a_base`/`b_base` are the absolute offsets of the slices.
+/// Position-by-position comparison of `a[r]` with the equally long
+/// `b[b_base..]`; offsets in the regions are absolute.
 fn positional(a: &[u8], b: &[u8], b_base: usize, r: Range<usize>) -> Vec<Region> {
     let mut out: Vec<Region> = Vec::new();
     let a_base = r.start;

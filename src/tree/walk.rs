@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -234,8 +234,6 @@ fn entry_of(path: &Path) -> std::io::Result<Entry> {
         meta: Meta::from_metadata(&m),
     })
 }
-
-use std::os::unix::ffi::OsStringExt;
 
 /// The bytes of a file to compare: mapped when large, read when small.
 pub enum FileData {

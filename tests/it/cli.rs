@@ -263,6 +263,25 @@ fn special_files_are_reported_not_read() {
 }
 
 #[test]
+fn top_level_special_file_is_an_input_error_not_a_hang() {
+    let dir = tree(&[("f", "x")]);
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    twice()
+        .args(["diff", s(&fifo), s(&dir.path().join("f"))])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("pipe: not a regular file"));
+}
+
+#[test]
 fn report_goes_to_the_output_file() {
     let (a, b) = (tree(&[("f", "1\n")]), tree(&[("f", "2\n")]));
     let out = tempfile::tempdir().unwrap();

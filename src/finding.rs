@@ -177,6 +177,11 @@ pub enum Location {
     Lines { a: LineSpan, b: LineSpan },
     /// Bytes of a file.
     Bytes { a: ByteSpan, b: ByteSpan },
+    /// A named place in a parsed structure, outermost first: `["section
+    /// .debug_info", "CU hello.c", "DW_AT_comp_dir"]`, `["entry pkg/x.py",
+    /// "external_attr"]`, `["code <module>.f", "co_consts[2]"]`. `at` is the
+    /// offset of the field in side A, where there is one.
+    Field { path: Vec<String>, at: Option<u64> },
 }
 
 impl Location {
@@ -187,6 +192,7 @@ impl Location {
             Location::Metadata { field } => (1, *field as u64),
             Location::Lines { a, .. } => (2, a.start),
             Location::Bytes { a, .. } => (2, a.at),
+            Location::Field { at, .. } => (2, at.unwrap_or(0)),
         }
     }
 }
@@ -207,6 +213,13 @@ impl fmt::Display for Location {
                 write!(f, "offset {:#x}, {} byte{}", a.at, a.len, plural(a.len))?;
                 if a.at != b.at || a.len != b.len {
                     write!(f, " (B: {:#x}, {} byte{})", b.at, b.len, plural(b.len))?;
+                }
+                Ok(())
+            }
+            Location::Field { path, at } => {
+                f.write_str(&path.join(", "))?;
+                if let Some(at) = at {
+                    write!(f, " at {at:#x}")?;
                 }
                 Ok(())
             }
@@ -320,6 +333,41 @@ pub enum Cause {
     /// Differences no detector explains: `differences` differing ranges
     /// (or lines) in a run with nothing explained between them.
     Unknown { differences: u64 },
+    /// A difference that follows from another one (offsets shifted by a
+    /// longer string, a build-id or a RECORD hash over changed content).
+    /// `of` names the root it follows from.
+    Consequence { of: String },
+    /// A format comparator could not parse one side; a byte comparison
+    /// follows. `reason` says what was wrong and at which offset.
+    Unparsed { format: String, reason: String },
+    /// A bound on archive recursion was reached; what lies beyond it was
+    /// not compared.
+    Limit { limit: LimitKind, detail: String },
+}
+
+/// The bounds shared by all archive recursion (see `diff::Limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// Archives nested deeper than `max_depth`.
+    Depth,
+    /// More members than `max_members` in one archive.
+    Members,
+    /// More than `max_unpacked_bytes` decompressed below one artifact.
+    UnpackedBytes,
+    /// One member larger than `max_member_bytes` once decompressed.
+    MemberBytes,
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitKind::Depth => "nesting depth",
+            LimitKind::Members => "member count",
+            LimitKind::UnpackedBytes => "total decompressed bytes",
+            LimitKind::MemberBytes => "member size",
+        })
+    }
 }
 
 impl Cause {
@@ -335,6 +383,9 @@ impl Cause {
             Cause::SymlinkTarget => "symlink_target",
             Cause::Metadata { .. } => "metadata",
             Cause::Unknown { .. } => "unknown",
+            Cause::Consequence { .. } => "consequence",
+            Cause::Unparsed { .. } => "unparsed",
+            Cause::Limit { .. } => "limit",
         }
     }
 }
@@ -355,6 +406,11 @@ impl fmt::Display for Cause {
             Cause::Metadata { field } => write!(f, "{field} differs"),
             Cause::Unknown { differences: 1 } => f.write_str("unknown"),
             Cause::Unknown { differences } => write!(f, "unknown ({differences} differences)"),
+            Cause::Consequence { of } => write!(f, "consequence of {of}"),
+            Cause::Unparsed { format, reason } => {
+                write!(f, "could not parse as {format}: {reason}")
+            }
+            Cause::Limit { limit, detail } => write!(f, "{limit} limit reached: {detail}"),
         }
     }
 }
@@ -488,6 +544,8 @@ fn location_kind(loc: &Location) -> String {
         Location::Metadata { field } => format!("metadata:{field}"),
         Location::Lines { .. } => "lines".to_owned(),
         Location::Bytes { .. } => "bytes".to_owned(),
+        // Field names are stable; the offset is not part of the identity.
+        Location::Field { path, .. } => format!("field:{}", path.join("\u{1f}")),
     }
 }
 

@@ -66,5 +66,17 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
              variation; suspects are random values, hash-seed-dependent iteration (PYTHONHASHSEED) \
              and parallel scheduling"
         }
+        Cause::Consequence { .. } => {
+            "this difference follows from another one in the same artifact: fix that root cause and \
+             this one disappears with it"
+        }
+        Cause::Unparsed { .. } => {
+            "the file is truncated, corrupt or of a variant twice does not read; the bytes were \
+             compared instead. If a real tool produced it, report it with the file attached"
+        }
+        Cause::Limit { .. } => {
+            "twice stopped descending into this archive at a safety limit; raise it only for \
+             archives you trust (members beyond it were not compared)"
+        }
     }
 }

@@ -343,6 +343,10 @@ pub enum Cause {
     /// A bound on archive recursion was reached; what lies beyond it was
     /// not compared.
     Limit { limit: LimitKind, detail: String },
+    /// A value of the build machine's environment captured in the output:
+    /// `what` is `hostname`, `domain`, `user`, `home` or `environment
+    /// variable` (an audit's canary values).
+    Environment { what: String },
 }
 
 /// The bounds shared by all archive recursion (see `diff::Limits`).
@@ -386,6 +390,7 @@ impl Cause {
             Cause::Consequence { .. } => "consequence",
             Cause::Unparsed { .. } => "unparsed",
             Cause::Limit { .. } => "limit",
+            Cause::Environment { .. } => "environment",
         }
     }
 }
@@ -411,6 +416,7 @@ impl fmt::Display for Cause {
                 write!(f, "could not parse as {format}: {reason}")
             }
             Cause::Limit { limit, detail } => write!(f, "{limit} limit reached: {detail}"),
+            Cause::Environment { what } => write!(f, "captured {what}"),
         }
     }
 }
@@ -513,6 +519,52 @@ pub struct Finding {
     pub b: Evidence,
     pub hint: &'static str,
     pub fingerprint: Fingerprint,
+    /// Which variation of an audit triggers this difference, and how that
+    /// was established. `None` outside audits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variation: Option<Attribution>,
+}
+
+/// The variation(s) a finding is pinned to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Attribution {
+    /// Variation names; two when only the pair together triggers it. Empty
+    /// with `by: inherent` (it differs with nothing varied).
+    pub variations: Vec<&'static str>,
+    pub by: AttributedBy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributedBy {
+    /// Side A holds run A's value of the variation and side B run B's:
+    /// certain.
+    Canary,
+    /// Reruns with subsets of the variations reproduce it exactly when
+    /// these are varied.
+    Bisect,
+    /// The kind of difference points at the variation (records reordered
+    /// while the file order varied), without proof.
+    Likely,
+    /// It differs even between two runs with nothing varied: randomness or
+    /// scheduling inside the build.
+    Inherent,
+}
+
+impl fmt::Display for Attribution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let by = match self.by {
+            AttributedBy::Canary => "canary",
+            AttributedBy::Bisect => "bisect",
+            AttributedBy::Likely => "likely",
+            AttributedBy::Inherent => "differs with nothing varied",
+        };
+        if self.variations.is_empty() {
+            f.write_str(by)
+        } else {
+            write!(f, "{} ({by})", self.variations.join(" + "))
+        }
+    }
 }
 
 /// The fingerprint of a finding: the artifact, the cause kind, the location

@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod diff;
@@ -21,7 +22,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use classify::Canaries;
-use cli::{ColorArg, Command, DiffArgs, FormatArg, OutputArgs};
+use cli::{AuditArgs, ColorArg, Command, DiffArgs, FormatArg, OutputArgs};
 use diff::{DiffOptions, diff_paths};
 use report::{Report, TextOptions, render_json, render_text};
 
@@ -29,7 +30,47 @@ use report::{Report, TextOptions, render_json, render_text};
 pub fn run(cli: cli::Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Diff(args) => run_diff(args),
+        Command::Audit(args) => run_audit(args),
     }
+}
+
+fn run_audit(args: AuditArgs) -> Result<u8, Error> {
+    if args.list_variations {
+        print!("{}", audit::list_variations());
+        return Ok(0);
+    }
+    let vary = audit::parse_vary(&args.vary).map_err(|message| Error::Usage { message })?;
+    let timeout = match args.timeout {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return Err(Error::Usage {
+                message: format!("--timeout {t}: must be a positive number of seconds"),
+            });
+        }
+        t => t.map(std::time::Duration::from_secs_f64),
+    };
+    let opts = audit::AuditOptions {
+        source: args.source,
+        command: args.command,
+        runs: args.runs,
+        vary,
+        outputs: args.outputs,
+        bisect: args.bisect,
+        bisect_budget: args.bisect_budget,
+        parallel: args.parallel,
+        keep: args.keep,
+        timeout,
+        network: args.network,
+        strict: args.strict,
+        quiet: args.quiet,
+    };
+    let output = OutputArgs {
+        format: args.format,
+        output: args.report,
+        color: args.color,
+    };
+    let report = with_jobs(args.jobs, || audit::audit(opts))??;
+    emit(&report, &output)?;
+    Ok(report.verdict.exit_code())
 }
 
 fn run_diff(args: DiffArgs) -> Result<u8, Error> {
@@ -42,7 +83,10 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
     };
     let opts = DiffOptions {
         metadata: args.metadata,
-        canaries: Canaries { roots },
+        canaries: Canaries {
+            roots,
+            values: Vec::new(),
+        },
         now: now(),
         ..DiffOptions::default()
     };
@@ -51,7 +95,7 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
     Ok(report.verdict.exit_code())
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

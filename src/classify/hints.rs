@@ -74,6 +74,22 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
             "the file is truncated, corrupt or of a variant twice does not read; the bytes were \
              compared instead. If a real tool produced it, report it with the file attached"
         }
+        Cause::Environment { what } if what == "home" => {
+            "the build records $HOME: use paths relative to the source tree, or pass the directory \
+             explicitly instead of expanding ~"
+        }
+        Cause::Environment { what } if what == "user" => {
+            "the build records the user name ($USER, getpwuid): leave it out, or take it from a \
+             fixed build variable"
+        }
+        Cause::Environment { what } if what == "hostname" || what == "domain" => {
+            "the build records the machine's host or domain name (uname -n, socket.gethostname(), \
+             `hostname`): leave it out of artifacts, or use a fixed value for release builds"
+        }
+        Cause::Environment { .. } => {
+            "the build copies an environment value into its output: pass only the variables it \
+             needs, with fixed values (env -i, Bazel's --incompatible_strict_action_env)"
+        }
         Cause::Limit { .. } => {
             "twice stopped descending into this archive at a safety limit; raise it only for \
              archives you trust (members beyond it were not compared)"

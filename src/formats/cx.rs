@@ -91,6 +91,7 @@ impl<'a> Cx<'a> {
             a,
             b,
             fingerprint: fp,
+            variation: None,
         });
     }
 

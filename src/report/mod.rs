@@ -31,6 +31,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Inputs that could not be read; the rest was still compared.
     pub problems: Vec<Problem>,
+    /// How an audit's builds ran (`twice audit` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::audit::AuditInfo>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -131,14 +134,7 @@ impl Report {
         findings: Vec<Finding>,
         problems: Vec<Problem>,
     ) -> Report {
-        let verdict = if !problems.is_empty() {
-            Verdict::Incomplete
-        } else if artifacts.is_empty() {
-            Verdict::Identical
-        } else {
-            Verdict::Differs
-        };
-        Report {
+        let mut report = Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
                 name: "twice",
@@ -146,11 +142,25 @@ impl Report {
             },
             command,
             inputs,
-            verdict,
+            verdict: Verdict::Identical,
             summary,
             artifacts,
             findings,
             problems,
-        }
+            audit: None,
+        };
+        report.refresh_verdict();
+        report
+    }
+
+    /// Recompute the verdict from the problems and artifacts.
+    pub(crate) fn refresh_verdict(&mut self) {
+        self.verdict = if !self.problems.is_empty() {
+            Verdict::Incomplete
+        } else if self.artifacts.is_empty() {
+            Verdict::Identical
+        } else {
+            Verdict::Differs
+        };
     }
 }

@@ -77,7 +77,9 @@ fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option
         Cause::Timestamp { encoding } => {
             let (Some(Decoded::Time(ta)), Some(Decoded::Time(tb))) = (&f.a.decoded, &f.b.decoded)
             else {
-                return None;
+                // A time of day alone (`__TIME__`) cannot be placed on a
+                // run's clock.
+                return one(Variation::Time, AttributedBy::Likely);
             };
             let slack = if *encoding == TimestampEncoding::FileMtime {
                 5
@@ -96,7 +98,12 @@ fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option
         {
             umask(f, a, b)
         }
-        Cause::Ordering { .. } if active.contains(&Variation::FileOrder) => {
+        // Set and dict order in .pyc follows the hash seed, not the file
+        // system; --bisect tells those apart.
+        Cause::Ordering { .. }
+            if active.contains(&Variation::FileOrder)
+                && !f.artifact.to_string().ends_with(".pyc") =>
+        {
             one(Variation::FileOrder, AttributedBy::Likely)
         }
         Cause::Consequence { .. } => None,

@@ -280,7 +280,7 @@ impl Auditor {
         let progress = Progress::new(opts.quiet);
         let mut auditor = Auditor {
             tools: Tools::detect(),
-            locale_dir: work.root.join("locales"),
+            locale_dir: sandbox::locale_cache(&work.root),
             work,
             active: BTreeSet::new(),
             statuses: Vec::new(),

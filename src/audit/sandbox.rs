@@ -412,28 +412,53 @@ pub fn tail(log: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// Compile a locale with localedef into `dir` (reused when present).
+/// Where compiled locales are kept between audits: `$XDG_CACHE_HOME/twice`
+/// or `~/.cache/twice`, falling back to the audit's work directory.
+pub fn locale_cache(work: &Path) -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    match base {
+        Some(b) if fs::create_dir_all(b.join("twice/locales")).is_ok() => b.join("twice/locales"),
+        _ => work.join("locales"),
+    }
+}
+
+/// Compile a locale with localedef into `dir/name`, unless it is there.
+/// Compiles into a private directory and renames, so concurrent audits
+/// never see half a locale.
 pub fn compile_locale(localedef: &Path, dir: &Path, name: &str) -> Result<(), String> {
-    if dir.join(name).join("LC_CTYPE").exists() {
+    let done = |d: &Path| d.join("LC_CTYPE").exists();
+    if done(&dir.join(name)) {
         return Ok(());
     }
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let (input, charmap) = name.split_once('.').unwrap_or((name, "UTF-8"));
     let out = Command::new(localedef)
         .args(["-i", input, "-f", charmap])
-        .arg(dir.join(name))
+        .arg(&tmp)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("cannot run localedef: {e}"))?;
     // localedef exits 1 on warnings but still writes the locale.
-    if dir.join(name).join("LC_CTYPE").exists() {
-        Ok(())
-    } else {
-        Err(format!(
+    if !done(&tmp) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(format!(
             "localedef -i {input} -f {charmap} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        ));
+    }
+    if fs::rename(&tmp, dir.join(name)).is_err() {
+        // Another audit got there first.
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    if done(&dir.join(name)) {
+        Ok(())
+    } else {
+        Err(format!("{} is incomplete", dir.join(name).display()))
     }
 }
 

@@ -79,7 +79,11 @@ fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option
             else {
                 // A time of day alone (`__TIME__`) cannot be placed on a
                 // run's clock.
-                return one(Variation::Time, AttributedBy::Likely);
+                let varied =
+                    b.spec.varied.contains(&Variation::Time) && active.contains(&Variation::Time);
+                return varied
+                    .then_some(())
+                    .and(one(Variation::Time, AttributedBy::Likely));
             };
             let slack = if *encoding == TimestampEncoding::FileMtime {
                 5

@@ -157,6 +157,8 @@ const TIMEZONES: [&str; 4] = [
     "Asia/Kathmandu",
 ];
 const LOCALES: [&str; 4] = ["C.UTF-8", "fr_FR.UTF-8", "tr_TR.UTF-8", "de_DE.UTF-8"];
+/// Where compiled locales appear inside the sandbox.
+const SANDBOX_LOCALES: &str = "/tmp/twice/locales";
 const UMASKS: [u32; 4] = [0o022, 0o002, 0o077, 0o027];
 
 fn pick<T: Copy>(values: &[T], k: usize) -> T {
@@ -415,6 +417,14 @@ impl Auditor {
         }
 
         let outputs = self.outputs(&runs);
+        if outputs.is_empty() {
+            let what = if self.globs.is_empty() {
+                "the build created or changed no files in the source tree"
+            } else {
+                "no file matches the --output patterns"
+            };
+            self.warn(format!("nothing to compare: {what}"));
+        }
         self.progress.stage("hashing outputs");
         let t = Instant::now();
         let trees: Vec<Tree> = runs.iter().map(|r| output_tree(r, &outputs)).collect();
@@ -721,7 +731,12 @@ impl Auditor {
                 env.push(("LC_ALL", Some(name.into())));
                 env.push(("LANG", Some(name.into())));
                 env.push(("LANGUAGE", Some(name[..2].into())));
-                env.push(("LOCPATH", Some(self.locale_dir.clone().into())));
+                let locpath = if bwrap.is_some() {
+                    PathBuf::from(SANDBOX_LOCALES)
+                } else {
+                    self.locale_dir.clone()
+                };
+                env.push(("LOCPATH", Some(locpath.into())));
             }
         }
         match value(Variation::Env) {
@@ -789,6 +804,13 @@ impl Auditor {
                 c.args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]);
                 c.args(["--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]);
                 c.arg("--bind").arg(visible).arg(&build_dir);
+                if value(Variation::Locale) != Value::Inherit {
+                    // The cache may live under the host's /tmp, which the
+                    // sandbox replaces.
+                    c.arg("--ro-bind")
+                        .arg(&self.locale_dir)
+                        .arg(SANDBOX_LOCALES);
+                }
                 c.arg("--dir").arg(&home);
                 c.arg("--chdir").arg(&build_dir);
                 for (k, v) in &env {

@@ -168,7 +168,15 @@ impl Classifier {
                 let xa: Vec<Token> = ta.iter().copied().filter(|t| same(t.class)).collect();
                 let xb: Vec<Token> = tb.iter().copied().filter(|t| same(t.class)).collect();
                 if xa.len() == xb.len() {
-                    pairs.extend(xa.into_iter().zip(xb));
+                    // Without aligned texts, a timestamp pairs only with one
+                    // in the same encoding: `Wed Nov 25 …` against a
+                    // localised `mer. 25 nov. …` is not a clock difference.
+                    pairs.extend(xa.into_iter().zip(xb).filter(|(x, y)| {
+                        match (x.class, y.class) {
+                            (Class::Time(ex, _), Class::Time(ey, _)) => ex == ey,
+                            _ => true,
+                        }
+                    }));
                 }
             }
             pairs
@@ -381,6 +389,17 @@ mod tests {
         // Run A's value on side B is not the canary.
         let (found, residual) = causes(&c, "h=twice-host-a", "h=other-host");
         assert!(residual && found.is_empty());
+    }
+
+    #[test]
+    fn localised_dates_are_not_clock_differences() {
+        let (found, residual) = causes(
+            &classifier(None),
+            "Wed Nov 25 15:31:56 UTC 2026",
+            "mer. 25 nov. 2026 15:31:56 UTC",
+        );
+        assert!(residual);
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

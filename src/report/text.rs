@@ -454,4 +454,7 @@ fn verdict(report: &Report, p: &Paint, s: &mut String) {
         ),
     };
     let _ = writeln!(s, "\n{}", p.bold(&line));
+    if let Some(kept) = report.audit.as_ref().and_then(|a| a.kept.as_ref()) {
+        let _ = writeln!(s, "sandboxes and logs kept in {}", kept.lossy());
+    }
 }

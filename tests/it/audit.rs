@@ -194,7 +194,7 @@ fn fixed_demo_is_reproducible_under_every_variation() {
 fn canaries_name_each_variation() {
     let tmp = tempfile::tempdir().unwrap();
     let src = project(
-        "date > date.txt\n\
+        "date -R > date.txt\n\
          hostname > host.txt\n\
          domainname > domain.txt\n\
          echo \"$USER $HOME\" > user.txt\n\
@@ -511,4 +511,76 @@ fn ctrl_c_kills_the_build_and_removes_the_sandboxes() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     no_leftovers(tmp.path());
+}
+
+#[test]
+fn without_bubblewrap_builds_run_in_plain_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    for tool in ["sh", "cat", "date"] {
+        std::os::unix::fs::symlink(crate::which(tool), bin.path().join(tool)).unwrap();
+    }
+    let src = project("pwd > where.txt; echo \"$HOME\" > home.txt; cat one.txt > copy.txt");
+    let out = twice()
+        .env("TMPDIR", tmp.path())
+        .env("PATH", bin.path())
+        .arg("audit")
+        .arg("-C")
+        .arg(src.path())
+        .args([
+            "--format",
+            "json",
+            "--vary",
+            "build_path,env,hostname",
+            "--",
+            "./build.sh",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("bubblewrap not found"), "{stderr}");
+    assert!(stderr.contains("variation hostname skipped: it needs bwrap (package bubblewrap)"));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["audit"]["sandbox"], "none");
+    let found = attributed(&report);
+    assert!(
+        has(&found, "where.txt", "build_path", "build_path", "canary"),
+        "{found:#?}"
+    );
+    assert!(
+        has(&found, "home.txt", "environment", "env", "canary"),
+        "{found:#?}"
+    );
+    assert!(!found.iter().any(|f| f.0 == "copy.txt"));
+    no_leftovers(tmp.path());
+}
+
+#[test]
+fn more_runs_compare_each_with_run_a() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = project("echo \"$TZ\" > tz.txt; echo same > same.txt");
+    let (code, report, stderr) = audit_in(
+        tmp.path(),
+        src.path(),
+        &["--runs", "3", "--vary", "timezone", "--", "./build.sh"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let runs = report["audit"]["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[2]["varied"][0], "timezone");
+    // Runs B and C differ from A at the same place for the same reason:
+    // one finding (the first comparison's evidence), one artifact.
+    let tz: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["artifact"] == "tz.txt")
+        .collect();
+    assert_eq!(tz.len(), 1, "{report:#}");
+    assert_eq!(
+        tz[0]["b"]["excerpt"]["lines"][0]["text"],
+        "Pacific/Kiritimati"
+    );
+    assert_eq!(report["artifacts"].as_array().unwrap().len(), 1);
 }

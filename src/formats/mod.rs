@@ -9,7 +9,12 @@ mod binary;
 #[allow(dead_code)]
 pub(crate) mod bytes;
 mod cx;
+mod gzip;
+mod inflate;
+mod pyc;
+mod tar;
 mod text;
+mod zip;
 
 pub(crate) use cx::Cx;
 
@@ -121,14 +126,12 @@ pub(crate) trait Comparator: Sync {
 pub(crate) fn comparator(format: Format) -> &'static dyn Comparator {
     match format {
         Format::Text => &text::TextComparator,
+        Format::Zip => &zip::ZipComparator,
+        Format::Pyc => &pyc::PycComparator,
+        Format::Gzip => &gzip::GzipComparator,
+        Format::Tar => &tar::TarComparator,
         // Formats whose structural comparator has not landed compare as bytes.
-        Format::Binary
-        | Format::Elf
-        | Format::Ar
-        | Format::Zip
-        | Format::Pyc
-        | Format::Gzip
-        | Format::Tar => &binary::BinaryComparator,
+        Format::Binary | Format::Elf | Format::Ar => &binary::BinaryComparator,
     }
 }
 
@@ -141,7 +144,6 @@ pub(crate) fn compare_bytes(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) -> Format {
     format
 }
 
-#[allow(dead_code)]
 /// The byte-level comparison, for comparators that give up on a structure.
 pub(crate) fn compare_as_binary(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
     binary::BinaryComparator.compare(cx, a, b);

@@ -1,7 +1,1012 @@
-//! placeholder
+//! zip archives, wheels among them: the central directory and local
+//! headers read by hand (the zip crate re-serializes extra fields and loses
+//! invalid DOS dates), compared field by field, members recursed.
+//!
+//! Where findings go: a header field of an entry (DOS time, external
+//! attributes, extra fields, compression) is a byte of the archive, so it
+//! is reported on the archive with a field location
+//! `["entry pkg/a.py", "dos_time"]`; an entry's content is compared as the
+//! member artifact `x.whl!pkg/a.py`, through whatever comparator its
+//! format calls for. In a wheel, `RECORD` lines that differ only because
+//! another member's hash changed are `consequence` findings; the rest of
+//! `RECORD` is compared as text.
+#![deny(clippy::indexing_slicing)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::bytes::{Bytes, ParseError, Result};
+use super::inflate::{Codec, Unpacked, unpack};
+use super::{Comparator, Cx, Format, changed_runs};
+use crate::classify::format_epoch;
+use crate::classify::timestamp::dos_datetime;
+use crate::finding::{
+    Cause, Decoded, Evidence, LimitKind, LineSpan, Location, MetadataField, TimestampEncoding,
+};
+
 pub(crate) struct ZipComparator;
-impl super::Comparator for ZipComparator {
-    fn compare(&self, cx: &mut super::Cx<'_>, a: &[u8], b: &[u8]) {
-        super::compare_as_binary(cx, a, b)
+
+const EOCD_SIG: &[u8; 4] = b"PK\x05\x06";
+const EOCD_LEN: usize = 22;
+const CD_SIG: u32 = 0x0201_4b50;
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const CD_FIXED: u64 = 46;
+const LOCAL_FIXED: u64 = 30;
+
+/// A local file header.
+#[derive(Clone, Debug)]
+struct Local<'d> {
+    at: u64,
+    time: u16,
+    date: u16,
+    name: &'d [u8],
+    extra: &'d [u8],
+}
+
+/// A central directory entry with its local header and data.
+#[derive(Clone, Debug)]
+struct Entry<'d> {
+    /// Offset of the central directory record.
+    cd_at: u64,
+    made_by: u16,
+    needed: u16,
+    flags: u16,
+    method: u16,
+    time: u16,
+    date: u16,
+    crc: u32,
+    internal_attr: u16,
+    external_attr: u32,
+    name: &'d [u8],
+    extra: &'d [u8],
+    comment: &'d [u8],
+    local: Local<'d>,
+    /// The compressed data.
+    data: &'d [u8],
+    data_at: u64,
+}
+
+#[derive(Debug)]
+struct Archive<'d> {
+    entries: Vec<Entry<'d>>,
+    comment: &'d [u8],
+    /// Entries the central directory declares beyond `max_members`.
+    skipped: u64,
+    /// Structures extractors mishandle: (entry or "archive", reason).
+    suspicious: Vec<(Vec<u8>, String)>,
+}
+
+fn find_eocd(data: &[u8]) -> Result<usize> {
+    let lo = data.len().saturating_sub(EOCD_LEN + 0xffff);
+    let tail = data.get(lo..).unwrap_or_default();
+    tail.windows(4)
+        .rposition(|w| w == EOCD_SIG)
+        .map(|p| lo + p)
+        .filter(|&p| p + EOCD_LEN <= data.len())
+        .ok_or_else(|| {
+            ParseError::new(
+                data.len() as u64,
+                "no end of central directory record (truncated or not a zip)",
+            )
+        })
+}
+
+/// The zip64 extended information extra field (0x0001) supplies the values
+/// the 32-bit fields mark with 0xffffffff, in order.
+fn zip64_values(extra: &[u8], wanted: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (id, data) in extra_fields(extra) {
+        if id == 0x0001 {
+            let mut r = Bytes::new(data);
+            for _ in 0..wanted {
+                match r.u64_le() {
+                    Ok(v) => out.push(v),
+                    Err(_) => break,
+                }
+            }
+        }
     }
+    out
+}
+
+/// Extra fields as (header id, data); a malformed tail is ignored here and
+/// compared as raw bytes with the rest of the field.
+fn extra_fields(extra: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut r = Bytes::new(extra);
+    let mut out = Vec::new();
+    while r.remaining() >= 4 {
+        let (Ok(id), Ok(len)) = (r.u16_le(), r.u16_le()) else {
+            break;
+        };
+        match r.take(usize::from(len)) {
+            Ok(d) => out.push((id, d)),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
+    let file = Bytes::new(data);
+    let eocd_at = find_eocd(data)?;
+    let mut r = file.sub(eocd_at as u64, (data.len() - eocd_at) as u64)?;
+    r.skip(4 + 2 + 2 + 2)?;
+    let mut entries_total = u64::from(r.u16_le()?);
+    let mut cd_size = u64::from(r.u32_le()?);
+    let mut cd_offset = u64::from(r.u32_le()?);
+    let comment_len = r.u16_le()?;
+    let comment = r
+        .take(usize::from(comment_len))
+        .unwrap_or_else(|_| r.rest());
+    if entries_total == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
+        // ZIP64: the locator sits just before the end record.
+        let loc_at = (eocd_at as u64)
+            .checked_sub(20)
+            .ok_or_else(|| ParseError::new(eocd_at as u64, "zip64 locator missing"))?;
+        let mut loc = file.sub(loc_at, 20)?;
+        if loc.u32_le()? == 0x0706_4b50 {
+            loc.skip(4)?;
+            let z_at = loc.u64_le()?;
+            let mut z = file.sub(z_at, 56)?;
+            if z.u32_le()? != 0x0606_4b50 {
+                return Err(ParseError::new(z_at, "bad zip64 end of central directory"));
+            }
+            z.skip(8 + 2 + 2 + 4 + 4 + 8)?;
+            entries_total = z.u64_le()?;
+            cd_size = z.u64_le()?;
+            cd_offset = z.u64_le()?;
+        }
+    }
+    let cd = file.sub(cd_offset, cd_size).map_err(|_| {
+        ParseError::new(
+            cd_offset,
+            format!(
+                "central directory of {cd_size} bytes at {cd_offset:#x} runs past the end of the \
+                 {} byte file (truncated?)",
+                data.len()
+            ),
+        )
+    })?;
+    let mut cd = cd;
+    cd.check_count(entries_total, CD_FIXED, "central directory entries")?;
+    let read = entries_total.min(max_members);
+    let mut archive = Archive {
+        entries: Vec::new(),
+        comment,
+        skipped: entries_total - read,
+        suspicious: Vec::new(),
+    };
+    for _ in 0..read {
+        let e = entry(&file, &mut cd)?;
+        archive.entries.push(e);
+    }
+    check(&mut archive);
+    Ok(archive)
+}
+
+fn entry<'d>(file: &Bytes<'d>, cd: &mut Bytes<'d>) -> Result<Entry<'d>> {
+    let cd_at = cd.offset();
+    if cd.u32_le()? != CD_SIG {
+        return Err(ParseError::new(cd_at, "bad central directory signature"));
+    }
+    let made_by = cd.u16_le()?;
+    let needed = cd.u16_le()?;
+    let flags = cd.u16_le()?;
+    let method = cd.u16_le()?;
+    let time = cd.u16_le()?;
+    let date = cd.u16_le()?;
+    let crc = cd.u32_le()?;
+    let mut csize = u64::from(cd.u32_le()?);
+    let usize_ = u64::from(cd.u32_le()?);
+    let name_len = cd.u16_le()?;
+    let extra_len = cd.u16_le()?;
+    let comment_len = cd.u16_le()?;
+    cd.skip(2)?; // disk number start
+    let internal_attr = cd.u16_le()?;
+    let external_attr = cd.u32_le()?;
+    let mut local_at = u64::from(cd.u32_le()?);
+    let name = cd.take(usize::from(name_len))?;
+    let extra = cd.take(usize::from(extra_len))?;
+    let comment = cd.take(usize::from(comment_len))?;
+    // ZIP64 values come in the order usize, csize, offset, for the fields
+    // that are 0xffffffff.
+    let marked = [usize_, csize, local_at]
+        .iter()
+        .filter(|&&v| v == 0xffff_ffff)
+        .count();
+    if marked > 0 {
+        let mut vals = zip64_values(extra, 3).into_iter();
+        if usize_ == 0xffff_ffff {
+            vals.next();
+        }
+        if csize == 0xffff_ffff {
+            csize = vals.next().unwrap_or(csize);
+        }
+        if local_at == 0xffff_ffff {
+            local_at = vals.next().unwrap_or(local_at);
+        }
+    }
+    let mut l = file.sub(local_at, LOCAL_FIXED).map_err(|_| {
+        ParseError::new(
+            local_at,
+            format!(
+                "local header of {} at {local_at:#x} is past the end of the file",
+                String::from_utf8_lossy(name)
+            ),
+        )
+    })?;
+    if l.u32_le()? != LOCAL_SIG {
+        return Err(ParseError::new(local_at, "bad local header signature"));
+    }
+    l.skip(2 + 2 + 2)?;
+    let ltime = l.u16_le()?;
+    let ldate = l.u16_le()?;
+    l.skip(4 + 4 + 4)?;
+    let lname_len = u64::from(l.u16_le()?);
+    let lextra_len = u64::from(l.u16_le()?);
+    let lname = file.read_at(local_at + LOCAL_FIXED, lname_len)?;
+    let lextra = file.read_at(local_at + LOCAL_FIXED + lname_len, lextra_len)?;
+    let data_at = local_at + LOCAL_FIXED + lname_len + lextra_len;
+    let data = file.read_at(data_at, csize).map_err(|_| {
+        ParseError::new(
+            data_at,
+            format!(
+                "{} bytes of data of {} run past the end of the file",
+                csize,
+                String::from_utf8_lossy(name)
+            ),
+        )
+    })?;
+    Ok(Entry {
+        cd_at,
+        made_by,
+        needed,
+        flags,
+        method,
+        time,
+        date,
+        crc,
+        internal_attr,
+        external_attr,
+        name,
+        extra,
+        comment,
+        local: Local {
+            at: local_at,
+            time: ltime,
+            date: ldate,
+            name: lname,
+            extra: lextra,
+        },
+        data,
+        data_at,
+    })
+}
+
+/// A member name that would land outside the extraction directory.
+fn unsafe_name(name: &[u8]) -> Option<&'static str> {
+    if name.starts_with(b"/") || name.starts_with(b"\\") {
+        return Some("an absolute member name");
+    }
+    if name.get(1) == Some(&b':') && name.first().is_some_and(u8::is_ascii_alphabetic) {
+        return Some("a member name with a drive letter");
+    }
+    if name
+        .split(|&c| c == b'/' || c == b'\\')
+        .any(|part| part == b"..")
+    {
+        return Some("a member name with `..` (path traversal)");
+    }
+    None
+}
+
+fn check(archive: &mut Archive<'_>) {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for e in &archive.entries {
+        if let Some(why) = unsafe_name(e.name) {
+            out.push((e.name.to_vec(), why.to_owned()));
+        }
+        if !seen.insert(e.name) {
+            out.push((
+                e.name.to_vec(),
+                "the name appears twice in the central directory".to_owned(),
+            ));
+        }
+        if e.local.name != e.name {
+            out.push((
+                e.name.to_vec(),
+                format!(
+                    "the local header names it {}",
+                    String::from_utf8_lossy(e.local.name)
+                ),
+            ));
+        }
+    }
+    // Entries whose header-plus-data ranges overlap (the "overlapping
+    // files" bomb construction, or a corrupt directory).
+    let mut spans: Vec<(u64, u64, &[u8])> = archive
+        .entries
+        .iter()
+        .map(|e| (e.local.at, e.data_at + e.data.len() as u64, e.name))
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        if let [(_, end, x), (start, _, y)] = pair
+            && start < end
+        {
+            out.push((
+                y.to_vec(),
+                format!(
+                    "its bytes overlap those of {} (from {start:#x} to {end:#x})",
+                    String::from_utf8_lossy(x)
+                ),
+            ));
+        }
+    }
+    archive.suspicious = out;
+}
+
+fn loc(name: &[u8], field: &str, at: u64) -> Location {
+    Location::Field {
+        path: vec![
+            format!("entry {}", String::from_utf8_lossy(name)),
+            field.to_owned(),
+        ],
+        at: Some(at),
+    }
+}
+
+fn unknown() -> Cause {
+    Cause::Unknown { differences: 1 }
+}
+
+fn dos_evidence(time: u16, date: u16) -> Evidence {
+    match dos_datetime(time, date) {
+        Some(t) => {
+            let iso = format_epoch(t);
+            Evidence::value(iso.clone()).with_token(iso.as_bytes(), Some(Decoded::Time(t)))
+        }
+        None => Evidence::value(format!("invalid DOS date {date:#06x} time {time:#06x}")),
+    }
+}
+
+fn method_name(m: u16) -> String {
+    match m {
+        0 => "stored".into(),
+        8 => "deflated".into(),
+        9 => "deflate64".into(),
+        12 => "bzip2".into(),
+        14 => "lzma".into(),
+        93 => "zstd".into(),
+        other => format!("method {other}"),
+    }
+}
+
+fn system_name(made_by: u16) -> String {
+    let sys = match made_by >> 8 {
+        0 => "MS-DOS/FAT",
+        3 => "Unix",
+        10 => "Windows NTFS",
+        19 => "macOS",
+        _ => "other",
+    };
+    format!(
+        "{sys} ({}), zip {}.{}",
+        made_by >> 8,
+        (made_by & 0xff) / 10,
+        (made_by & 0xff) % 10
+    )
+}
+
+impl Comparator for ZipComparator {
+    fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+        let max = cx.limits.max_members;
+        let (za, zb) = match (parse(a, max), parse(b, max)) {
+            (Ok(x), Ok(y)) => (x, y),
+            (Err(e), _) | (_, Err(e)) => {
+                cx.unparsed(Format::Zip, e.to_string(), a, b);
+                return;
+            }
+        };
+        suspicious(cx, &za, &zb);
+        for z in [&za, &zb] {
+            if z.skipped > 0 {
+                let detail = format!(
+                    "the central directory lists {} more entries than max_members ({max}); \
+                     they were not compared",
+                    z.skipped
+                );
+                cx.limit(LimitKind::Members, detail);
+                break;
+            }
+        }
+        if za.comment != zb.comment {
+            text_field(
+                cx,
+                Location::Field {
+                    path: vec!["archive comment".into()],
+                    at: None,
+                },
+                za.comment,
+                zb.comment,
+            );
+        }
+        order(cx, &za, &zb);
+        let by_name_b: BTreeMap<&[u8], &Entry<'_>> =
+            zb.entries.iter().map(|e| (e.name, e)).collect();
+        let names_a: BTreeSet<&[u8]> = za.entries.iter().map(|e| e.name).collect();
+        let mut changed: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let mut records: Vec<(&Entry<'_>, &Entry<'_>)> = Vec::new();
+        let mut done = BTreeSet::new();
+        for ea in &za.entries {
+            if cx.full() {
+                cx.omit(1);
+                continue;
+            }
+            if !done.insert(ea.name) {
+                continue;
+            }
+            let Some(eb) = by_name_b.get(ea.name) else {
+                only_in(cx, ea.name, crate::finding::Side::A);
+                continue;
+            };
+            headers(cx, ea, eb);
+            if is_record(ea.name) {
+                records.push((ea, eb));
+                continue;
+            }
+            if content(cx, ea, eb) {
+                changed.insert(ea.name.to_vec());
+            }
+        }
+        for eb in &zb.entries {
+            if !names_a.contains(eb.name) && done.insert(eb.name) {
+                only_in(cx, eb.name, crate::finding::Side::B);
+                changed.insert(eb.name.to_vec());
+            }
+        }
+        for (ea, eb) in records {
+            record(cx, ea, eb, &changed);
+        }
+    }
+}
+
+fn is_record(name: &[u8]) -> bool {
+    name.ends_with(b".dist-info/RECORD")
+}
+
+fn suspicious(cx: &mut Cx<'_>, za: &Archive<'_>, zb: &Archive<'_>) {
+    let mut all: BTreeMap<(&[u8], &str), (bool, bool)> = BTreeMap::new();
+    for (name, why) in &za.suspicious {
+        all.entry((name, why)).or_default().0 = true;
+    }
+    for (name, why) in &zb.suspicious {
+        all.entry((name, why)).or_default().1 = true;
+    }
+    for ((name, why), (in_a, in_b)) in all {
+        let ev = |here: bool| {
+            if here {
+                Evidence::value(name.to_vec())
+            } else {
+                Evidence::absent()
+            }
+        };
+        cx.emit(
+            Location::Field {
+                path: vec![format!("entry {}", String::from_utf8_lossy(name))],
+                at: None,
+            },
+            Cause::Suspicious {
+                format: "zip".into(),
+                reason: format!("{}: {why}", String::from_utf8_lossy(name)),
+            },
+            ev(in_a),
+            ev(in_b),
+            why.as_bytes(),
+        );
+    }
+}
+
+fn only_in(cx: &mut Cx<'_>, name: &[u8], side: crate::finding::Side) {
+    let present = Evidence::value("file");
+    let (a, b) = match side {
+        crate::finding::Side::A => (present, Evidence::absent()),
+        crate::finding::Side::B => (Evidence::absent(), present),
+    };
+    cx.in_member(name, |cx| {
+        cx.emit(Location::File, Cause::OnlyIn { side }, a, b, b"file");
+    });
+}
+
+/// The order of the entries both sides have.
+fn order(cx: &mut Cx<'_>, za: &Archive<'_>, zb: &Archive<'_>) {
+    let in_b: BTreeSet<&[u8]> = zb.entries.iter().map(|e| e.name).collect();
+    let in_a: BTreeSet<&[u8]> = za.entries.iter().map(|e| e.name).collect();
+    let xa: Vec<&[u8]> = za
+        .entries
+        .iter()
+        .map(|e| e.name)
+        .filter(|n| in_b.contains(n))
+        .collect();
+    let xb: Vec<&[u8]> = zb
+        .entries
+        .iter()
+        .map(|e| e.name)
+        .filter(|n| in_a.contains(n))
+        .collect();
+    if xa == xb {
+        return;
+    }
+    let moved: usize = changed_runs(&xa, &xb).iter().map(|(r, _)| r.len()).sum();
+    let list = |v: &[&[u8]]| {
+        let shown: Vec<String> = v
+            .iter()
+            .take(8)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        let more = if v.len() > 8 {
+            format!(", … ({} more)", v.len() - 8)
+        } else {
+            String::new()
+        };
+        format!("{}{more}", shown.join(", "))
+    };
+    cx.emit(
+        Location::Field {
+            path: vec!["central directory".into(), "entry order".into()],
+            at: None,
+        },
+        Cause::Ordering {
+            records: moved as u64,
+        },
+        Evidence::value(list(&xa)),
+        Evidence::value(list(&xb)),
+        b"entry order",
+    );
+}
+
+/// A differing text field: explained where a detector can.
+fn text_field(cx: &mut Cx<'_>, location: Location, a: &[u8], b: &[u8]) {
+    let e = cx.classifier.explain_text(a, b);
+    if !e.residual {
+        for found in e.found {
+            let ea = Evidence::value(a.to_vec()).with_token(
+                a.get(found.a.clone()).unwrap_or_default(),
+                found.a_time.map(Decoded::Time),
+            );
+            let eb = Evidence::value(b.to_vec()).with_token(
+                b.get(found.b.clone()).unwrap_or_default(),
+                found.b_time.map(Decoded::Time),
+            );
+            cx.emit(location.clone(), found.cause, ea, eb, b"");
+        }
+        return;
+    }
+    cx.emit(
+        location,
+        unknown(),
+        Evidence::value(a.to_vec()),
+        Evidence::value(b.to_vec()),
+        b"",
+    );
+}
+
+/// Header fields of one entry present on both sides.
+fn headers(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
+    let n = ea.name;
+    let num = |v: u64| Evidence::value(v.to_string());
+    if ea.made_by != eb.made_by {
+        cx.emit(
+            loc(n, "version_made_by", ea.cd_at + 4),
+            unknown(),
+            Evidence::value(system_name(ea.made_by)),
+            Evidence::value(system_name(eb.made_by)),
+            b"",
+        );
+    }
+    if ea.needed != eb.needed {
+        cx.emit(
+            loc(n, "version_needed", ea.cd_at + 6),
+            unknown(),
+            num(ea.needed.into()),
+            num(eb.needed.into()),
+            b"",
+        );
+    }
+    if ea.flags != eb.flags {
+        cx.emit(
+            loc(n, "general_purpose_flags", ea.cd_at + 8),
+            unknown(),
+            Evidence::value(format!("{:#06x}", ea.flags)),
+            Evidence::value(format!("{:#06x}", eb.flags)),
+            b"",
+        );
+    }
+    let dos = Cause::Timestamp {
+        encoding: TimestampEncoding::DosDateTime,
+    };
+    if (ea.time, ea.date) != (eb.time, eb.date) {
+        cx.emit(
+            loc(n, "dos_date_time", ea.cd_at + 12),
+            dos.clone(),
+            dos_evidence(ea.time, ea.date),
+            dos_evidence(eb.time, eb.date),
+            b"",
+        );
+    } else if (ea.local.time, ea.local.date) != (eb.local.time, eb.local.date) {
+        cx.emit(
+            loc(n, "local dos_date_time", ea.local.at + 10),
+            dos,
+            dos_evidence(ea.local.time, ea.local.date),
+            dos_evidence(eb.local.time, eb.local.date),
+            b"",
+        );
+    }
+    if ea.internal_attr != eb.internal_attr {
+        cx.emit(
+            loc(n, "internal_attr", ea.cd_at + 36),
+            unknown(),
+            num(ea.internal_attr.into()),
+            num(eb.internal_attr.into()),
+            b"",
+        );
+    }
+    external_attr(cx, ea, eb);
+    extras(
+        cx,
+        n,
+        "extra",
+        ea.cd_at + CD_FIXED + ea.name.len() as u64,
+        ea.extra,
+        eb.extra,
+    );
+    extras(
+        cx,
+        n,
+        "local extra",
+        ea.local.at + LOCAL_FIXED + ea.local.name.len() as u64,
+        ea.local.extra,
+        eb.local.extra,
+    );
+    if ea.comment != eb.comment {
+        let at = ea.cd_at + CD_FIXED + (ea.name.len() + ea.extra.len()) as u64;
+        text_field(cx, loc(n, "comment", at), ea.comment, eb.comment);
+    }
+}
+
+/// Unix mode bits live in the high 16 bits of the external attributes
+/// when the entry was made on Unix; `wheel` stores the whole `st_mode`.
+fn external_attr(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
+    if ea.external_attr == eb.external_attr {
+        return;
+    }
+    let at = ea.cd_at + 38;
+    let (ma, mb) = (ea.external_attr >> 16, eb.external_attr >> 16);
+    let mode = |m: u32| {
+        Evidence::value(format!("{:04o}", m & 0o7777)).with_token(
+            format!("{:04o}", m & 0o7777).as_bytes(),
+            Some(Decoded::Mode(m)),
+        )
+    };
+    if ma != mb && ma & !0o7777 == mb & !0o7777 {
+        cx.emit(
+            loc(ea.name, "external_attr", at),
+            Cause::Permissions,
+            mode(ma),
+            mode(mb),
+            b"",
+        );
+    } else {
+        cx.emit(
+            loc(ea.name, "external_attr", at),
+            unknown(),
+            Evidence::value(format!("{:#010x}", ea.external_attr)),
+            Evidence::value(format!("{:#010x}", eb.external_attr)),
+            b"",
+        );
+    }
+}
+
+fn le_u32(d: &[u8], at: usize) -> Option<u32> {
+    let w = d.get(at..at + 4)?;
+    Some(u32::from_le_bytes([
+        *w.first()?,
+        *w.get(1)?,
+        *w.get(2)?,
+        *w.get(3)?,
+    ]))
+}
+
+/// Extra fields by header id: known ones decoded (0x5455 extended
+/// timestamp, 0x7875 Info-ZIP Unix uid/gid), others as bytes.
+fn extras(cx: &mut Cx<'_>, name: &[u8], which: &str, at: u64, a: &[u8], b: &[u8]) {
+    if a == b {
+        return;
+    }
+    let (fa, fb) = (extra_fields(a), extra_fields(b));
+    let ids: BTreeSet<u16> = fa.iter().chain(&fb).map(|(id, _)| *id).collect();
+    let get =
+        |f: &[(u16, &'_ [u8])], id: u16| f.iter().find(|(i, _)| *i == id).map(|(_, d)| d.to_vec());
+    let mut explained = false;
+    for id in ids {
+        let (da, db) = (get(&fa, id), get(&fb, id));
+        if da == db {
+            continue;
+        }
+        explained = true;
+        let place = |field: &str| loc(name, &format!("{which} {id:#06x} {field}"), at);
+        match (id, &da, &db) {
+            (0x5455, Some(x), Some(y)) => {
+                // Flags byte, then mtime, atime, ctime as present.
+                let names = ["mtime", "atime", "ctime"];
+                for (i, field) in names.iter().enumerate() {
+                    let off = 1 + 4 * i;
+                    let (ta, tb) = (le_u32(x, off), le_u32(y, off));
+                    if ta != tb {
+                        let ev = |t: Option<u32>| match t {
+                            Some(t) => Evidence::value(format_epoch(i64::from(t))).with_token(
+                                t.to_string().as_bytes(),
+                                Some(Decoded::Time(i64::from(t))),
+                            ),
+                            None => Evidence::absent(),
+                        };
+                        cx.emit(
+                            place(field),
+                            Cause::Timestamp {
+                                encoding: TimestampEncoding::EpochLe32,
+                            },
+                            ev(ta),
+                            ev(tb),
+                            b"",
+                        );
+                    }
+                }
+            }
+            (0x7875, Some(x), Some(y)) => {
+                // version, uid size, uid, gid size, gid (little-endian).
+                let ids_of = |d: &[u8]| -> Option<(Vec<u8>, Vec<u8>)> {
+                    let mut r = Bytes::new(d);
+                    r.u8().ok()?;
+                    let n = usize::from(r.u8().ok()?);
+                    let uid = r.take(n).ok()?.to_vec();
+                    let m = usize::from(r.u8().ok()?);
+                    let gid = r.take(m).ok()?.to_vec();
+                    Some((uid, gid))
+                };
+                let num = |v: &[u8]| {
+                    let n = v
+                        .iter()
+                        .rev()
+                        .fold(0u64, |acc, &c| acc.wrapping_shl(8) | u64::from(c));
+                    Evidence::value(n.to_string())
+                };
+                match (ids_of(x), ids_of(y)) {
+                    (Some((ua, ga)), Some((ub, gb))) => {
+                        if ua != ub {
+                            cx.emit(
+                                place("uid"),
+                                Cause::Metadata {
+                                    field: MetadataField::Uid,
+                                },
+                                num(&ua),
+                                num(&ub),
+                                b"",
+                            );
+                        }
+                        if ga != gb {
+                            cx.emit(
+                                place("gid"),
+                                Cause::Metadata {
+                                    field: MetadataField::Gid,
+                                },
+                                num(&ga),
+                                num(&gb),
+                                b"",
+                            );
+                        }
+                    }
+                    _ => cx.emit(place("data"), unknown(), hex_ev(&da), hex_ev(&db), b""),
+                }
+            }
+            _ => cx.emit(place("data"), unknown(), hex_ev(&da), hex_ev(&db), b""),
+        }
+    }
+    if !explained {
+        // Same fields, different bytes (order or a malformed tail).
+        cx.emit(
+            loc(name, which, at),
+            unknown(),
+            Evidence::value(crate::finding::hex(a)),
+            Evidence::value(crate::finding::hex(b)),
+            b"",
+        );
+    }
+}
+
+fn hex_ev(d: &Option<Vec<u8>>) -> Evidence {
+    match d {
+        Some(d) => Evidence::value(crate::finding::hex(d)),
+        None => Evidence::absent(),
+    }
+}
+
+fn codec(method: u16) -> Option<Codec> {
+    match method {
+        0 => Some(Codec::Stored),
+        8 => Some(Codec::Deflate),
+        _ => None,
+    }
+}
+
+/// Decompress both sides of one entry. `None` when a limit was reached or
+/// a side could not be decompressed (its finding has been emitted).
+fn unpack_pair<'d>(
+    cx: &mut Cx<'_>,
+    ea: &Entry<'d>,
+    eb: &Entry<'d>,
+) -> Option<(std::borrow::Cow<'d, [u8]>, std::borrow::Cow<'d, [u8]>)> {
+    let (Some(ca), Some(cb)) = (codec(ea.method), codec(eb.method)) else {
+        cx.emit(
+            loc(ea.name, "data", ea.data_at),
+            unknown(),
+            Evidence::value(format!(
+                "{}, {} bytes (not decompressed)",
+                method_name(ea.method),
+                ea.data.len()
+            )),
+            Evidence::value(format!(
+                "{}, {} bytes (not decompressed)",
+                method_name(eb.method),
+                eb.data.len()
+            )),
+            b"",
+        );
+        return None;
+    };
+    let mut out = Vec::new();
+    for (e, c) in [(ea, ca), (eb, cb)] {
+        match unpack(cx, e.name, c, e.data) {
+            Unpacked::Data(d) => out.push(d),
+            Unpacked::Limit => return None,
+            Unpacked::Corrupt(why) => {
+                cx.emit(
+                    loc(e.name, "data", e.data_at),
+                    Cause::Unparsed {
+                        format: "zip".into(),
+                        reason: format!(
+                            "{} does not decompress: {why}",
+                            String::from_utf8_lossy(e.name)
+                        ),
+                    },
+                    Evidence::absent(),
+                    Evidence::absent(),
+                    b"",
+                );
+                return None;
+            }
+        }
+    }
+    let b = out.pop()?;
+    let a = out.pop()?;
+    Some((a, b))
+}
+
+/// Compare the contents of one entry; true when they differ once
+/// decompressed.
+fn content(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
+    if ea.method == eb.method && ea.data == eb.data {
+        return false;
+    }
+    let Some((ua, ub)) = unpack_pair(cx, ea, eb) else {
+        return ea.crc != eb.crc;
+    };
+    if ua == ub {
+        let ev = |e: &Entry<'_>| {
+            Evidence::value(format!(
+                "{}, {} bytes compressed",
+                method_name(e.method),
+                e.data.len()
+            ))
+        };
+        cx.emit(
+            loc(ea.name, "compressed data", ea.data_at),
+            Cause::Compressor {
+                format: "zip".into(),
+            },
+            ev(ea),
+            ev(eb),
+            b"",
+        );
+        return false;
+    }
+    cx.member(ea.name, &ua, &ub);
+    true
+}
+
+/// A wheel's RECORD: `path,sha256=…,size` per member. Lines whose hash and
+/// size changed because that member's content changed are consequences;
+/// the rest is compared as text with those fields masked, so an order
+/// change or an unexplained line still shows.
+fn record(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>, changed: &BTreeSet<Vec<u8>>) {
+    if ea.method == eb.method && ea.data == eb.data {
+        return;
+    }
+    let Some((ua, ub)) = unpack_pair(cx, ea, eb) else {
+        return;
+    };
+    if ua == ub {
+        content(cx, ea, eb);
+        return;
+    }
+    let path_of = |line: &[u8]| -> Vec<u8> {
+        // The path is everything before the last two commas (it may itself
+        // contain commas, CSV-quoted).
+        let mut cut = line.len();
+        for _ in 0..2 {
+            cut = line
+                .get(..cut)
+                .and_then(|l| l.iter().rposition(|&c| c == b','))
+                .unwrap_or(0);
+        }
+        let p = line.get(..cut).unwrap_or_default();
+        p.strip_prefix(b"\"")
+            .and_then(|p| p.strip_suffix(b"\""))
+            .unwrap_or(p)
+            .to_vec()
+    };
+    let lines_a: Vec<&[u8]> = ua.split(|&c| c == b'\n').collect();
+    let lines_b: Vec<&[u8]> = ub.split(|&c| c == b'\n').collect();
+    let index_b: BTreeMap<Vec<u8>, (usize, &[u8])> = lines_b
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (path_of(l), (i, *l)))
+        .collect();
+    let mask = |lines: &[&[u8]]| -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            if i > 0 {
+                out.push(b'\n');
+            }
+            let p = path_of(l);
+            if changed.contains(&p) {
+                out.extend_from_slice(l.get(..l.len().min(p.len() + 2)).unwrap_or_default());
+                out.extend_from_slice(b"<hash of changed member>,<size>");
+            } else {
+                out.extend_from_slice(l);
+            }
+        }
+        out
+    };
+    cx.in_member(ea.name, |cx| {
+        for (i, la) in lines_a.iter().enumerate() {
+            let p = path_of(la);
+            if !changed.contains(&p) {
+                continue;
+            }
+            let Some(&(j, lb)) = index_b.get(&p) else {
+                continue;
+            };
+            if *la == lb {
+                continue;
+            }
+            let span = |n: usize| LineSpan {
+                start: n as u64 + 1,
+                count: 1,
+            };
+            cx.emit(
+                Location::Lines {
+                    a: span(i),
+                    b: span(j),
+                },
+                Cause::Consequence {
+                    of: format!("the content of {}", String::from_utf8_lossy(&p)),
+                },
+                Evidence::value(la.to_vec()),
+                Evidence::value(lb.to_vec()),
+                &p,
+            );
+        }
+    });
+    let (ma, mb) = (mask(&lines_a), mask(&lines_b));
+    cx.member(ea.name, &ma, &mb);
 }

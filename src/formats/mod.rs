@@ -4,6 +4,7 @@
 //! through a [`Cx`]. It never fails the run: what it cannot parse becomes a
 //! finding or a fallback to a simpler comparator.
 
+mod archive;
 mod binary;
 // The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it.
 #[allow(dead_code)]

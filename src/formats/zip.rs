@@ -14,13 +14,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::archive::{
+    epoch_evidence, field_loc, only_in, order, suspicious, text_field, unknown, unsafe_name,
+};
 use super::bytes::{Bytes, ParseError, Result};
 use super::inflate::{Codec, Unpacked, unpack};
-use super::{Comparator, Cx, Format, changed_runs};
+use super::{Comparator, Cx, Format};
 use crate::classify::format_epoch;
 use crate::classify::timestamp::dos_datetime;
 use crate::finding::{
-    Cause, Decoded, Evidence, LimitKind, LineSpan, Location, MetadataField, TimestampEncoding,
+    Cause, Decoded, Evidence, LimitKind, LineSpan, Location, MetadataField, Side,
+    TimestampEncoding,
 };
 
 pub(crate) struct ZipComparator;
@@ -282,23 +286,6 @@ fn entry<'d>(file: &Bytes<'d>, cd: &mut Bytes<'d>) -> Result<Entry<'d>> {
     })
 }
 
-/// A member name that would land outside the extraction directory.
-fn unsafe_name(name: &[u8]) -> Option<&'static str> {
-    if name.starts_with(b"/") || name.starts_with(b"\\") {
-        return Some("an absolute member name");
-    }
-    if name.get(1) == Some(&b':') && name.first().is_some_and(u8::is_ascii_alphabetic) {
-        return Some("a member name with a drive letter");
-    }
-    if name
-        .split(|&c| c == b'/' || c == b'\\')
-        .any(|part| part == b"..")
-    {
-        return Some("a member name with `..` (path traversal)");
-    }
-    None
-}
-
 fn check(archive: &mut Archive<'_>) {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
@@ -347,17 +334,7 @@ fn check(archive: &mut Archive<'_>) {
 }
 
 fn loc(name: &[u8], field: &str, at: u64) -> Location {
-    Location::Field {
-        path: vec![
-            format!("entry {}", String::from_utf8_lossy(name)),
-            field.to_owned(),
-        ],
-        at: Some(at),
-    }
-}
-
-fn unknown() -> Cause {
-    Cause::Unknown { differences: 1 }
+    field_loc("entry", name, field, at)
 }
 
 fn dos_evidence(time: u16, date: u16) -> Evidence {
@@ -408,7 +385,7 @@ impl Comparator for ZipComparator {
                 return;
             }
         };
-        suspicious(cx, &za, &zb);
+        suspicious(cx, "zip", "entry", &za.suspicious, &zb.suspicious);
         for z in [&za, &zb] {
             if z.skipped > 0 {
                 let detail = format!(
@@ -431,7 +408,9 @@ impl Comparator for ZipComparator {
                 zb.comment,
             );
         }
-        order(cx, &za, &zb);
+        let na: Vec<&[u8]> = za.entries.iter().map(|e| e.name).collect();
+        let nb: Vec<&[u8]> = zb.entries.iter().map(|e| e.name).collect();
+        order(cx, &["central directory", "entry order"], &na, &nb);
         let by_name_b: BTreeMap<&[u8], &Entry<'_>> =
             zb.entries.iter().map(|e| (e.name, e)).collect();
         let names_a: BTreeSet<&[u8]> = za.entries.iter().map(|e| e.name).collect();
@@ -447,7 +426,7 @@ impl Comparator for ZipComparator {
                 continue;
             }
             let Some(eb) = by_name_b.get(ea.name) else {
-                only_in(cx, ea.name, crate::finding::Side::A);
+                only_in(cx, ea.name, Side::A);
                 continue;
             };
             headers(cx, ea, eb);
@@ -461,7 +440,7 @@ impl Comparator for ZipComparator {
         }
         for eb in &zb.entries {
             if !names_a.contains(eb.name) && done.insert(eb.name) {
-                only_in(cx, eb.name, crate::finding::Side::B);
+                only_in(cx, eb.name, Side::B);
                 changed.insert(eb.name.to_vec());
             }
         }
@@ -473,122 +452,6 @@ impl Comparator for ZipComparator {
 
 fn is_record(name: &[u8]) -> bool {
     name.ends_with(b".dist-info/RECORD")
-}
-
-fn suspicious(cx: &mut Cx<'_>, za: &Archive<'_>, zb: &Archive<'_>) {
-    let mut all: BTreeMap<(&[u8], &str), (bool, bool)> = BTreeMap::new();
-    for (name, why) in &za.suspicious {
-        all.entry((name, why)).or_default().0 = true;
-    }
-    for (name, why) in &zb.suspicious {
-        all.entry((name, why)).or_default().1 = true;
-    }
-    for ((name, why), (in_a, in_b)) in all {
-        let ev = |here: bool| {
-            if here {
-                Evidence::value(name.to_vec())
-            } else {
-                Evidence::absent()
-            }
-        };
-        cx.emit(
-            Location::Field {
-                path: vec![format!("entry {}", String::from_utf8_lossy(name))],
-                at: None,
-            },
-            Cause::Suspicious {
-                format: "zip".into(),
-                reason: format!("{}: {why}", String::from_utf8_lossy(name)),
-            },
-            ev(in_a),
-            ev(in_b),
-            why.as_bytes(),
-        );
-    }
-}
-
-fn only_in(cx: &mut Cx<'_>, name: &[u8], side: crate::finding::Side) {
-    let present = Evidence::value("file");
-    let (a, b) = match side {
-        crate::finding::Side::A => (present, Evidence::absent()),
-        crate::finding::Side::B => (Evidence::absent(), present),
-    };
-    cx.in_member(name, |cx| {
-        cx.emit(Location::File, Cause::OnlyIn { side }, a, b, b"file");
-    });
-}
-
-/// The order of the entries both sides have.
-fn order(cx: &mut Cx<'_>, za: &Archive<'_>, zb: &Archive<'_>) {
-    let in_b: BTreeSet<&[u8]> = zb.entries.iter().map(|e| e.name).collect();
-    let in_a: BTreeSet<&[u8]> = za.entries.iter().map(|e| e.name).collect();
-    let xa: Vec<&[u8]> = za
-        .entries
-        .iter()
-        .map(|e| e.name)
-        .filter(|n| in_b.contains(n))
-        .collect();
-    let xb: Vec<&[u8]> = zb
-        .entries
-        .iter()
-        .map(|e| e.name)
-        .filter(|n| in_a.contains(n))
-        .collect();
-    if xa == xb {
-        return;
-    }
-    let moved: usize = changed_runs(&xa, &xb).iter().map(|(r, _)| r.len()).sum();
-    let list = |v: &[&[u8]]| {
-        let shown: Vec<String> = v
-            .iter()
-            .take(8)
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect();
-        let more = if v.len() > 8 {
-            format!(", … ({} more)", v.len() - 8)
-        } else {
-            String::new()
-        };
-        format!("{}{more}", shown.join(", "))
-    };
-    cx.emit(
-        Location::Field {
-            path: vec!["central directory".into(), "entry order".into()],
-            at: None,
-        },
-        Cause::Ordering {
-            records: moved as u64,
-        },
-        Evidence::value(list(&xa)),
-        Evidence::value(list(&xb)),
-        b"entry order",
-    );
-}
-
-/// A differing text field: explained where a detector can.
-fn text_field(cx: &mut Cx<'_>, location: Location, a: &[u8], b: &[u8]) {
-    let e = cx.classifier.explain_text(a, b);
-    if !e.residual {
-        for found in e.found {
-            let ea = Evidence::value(a.to_vec()).with_token(
-                a.get(found.a.clone()).unwrap_or_default(),
-                found.a_time.map(Decoded::Time),
-            );
-            let eb = Evidence::value(b.to_vec()).with_token(
-                b.get(found.b.clone()).unwrap_or_default(),
-                found.b_time.map(Decoded::Time),
-            );
-            cx.emit(location.clone(), found.cause, ea, eb, b"");
-        }
-        return;
-    }
-    cx.emit(
-        location,
-        unknown(),
-        Evidence::value(a.to_vec()),
-        Evidence::value(b.to_vec()),
-        b"",
-    );
 }
 
 /// Header fields of one entry present on both sides.
@@ -744,10 +607,7 @@ fn extras(cx: &mut Cx<'_>, name: &[u8], which: &str, at: u64, a: &[u8], b: &[u8]
                     let (ta, tb) = (le_u32(x, off), le_u32(y, off));
                     if ta != tb {
                         let ev = |t: Option<u32>| match t {
-                            Some(t) => Evidence::value(format_epoch(i64::from(t))).with_token(
-                                t.to_string().as_bytes(),
-                                Some(Decoded::Time(i64::from(t))),
-                            ),
+                            Some(t) => epoch_evidence(i64::from(t), &t.to_string()),
                             None => Evidence::absent(),
                         };
                         cx.emit(

@@ -1,0 +1,181 @@
+//! What the archive comparators (zip, tar, gzip) share: member-name
+//! safety, member order, members on one side only, suspicious structures,
+//! explained text fields and field locations.
+#![deny(clippy::indexing_slicing)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Cx, changed_runs};
+use crate::classify::format_epoch;
+use crate::finding::{Cause, Decoded, Evidence, Location, Side};
+
+/// A member name that would land outside the extraction directory.
+pub(crate) fn unsafe_name(name: &[u8]) -> Option<&'static str> {
+    if name.starts_with(b"/") || name.starts_with(b"\\") {
+        return Some("an absolute member name");
+    }
+    if name.get(1) == Some(&b':') && name.first().is_some_and(u8::is_ascii_alphabetic) {
+        return Some("a member name with a drive letter");
+    }
+    if name
+        .split(|&c| c == b'/' || c == b'\\')
+        .any(|part| part == b"..")
+    {
+        return Some("a member name with `..` (path traversal)");
+    }
+    None
+}
+
+/// `["entry pkg/a.py", "dos_date_time"]` at `at`: a header field of one
+/// member, reported on the archive. `kind` is "entry" (zip) or "member"
+/// (tar).
+pub(crate) fn field_loc(kind: &str, name: &[u8], field: &str, at: u64) -> Location {
+    Location::Field {
+        path: vec![
+            format!("{kind} {}", String::from_utf8_lossy(name)),
+            field.to_owned(),
+        ],
+        at: Some(at),
+    }
+}
+
+pub(crate) fn unknown() -> Cause {
+    Cause::Unknown { differences: 1 }
+}
+
+/// An epoch-seconds value as evidence: ISO 8601, with the decoded time.
+pub(crate) fn epoch_evidence(t: i64, raw: &str) -> Evidence {
+    Evidence::value(format_epoch(t)).with_token(raw.as_bytes(), Some(Decoded::Time(t)))
+}
+
+/// A differing text field, explained where a detector can (build paths,
+/// timestamps), `unknown` otherwise.
+pub(crate) fn text_field(cx: &mut Cx<'_>, location: Location, a: &[u8], b: &[u8]) {
+    let e = cx.classifier.explain_text(a, b);
+    if !e.residual {
+        for found in e.found {
+            let ea = Evidence::value(a.to_vec()).with_token(
+                a.get(found.a.clone()).unwrap_or_default(),
+                found.a_time.map(Decoded::Time),
+            );
+            let eb = Evidence::value(b.to_vec()).with_token(
+                b.get(found.b.clone()).unwrap_or_default(),
+                found.b_time.map(Decoded::Time),
+            );
+            cx.emit(location.clone(), found.cause, ea, eb, b"");
+        }
+        return;
+    }
+    cx.emit(
+        location,
+        unknown(),
+        Evidence::value(a.to_vec()),
+        Evidence::value(b.to_vec()),
+        b"",
+    );
+}
+
+/// A member present on one side only, reported on the member.
+pub(crate) fn only_in(cx: &mut Cx<'_>, name: &[u8], side: Side) {
+    let present = Evidence::value("member");
+    let (a, b) = match side {
+        Side::A => (present, Evidence::absent()),
+        Side::B => (Evidence::absent(), present),
+    };
+    cx.in_member(name, |cx| {
+        cx.emit(Location::File, Cause::OnlyIn { side }, a, b, b"member");
+    });
+}
+
+/// The order of the members both sides have: one `ordering` finding at
+/// `path` when it differs.
+pub(crate) fn order(cx: &mut Cx<'_>, path: &[&str], a: &[&[u8]], b: &[&[u8]]) {
+    let in_b: BTreeSet<&[u8]> = b.iter().copied().collect();
+    let in_a: BTreeSet<&[u8]> = a.iter().copied().collect();
+    let xa: Vec<&[u8]> = a.iter().copied().filter(|n| in_b.contains(n)).collect();
+    let xb: Vec<&[u8]> = b.iter().copied().filter(|n| in_a.contains(n)).collect();
+    if xa == xb {
+        return;
+    }
+    let moved: usize = changed_runs(&xa, &xb).iter().map(|(r, _)| r.len()).sum();
+    let list = |v: &[&[u8]]| {
+        let shown: Vec<String> = v
+            .iter()
+            .take(8)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        let more = if v.len() > 8 {
+            format!(", … ({} more)", v.len() - 8)
+        } else {
+            String::new()
+        };
+        format!("{}{more}", shown.join(", "))
+    };
+    cx.emit(
+        Location::Field {
+            path: path.iter().map(|s| (*s).to_owned()).collect(),
+            at: None,
+        },
+        Cause::Ordering {
+            records: moved as u64,
+        },
+        Evidence::value(list(&xa)),
+        Evidence::value(list(&xb)),
+        b"member order",
+    );
+}
+
+/// Suspicious structures found on either side: one finding each, with the
+/// member name as evidence on the side(s) that have it.
+pub(crate) fn suspicious(
+    cx: &mut Cx<'_>,
+    format: &str,
+    kind: &str,
+    a: &[(Vec<u8>, String)],
+    b: &[(Vec<u8>, String)],
+) {
+    let mut all: BTreeMap<(&[u8], &str), (bool, bool)> = BTreeMap::new();
+    for (name, why) in a {
+        all.entry((name, why)).or_default().0 = true;
+    }
+    for (name, why) in b {
+        all.entry((name, why)).or_default().1 = true;
+    }
+    for ((name, why), (in_a, in_b)) in all {
+        let ev = |here: bool| {
+            if here {
+                Evidence::value(name.to_vec())
+            } else {
+                Evidence::absent()
+            }
+        };
+        cx.emit(
+            Location::Field {
+                path: vec![format!("{kind} {}", String::from_utf8_lossy(name))],
+                at: None,
+            },
+            Cause::Suspicious {
+                format: format.to_owned(),
+                reason: format!("{}: {why}", String::from_utf8_lossy(name)),
+            },
+            ev(in_a),
+            ev(in_b),
+            why.as_bytes(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_escape_are_unsafe() {
+        assert!(unsafe_name(b"../x").is_some());
+        assert!(unsafe_name(b"a/../../x").is_some());
+        assert!(unsafe_name(b"/etc/passwd").is_some());
+        assert!(unsafe_name(b"C:\\x").is_some());
+        assert!(unsafe_name(b"a/..b/c..").is_none());
+        assert!(unsafe_name(b"pkg/__init__.py").is_none());
+    }
+}

@@ -127,7 +127,12 @@ fn optional(cx: &mut Cx<'_>, field: &str, off: u64, a: Option<&[u8]>, b: Option<
     match (a, b) {
         (Some(x), Some(y)) if x != y => text_field(cx, at(field, off), x, y),
         (Some(_), None) | (None, Some(_)) => {
-            let ev = |v: Option<&[u8]>| v.map_or_else(|| Evidence::value("(absent)"), |v| Evidence::value(v.to_vec()));
+            let ev = |v: Option<&[u8]>| {
+                v.map_or_else(
+                    || Evidence::value("(absent)"),
+                    |v| Evidence::value(v.to_vec()),
+                )
+            };
             cx.emit(at(field, off), unknown(), ev(a), ev(b), b"");
         }
         _ => {}
@@ -162,7 +167,13 @@ impl Comparator for GzipComparator {
             );
         }
         if ha.os != hb.os {
-            cx.emit(at("OS", 9), unknown(), Evidence::value(os_name(ha.os)), Evidence::value(os_name(hb.os)), b"");
+            cx.emit(
+                at("OS", 9),
+                unknown(),
+                Evidence::value(os_name(ha.os)),
+                Evidence::value(os_name(hb.os)),
+                b"",
+            );
         }
         let varying = FEXTRA | FNAME | FCOMMENT;
         if ha.flags & !varying != hb.flags & !varying {
@@ -258,9 +269,15 @@ mod tests {
             &gz(1_764_078_312, Some("x.txt"), 9, &text),
             &gz(1_764_164_713, Some("y.txt"), 9, &b"hello\n".repeat(51)),
         );
-        let got: Vec<_> = f.iter().map(|f| (f.artifact.to_string(), f.cause.name())).collect();
+        let got: Vec<_> = f
+            .iter()
+            .map(|f| (f.artifact.to_string(), f.cause.name()))
+            .collect();
         assert_eq!(got[0], ("x.txt.gz".into(), "timestamp"));
-        assert!(got.iter().any(|(a, c)| a == "x.txt.gz" && *c == "unknown"), "{got:?}");
+        assert!(
+            got.iter().any(|(a, c)| a == "x.txt.gz" && *c == "unknown"),
+            "{got:?}"
+        );
         assert!(got.iter().any(|(a, _)| a == "x.txt.gz!x.txt"), "{got:?}");
     }
 
@@ -269,7 +286,12 @@ mod tests {
         let text = b"abcabcabd".repeat(500);
         let f = compare("data.gz", &gz(0, None, 1, &text), &gz(0, None, 9, &text));
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!(f[0].cause, Cause::Compressor { format: "gzip".into() });
+        assert_eq!(
+            f[0].cause,
+            Cause::Compressor {
+                format: "gzip".into()
+            }
+        );
     }
 
     #[test]

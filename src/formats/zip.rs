@@ -23,8 +23,7 @@ use super::{Comparator, Cx, Format};
 use crate::classify::format_epoch;
 use crate::classify::timestamp::dos_datetime;
 use crate::finding::{
-    Cause, Decoded, Evidence, LimitKind, LineSpan, Location, MetadataField, Side,
-    TimestampEncoding,
+    Cause, Decoded, Evidence, LimitKind, LineSpan, Location, MetadataField, Side, TimestampEncoding,
 };
 
 pub(crate) struct ZipComparator;
@@ -171,6 +170,15 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
         )
     })?;
     let mut cd = cd;
+    if cd_offset.saturating_add(cd_size) > eocd_at as u64 {
+        return Err(ParseError::new(
+            cd_offset,
+            format!(
+                "the central directory ({cd_size} bytes at {cd_offset:#x}) runs into the end \
+                 record at {eocd_at:#x}: truncated central directory"
+            ),
+        ));
+    }
     cd.check_count(entries_total, CD_FIXED, "central directory entries")?;
     let read = entries_total.min(max_members);
     let mut archive = Archive {
@@ -179,8 +187,17 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
         skipped: entries_total - read,
         suspicious: Vec::new(),
     };
-    for _ in 0..read {
-        let e = entry(&file, &mut cd)?;
+    for i in 0..read {
+        let e = entry(&file, &mut cd).map_err(|e| {
+            ParseError::new(
+                e.at,
+                format!(
+                    "central directory entry {} of {entries_total}: {}",
+                    i + 1,
+                    e.what
+                ),
+            )
+        })?;
         archive.entries.push(e);
     }
     check(&mut archive);

@@ -156,6 +156,7 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
     let mut long_link: Option<Vec<u8>> = None;
     let mut pax: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let len = data.len() as u64;
+    let mut ended = false;
     while pos < len {
         let h = file.sub(pos, BLOCK).map_err(|_| {
             ParseError::new(
@@ -165,6 +166,7 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
         })?;
         let raw = h.data();
         if raw.iter().all(|&c| c == 0) {
+            ended = true;
             break;
         }
         let chk = number(field(&h, 148, 8)?, pos + 148, "checksum")?;
@@ -190,6 +192,12 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
             .map(|s| s / BLOCK * BLOCK)
             .and_then(|s| data_at.checked_add(s))
             .ok_or_else(|| ParseError::new(pos + 124, "size field overflows"))?;
+        if next > len {
+            return Err(ParseError::new(
+                len,
+                "archive ends inside a member's padding (truncated?)",
+            ));
+        }
         match typeflag {
             b'L' => long_name = Some(cstr(body).to_vec()),
             b'K' => long_link = Some(cstr(body).to_vec()),
@@ -198,6 +206,7 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
             _ => {
                 if out.members.len() as u64 >= max_members {
                     out.capped = true;
+                    ended = true;
                     break;
                 }
                 let magic = field(&h, 257, 6)?;
@@ -237,6 +246,9 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
             }
         }
         pos = next;
+    }
+    if !ended {
+        return Err(ParseError::new(len, "no end-of-archive block (truncated?)"));
     }
     let mut seen = BTreeSet::new();
     for m in &out.members {
@@ -528,5 +540,81 @@ mod tests {
         assert!(pax_records(b"99 mtime=1\n", 0).is_err());
         assert!(pax_records(b"3 x", 0).is_err());
         assert!(pax_records(b"abc", 0).is_err());
+    }
+}
+
+#[cfg(test)]
+mod sweep {
+    use super::*;
+    use crate::classify::{Canaries, Classifier};
+    use crate::diff::Limits;
+    use crate::finding::Artifact;
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures")
+                .join(rel),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_gnu_long_names() {
+        let data = fixture("archives/tar/a/src.tar");
+        let t = parse(&data, 100).unwrap();
+        assert!(
+            t.members.iter().any(|m| m.name.len() > 100),
+            "{:?}",
+            t.members
+                .iter()
+                .map(|m| String::from_utf8_lossy(&m.name))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            t.members.first().map(|m| m.name.as_slice()),
+            Some(&b"src/"[..])
+        );
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_a_shorter_archive() {
+        let data = fixture("archives/tar/a/src.tar");
+        let full = parse(&data, 100).unwrap().members.len();
+        for cut in 0..data.len() {
+            // Up to the end-of-archive block every cut is an error; after
+            // it, the same archive.
+            match parse(&data[..cut], 100) {
+                Ok(t) => assert_eq!(t.members.len(), full, "cut {cut}"),
+                Err(e) => assert!(e.what.contains("truncated"), "cut {cut}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_and_capped_archives_give_findings() {
+        let a = fixture("archives/tar/a/src.tar");
+        let b = fixture("archives/tar/b/src.tar");
+        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
+        let limits = Limits::default();
+        for cut in (0..b.len()).step_by(97) {
+            let mut cx = Cx::new(Artifact::new("src.tar"), &classifier, &limits);
+            TarComparator.compare(&mut cx, &a, &b[..cut]);
+            assert!(!cx.finish().0.is_empty(), "cut {cut}");
+        }
+        let limits = Limits {
+            max_members: 1,
+            ..Limits::default()
+        };
+        let mut cx = Cx::new(Artifact::new("src.tar"), &classifier, &limits);
+        TarComparator.compare(&mut cx, &a, &b);
+        let (f, _) = cx.finish();
+        assert!(f.iter().any(|f| matches!(
+            f.cause,
+            Cause::Limit {
+                limit: LimitKind::Members,
+                ..
+            }
+        )));
     }
 }

@@ -887,3 +887,184 @@ fn record(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>, changed: &BTreeSet<Ve
     let (ma, mb) = (mask(&lines_a), mask(&lines_b));
     cx.member(ea.name, &ma, &mb);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{Canaries, Classifier};
+    use crate::diff::Limits;
+    use crate::finding::{Artifact, Finding};
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures")
+                .join(rel),
+        )
+        .unwrap()
+    }
+
+    const WHEEL: &str = "archives/wheel/a/demo_pkg-1.0-cp311-cp311-linux_x86_64.whl";
+    const WHEEL_B: &str = "archives/wheel/b/demo_pkg-1.0-cp311-cp311-linux_x86_64.whl";
+
+    fn compare(limits: &Limits, a: &[u8], b: &[u8]) -> Vec<Finding> {
+        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
+        let mut cx = Cx::new(Artifact::new("x.whl"), &classifier, limits);
+        ZipComparator.compare(&mut cx, a, b);
+        cx.finish().0
+    }
+
+    #[test]
+    fn reads_a_real_wheel() {
+        let data = fixture(WHEEL);
+        let z = parse(&data, 1000).unwrap();
+        let names: Vec<_> = z
+            .entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(e.name))
+            .collect();
+        assert_eq!(
+            names.first().map(|n| n.as_ref()),
+            Some("demo_pkg/__init__.py")
+        );
+        assert_eq!(
+            names.last().map(|n| n.as_ref()),
+            Some("demo_pkg-1.0.dist-info/RECORD")
+        );
+        assert!(z.suspicious.is_empty());
+        assert!(z.entries.iter().all(|e| e.method == 8));
+    }
+
+    #[test]
+    fn every_truncation_of_a_wheel_is_an_error_not_a_panic() {
+        let data = fixture(WHEEL);
+        for cut in 0..data.len() {
+            assert!(parse(&data[..cut], 1000).is_err(), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn every_truncation_of_a_small_zip_gives_a_finding() {
+        let a = fixture("pairs/zip-dos/a/pkg.zip");
+        let b = fixture("pairs/zip-dos/b/pkg.zip");
+        for cut in 0..b.len() {
+            let f = compare(&Limits::default(), &a, &b[..cut]);
+            assert!(!f.is_empty(), "cut {cut}");
+            assert_eq!(f[0].cause.name(), "unparsed", "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn member_count_limit_is_a_finding() {
+        let limits = Limits {
+            max_members: 2,
+            ..Limits::default()
+        };
+        let f = compare(&limits, &fixture(WHEEL), &fixture(WHEEL_B));
+        assert!(
+            f.iter().any(|f| matches!(
+                f.cause,
+                Cause::Limit {
+                    limit: LimitKind::Members,
+                    ..
+                }
+            )),
+            "{f:#?}"
+        );
+        // Only the first two entries were compared.
+        assert!(
+            f.iter()
+                .all(|f| !f.location.to_string().contains("METADATA"))
+        );
+    }
+
+    #[test]
+    fn same_content_recompressed_is_the_compressor() {
+        let text = b"print('hello')\n".repeat(40);
+        let make = |method: zip_method::M| {
+            let mut w = zip_method::Writer::default();
+            w.add("pkg/a.py", &text, method);
+            w.finish()
+        };
+        let (a, b) = (make(zip_method::M::Stored), make(zip_method::M::Deflated));
+        let f = compare(&Limits::default(), &a, &b);
+        let causes: Vec<_> = f.iter().map(|f| f.cause.name()).collect();
+        assert_eq!(causes, ["compressor"], "{f:#?}");
+    }
+
+    /// A minimal zip writer for tests (stored or deflated entries).
+    mod zip_method {
+        use std::io::Write;
+
+        pub enum M {
+            Stored,
+            Deflated,
+        }
+
+        #[derive(Default)]
+        pub struct Writer {
+            out: Vec<u8>,
+            cd: Vec<u8>,
+            n: u16,
+        }
+
+        impl Writer {
+            pub fn add(&mut self, name: &str, data: &[u8], m: M) {
+                let (method, body) = match m {
+                    M::Stored => (0u16, data.to_vec()),
+                    M::Deflated => {
+                        let mut e = flate2::write::DeflateEncoder::new(
+                            Vec::new(),
+                            flate2::Compression::best(),
+                        );
+                        e.write_all(data).unwrap();
+                        (8, e.finish().unwrap())
+                    }
+                };
+                let crc = {
+                    let mut h = flate2::Crc::new();
+                    h.update(data);
+                    h.sum()
+                };
+                let at = self.out.len() as u32;
+                let common = |v: &mut Vec<u8>| {
+                    v.extend_from_slice(&20u16.to_le_bytes());
+                    v.extend_from_slice(&0u16.to_le_bytes());
+                    v.extend_from_slice(&method.to_le_bytes());
+                    v.extend_from_slice(&0u16.to_le_bytes());
+                    v.extend_from_slice(&0x21u16.to_le_bytes());
+                    v.extend_from_slice(&crc.to_le_bytes());
+                    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+                    v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                    v.extend_from_slice(&0u16.to_le_bytes());
+                };
+                self.out.extend_from_slice(b"PK\x03\x04");
+                common(&mut self.out);
+                self.out.extend_from_slice(name.as_bytes());
+                self.out.extend_from_slice(&body);
+                self.cd.extend_from_slice(b"PK\x01\x02\x14\x03");
+                common(&mut self.cd);
+                self.cd.extend_from_slice(&[0u8; 6]); // comment length, disk, internal attributes
+                self.cd
+                    .extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+                self.cd.extend_from_slice(&at.to_le_bytes());
+                self.cd.extend_from_slice(name.as_bytes());
+                self.n += 1;
+            }
+
+            pub fn finish(mut self) -> Vec<u8> {
+                let cd_at = self.out.len() as u32;
+                self.out.extend_from_slice(&self.cd);
+                self.out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+                self.out.extend_from_slice(&self.n.to_le_bytes());
+                self.out.extend_from_slice(&self.n.to_le_bytes());
+                self.out
+                    .extend_from_slice(&(self.cd.len() as u32).to_le_bytes());
+                self.out.extend_from_slice(&cd_at.to_le_bytes());
+                self.out.extend_from_slice(&0u16.to_le_bytes());
+                self.out
+            }
+        }
+    }
+}

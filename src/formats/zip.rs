@@ -937,8 +937,12 @@ mod tests {
 
     #[test]
     fn every_truncation_of_a_wheel_is_an_error_not_a_panic() {
+        // Every length in the tail (end record, central directory, last
+        // local headers), every third before it: the end-record search
+        // dominates the cost in debug builds.
         let data = fixture(WHEEL);
-        for cut in 0..data.len() {
+        let tail = data.len() - 1024;
+        for cut in (0..tail).step_by(3).chain(tail..data.len()) {
             assert!(parse(&data[..cut], 1000).is_err(), "cut {cut}");
         }
     }

@@ -1,6 +1,7 @@
 //! Integration tests: the real `twice` binary over fixture pairs built by
 //! `fixtures/make_fixtures.sh` and over trees made on the spot.
 
+mod archives;
 mod cli;
 mod determinism;
 mod fixtures;

@@ -165,6 +165,15 @@ pub(crate) fn suspicious(
     }
 }
 
+/// A committed fixture file, for the format tests.
+#[cfg(test)]
+pub(crate) fn fixture(rel: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -235,6 +235,10 @@ impl Comparator for GzipComparator {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "tests index fixtures they just built"
+)]
 mod tests {
     use std::io::Write;
 

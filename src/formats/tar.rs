@@ -255,11 +255,11 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
         if let Some(why) = unsafe_name(&m.name) {
             out.suspicious.push((m.name.clone(), why.to_owned()));
         }
-        if m.typeflag == b'1' || m.typeflag == b'2' {
-            if let Some(why) = unsafe_name(&m.linkname) {
-                out.suspicious
-                    .push((m.name.clone(), format!("a link target that is {why}")));
-            }
+        if (m.typeflag == b'1' || m.typeflag == b'2')
+            && let Some(why) = unsafe_name(&m.linkname)
+        {
+            out.suspicious
+                .push((m.name.clone(), format!("a link target that is {why}")));
         }
         if !seen.insert(&m.name) {
             out.suspicious.push((
@@ -355,47 +355,47 @@ fn member(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
             b"",
         );
     }
-    let uid = Cause::Metadata {
-        field: MetadataField::Uid,
-    };
-    let gid = Cause::Metadata {
-        field: MetadataField::Gid,
-    };
-    if a.uid != b.uid {
-        cx.emit(
-            loc(n, "uid", at + 108),
-            uid.clone(),
-            num(a.uid),
-            num(b.uid),
-            b"",
-        );
-    }
-    if a.gid != b.gid {
-        cx.emit(
-            loc(n, "gid", at + 116),
-            gid.clone(),
-            num(a.gid),
-            num(b.gid),
-            b"",
-        );
-    }
-    if a.uname != b.uname {
-        cx.emit(
-            loc(n, "uname", at + 265),
-            uid,
-            Evidence::value(a.uname.to_vec()),
-            Evidence::value(b.uname.to_vec()),
-            b"",
-        );
-    }
-    if a.gname != b.gname {
-        cx.emit(
-            loc(n, "gname", at + 297),
-            gid,
-            Evidence::value(a.gname.to_vec()),
-            Evidence::value(b.gname.to_vec()),
-            b"",
-        );
+    // Owners, numeric and by name: metadata of the build machine.
+    let owners: [(&str, u64, MetadataField, Vec<u8>, Vec<u8>); 4] = [
+        (
+            "uid",
+            108,
+            MetadataField::Uid,
+            a.uid.to_string().into(),
+            b.uid.to_string().into(),
+        ),
+        (
+            "gid",
+            116,
+            MetadataField::Gid,
+            a.gid.to_string().into(),
+            b.gid.to_string().into(),
+        ),
+        (
+            "uname",
+            265,
+            MetadataField::Uid,
+            a.uname.to_vec(),
+            b.uname.to_vec(),
+        ),
+        (
+            "gname",
+            297,
+            MetadataField::Gid,
+            a.gname.to_vec(),
+            b.gname.to_vec(),
+        ),
+    ];
+    for (name, off, field, x, y) in owners {
+        if x != y {
+            cx.emit(
+                loc(n, name, at + off),
+                Cause::Metadata { field },
+                Evidence::value(x),
+                Evidence::value(y),
+                b"",
+            );
+        }
     }
     if a.mode != b.mode {
         let mode = |m: u64| {
@@ -515,6 +515,10 @@ fn pax_fields(
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "tests index fixtures they just built"
+)]
 mod tests {
     use super::*;
 
@@ -544,20 +548,16 @@ mod tests {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "tests index fixtures they just built"
+)]
 mod sweep {
     use super::*;
     use crate::classify::{Canaries, Classifier};
     use crate::diff::Limits;
     use crate::finding::Artifact;
-
-    fn fixture(rel: &str) -> Vec<u8> {
-        std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("fixtures")
-                .join(rel),
-        )
-        .unwrap()
-    }
+    use crate::formats::archive::fixture;
 
     #[test]
     fn reads_gnu_long_names() {

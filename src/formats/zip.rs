@@ -12,6 +12,7 @@
 //! `RECORD` is compared as text.
 #![deny(clippy::indexing_slicing)]
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::archive::{
@@ -484,23 +485,22 @@ fn headers(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
             b"",
         );
     }
-    if ea.needed != eb.needed {
-        cx.emit(
-            loc(n, "version_needed", ea.cd_at + 6),
-            unknown(),
-            num(ea.needed.into()),
-            num(eb.needed.into()),
-            b"",
-        );
-    }
-    if ea.flags != eb.flags {
-        cx.emit(
-            loc(n, "general_purpose_flags", ea.cd_at + 8),
-            unknown(),
-            Evidence::value(format!("{:#06x}", ea.flags)),
-            Evidence::value(format!("{:#06x}", eb.flags)),
-            b"",
-        );
+    // Fields no detector explains: shown as numbers.
+    let plain = [
+        ("version_needed", 6, ea.needed, eb.needed),
+        ("general_purpose_flags", 8, ea.flags, eb.flags),
+        ("internal_attr", 36, ea.internal_attr, eb.internal_attr),
+    ];
+    for (field, off, x, y) in plain {
+        if x != y {
+            cx.emit(
+                loc(n, field, ea.cd_at + off),
+                unknown(),
+                num(x.into()),
+                num(y.into()),
+                b"",
+            );
+        }
     }
     let dos = Cause::Timestamp {
         encoding: TimestampEncoding::DosDateTime,
@@ -519,15 +519,6 @@ fn headers(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
             dos,
             dos_evidence(ea.local.time, ea.local.date),
             dos_evidence(eb.local.time, eb.local.date),
-            b"",
-        );
-    }
-    if ea.internal_attr != eb.internal_attr {
-        cx.emit(
-            loc(n, "internal_attr", ea.cd_at + 36),
-            unknown(),
-            num(ea.internal_attr.into()),
-            num(eb.internal_attr.into()),
             b"",
         );
     }
@@ -715,13 +706,12 @@ fn codec(method: u16) -> Option<Codec> {
     }
 }
 
+/// The decompressed contents of one entry, side A and side B.
+type Both<'d> = (Cow<'d, [u8]>, Cow<'d, [u8]>);
+
 /// Decompress both sides of one entry. `None` when a limit was reached or
 /// a side could not be decompressed (its finding has been emitted).
-fn unpack_pair<'d>(
-    cx: &mut Cx<'_>,
-    ea: &Entry<'d>,
-    eb: &Entry<'d>,
-) -> Option<(std::borrow::Cow<'d, [u8]>, std::borrow::Cow<'d, [u8]>)> {
+fn unpack_pair<'d>(cx: &mut Cx<'_>, ea: &Entry<'d>, eb: &Entry<'d>) -> Option<Both<'d>> {
     let (Some(ca), Some(cb)) = (codec(ea.method), codec(eb.method)) else {
         cx.emit(
             loc(ea.name, "data", ea.data_at),
@@ -889,20 +879,16 @@ fn record(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>, changed: &BTreeSet<Ve
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "tests index fixtures they just built"
+)]
 mod tests {
     use super::*;
     use crate::classify::{Canaries, Classifier};
     use crate::diff::Limits;
     use crate::finding::{Artifact, Finding};
-
-    fn fixture(rel: &str) -> Vec<u8> {
-        std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("fixtures")
-                .join(rel),
-        )
-        .unwrap()
-    }
+    use crate::formats::archive::fixture;
 
     const WHEEL: &str = "archives/wheel/a/demo_pkg-1.0-cp311-cp311-linux_x86_64.whl";
     const WHEEL_B: &str = "archives/wheel/b/demo_pkg-1.0-cp311-cp311-linux_x86_64.whl";

@@ -485,32 +485,12 @@ impl<'c, 'a, 's, 'd> Walker<'c, 'a, 's, 'd> {
             return;
         };
         if nx.code != ny.code || nx.flag != ny.flag {
-            let rec = (
-                name.to_owned(),
-                nx.at,
-                describe(self.a, x),
-                describe(self.b, y),
-            );
-            let e = self.encodings.entry(code.to_owned()).or_default();
-            e.flags += 1;
-            e.first_flag.get_or_insert(rec);
-            self.note_code(code);
+            self.record(x, y, code, name, false);
             return;
         }
         match (&nx.value, &ny.value) {
-            (Value::Ref { index: i, .. }, Value::Ref { index: j, .. }) => {
-                if i != j {
-                    let rec = (
-                        name.to_owned(),
-                        nx.at,
-                        describe(self.a, x),
-                        describe(self.b, y),
-                    );
-                    let e = self.encodings.entry(code.to_owned()).or_default();
-                    e.numbering += 1;
-                    e.first_numbering.get_or_insert(rec);
-                    self.note_code(code);
-                }
+            (Value::Ref { index: i, .. }, Value::Ref { index: j, .. }) if i != j => {
+                self.record(x, y, code, name, true);
             }
             (Value::Tuple(p), Value::Tuple(q))
             | (Value::List(p), Value::List(q))
@@ -541,6 +521,27 @@ impl<'c, 'a, 's, 'd> Walker<'c, 'a, 's, 'd> {
             }
             _ => {}
         }
+    }
+
+    /// Note one value-equal pair encoded differently: by flag or type
+    /// (`numbering` false) or by back-reference number only.
+    fn record(&mut self, x: NodeId, y: NodeId, code: &str, name: &str, numbering: bool) {
+        let at = self.a.node(x).map_or(0, |n| n.at);
+        let rec = (
+            name.to_owned(),
+            at,
+            describe(self.a, x),
+            describe(self.b, y),
+        );
+        let e = self.encodings.entry(code.to_owned()).or_default();
+        if numbering {
+            e.numbering += 1;
+            e.first_numbering.get_or_insert(rec);
+        } else {
+            e.flags += 1;
+            e.first_flag.get_or_insert(rec);
+        }
+        self.note_code(code);
     }
 
     fn note_code(&mut self, code: &str) {
@@ -701,6 +702,10 @@ fn write_repr(s: &Stream<'_>, id: NodeId, depth: usize, out: &mut String) {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "tests index fixtures they just built"
+)]
 mod tests {
     use super::super::marshal::{CodeLayout, build::W};
     use super::*;

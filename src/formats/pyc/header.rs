@@ -118,10 +118,10 @@ mod tests {
                 size: 29
             }
         );
-        let hashed = b"\xa7\x0d\r\n\x03\0\0\012345678";
+        let hashed = b"\xa7\x0d\r\n\x03\0\0\0hashhash";
         let h = Header::parse(hashed).unwrap();
         assert_eq!(h.invalidation.mode(), "checked hash");
-        assert!(Header::parse(b"\xa7\x0d\r\n\x02\0\0\012345678").is_err());
+        assert!(Header::parse(b"\xa7\x0d\r\n\x02\0\0\0hashhash").is_err());
         assert!(Header::parse(&hashed[..15]).is_err());
     }
 

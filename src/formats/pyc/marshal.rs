@@ -603,6 +603,10 @@ pub(crate) mod build {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "tests index fixtures they just built"
+)]
 mod tests {
     use super::build::W;
     use super::*;
@@ -660,11 +664,7 @@ mod tests {
 
     #[test]
     fn every_truncation_of_a_real_pyc_fails_without_panic() {
-        let pyc = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("fixtures/pairs/pyc-mtime/a/mod.pyc"),
-        )
-        .unwrap();
+        let pyc = crate::formats::archive::fixture("pairs/pyc-mtime/a/mod.pyc");
         let body = &pyc[16..];
         assert!(parse(body, 16, CodeLayout::Py311).is_ok());
         for cut in 0..body.len() {

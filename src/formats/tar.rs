@@ -339,10 +339,12 @@ impl Comparator for TarComparator {
     }
 }
 
+/// An owner field: name, header offset, what it is, side A, side B.
+type Owner<'n> = (&'n str, u64, MetadataField, Vec<u8>, Vec<u8>);
+
 fn member(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
     let n = &a.name;
     let at = a.header_at;
-    let num = |v: u64| Evidence::value(v.to_string());
     if a.mtime != b.mtime {
         let ev = |t: u64| epoch_evidence(i64::try_from(t).unwrap_or(i64::MAX), &format!("{t:o}"));
         cx.emit(
@@ -356,7 +358,7 @@ fn member(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
         );
     }
     // Owners, numeric and by name: metadata of the build machine.
-    let owners: [(&str, u64, MetadataField, Vec<u8>, Vec<u8>); 4] = [
+    let owners: [Owner; 4] = [
         (
             "uid",
             108,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what twice needs from the system: the tools its build variations
 # use (bubblewrap, faketime, disorderfs, util-linux) and the toolchains its
-# fixture scripts drive (gcc, binutils, python3, tar, gzip, zip).
+# fixture scripts drive (gcc, binutils, python3 with setuptools and wheel,
+# tar, gzip, zip).
 # Idempotent: does nothing when everything is already present.
 set -euo pipefail
 
@@ -29,4 +30,11 @@ if ((${#need[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     "${sudo[@]}" apt-get update -qq
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# The archive fixtures (fixtures/make_archive_fixtures.sh) build a wheel with
+# pip, setuptools and wheel (`pip wheel --no-build-isolation`).
+if ! python3 -c 'import setuptools, wheel' >/dev/null 2>&1; then
+    echo "setup: installing the Python packages wheel and setuptools" >&2
+    python3 -m pip install --quiet --disable-pip-version-check wheel setuptools
 fi

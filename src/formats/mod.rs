@@ -6,7 +6,8 @@
 
 mod archive;
 mod binary;
-// The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it.
+// The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it;
+// some readers (seek, big-endian) serve comparators still to land.
 #[allow(dead_code)]
 pub(crate) mod bytes;
 mod cx;

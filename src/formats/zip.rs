@@ -445,6 +445,7 @@ impl Comparator for ZipComparator {
             }
             let Some(eb) = by_name_b.get(ea.name) else {
                 only_in(cx, ea.name, Side::A);
+                changed.insert(ea.name.to_vec());
                 continue;
             };
             headers(cx, ea, eb);
@@ -805,77 +806,104 @@ fn record(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>, changed: &BTreeSet<Ve
         content(cx, ea, eb);
         return;
     }
-    let path_of = |line: &[u8]| -> Vec<u8> {
-        // The path is everything before the last two commas (it may itself
-        // contain commas, CSV-quoted).
-        let mut cut = line.len();
-        for _ in 0..2 {
-            cut = line
-                .get(..cut)
-                .and_then(|l| l.iter().rposition(|&c| c == b','))
-                .unwrap_or(0);
-        }
-        let p = line.get(..cut).unwrap_or_default();
-        p.strip_prefix(b"\"")
-            .and_then(|p| p.strip_suffix(b"\""))
-            .unwrap_or(p)
-            .to_vec()
-    };
     let lines_a: Vec<&[u8]> = ua.split(|&c| c == b'\n').collect();
     let lines_b: Vec<&[u8]> = ub.split(|&c| c == b'\n').collect();
-    let index_b: BTreeMap<Vec<u8>, (usize, &[u8])> = lines_b
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (path_of(l), (i, *l)))
-        .collect();
-    let mask = |lines: &[&[u8]]| -> Vec<u8> {
-        let mut out = Vec::new();
-        for (i, l) in lines.iter().enumerate() {
-            if i > 0 {
-                out.push(b'\n');
-            }
-            let p = path_of(l);
-            if changed.contains(&p) {
-                out.extend_from_slice(l.get(..l.len().min(p.len() + 2)).unwrap_or_default());
-                out.extend_from_slice(b"<hash of changed member>,<size>");
-            } else {
-                out.extend_from_slice(l);
-            }
-        }
-        out
+    let index = |lines: &[&[u8]]| -> BTreeMap<Vec<u8>, usize> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (record_path(l).to_vec(), i))
+            .collect()
+    };
+    let (index_a, index_b) = (index(&lines_a), index(&lines_b));
+    let span = |n: usize| LineSpan {
+        start: n as u64 + 1,
+        count: 1,
     };
     cx.in_member(ea.name, |cx| {
-        for (i, la) in lines_a.iter().enumerate() {
-            let p = path_of(la);
-            if !changed.contains(&p) {
+        for (path, &i) in &index_a {
+            if !changed.contains(path) {
                 continue;
             }
-            let Some(&(j, lb)) = index_b.get(&p) else {
-                continue;
+            let la = lines_a.get(i).copied().unwrap_or_default();
+            let (location, eb) = match index_b.get(path) {
+                Some(&j) => {
+                    let lb = lines_b.get(j).copied().unwrap_or_default();
+                    if la == lb {
+                        continue;
+                    }
+                    let loc = Location::Lines {
+                        a: span(i),
+                        b: span(j),
+                    };
+                    (loc, Evidence::value(lb.to_vec()))
+                }
+                None => (
+                    Location::Lines {
+                        a: span(i),
+                        b: LineSpan { start: 0, count: 0 },
+                    },
+                    Evidence::absent(),
+                ),
             };
-            if *la == lb {
-                continue;
-            }
-            let span = |n: usize| LineSpan {
-                start: n as u64 + 1,
-                count: 1,
-            };
+            let of = format!("the content of {}", String::from_utf8_lossy(path));
             cx.emit(
-                Location::Lines {
-                    a: span(i),
-                    b: span(j),
-                },
-                Cause::Consequence {
-                    of: format!("the content of {}", String::from_utf8_lossy(&p)),
-                },
+                location,
+                Cause::Consequence { of },
                 Evidence::value(la.to_vec()),
-                Evidence::value(lb.to_vec()),
-                &p,
+                eb,
+                path,
             );
         }
+        for (path, &j) in &index_b {
+            if changed.contains(path) && !index_a.contains_key(path) {
+                let lb = lines_b.get(j).copied().unwrap_or_default();
+                let of = format!("the content of {}", String::from_utf8_lossy(path));
+                cx.emit(
+                    Location::Lines {
+                        a: LineSpan { start: 0, count: 0 },
+                        b: span(j),
+                    },
+                    Cause::Consequence { of },
+                    Evidence::absent(),
+                    Evidence::value(lb.to_vec()),
+                    path,
+                );
+            }
+        }
     });
-    let (ma, mb) = (mask(&lines_a), mask(&lines_b));
+    // The rest of RECORD as text: hash and size of changed members masked,
+    // lines of members on one side only left out (reported above).
+    let mask = |lines: &[&[u8]], other: &BTreeMap<Vec<u8>, usize>| -> Vec<u8> {
+        let mut kept: Vec<Vec<u8>> = Vec::new();
+        for l in lines {
+            let p = record_path(l);
+            if !changed.contains(p) {
+                kept.push(l.to_vec());
+            } else if other.contains_key(p) {
+                kept.push([p, b",<hash of changed member>,<size>".as_slice()].concat());
+            }
+        }
+        kept.join(&b'\n')
+    };
+    let (ma, mb) = (mask(&lines_a, &index_b), mask(&lines_b, &index_a));
     cx.member(ea.name, &ma, &mb);
+}
+
+/// The path field of a RECORD line: everything before the last two commas
+/// (a path may itself contain commas, and is then CSV-quoted).
+fn record_path(line: &[u8]) -> &[u8] {
+    let mut cut = line.len();
+    for _ in 0..2 {
+        cut = line
+            .get(..cut)
+            .and_then(|l| l.iter().rposition(|&c| c == b','))
+            .unwrap_or(0);
+    }
+    let p = line.get(..cut).unwrap_or_default();
+    p.strip_prefix(b"\"")
+        .and_then(|p| p.strip_suffix(b"\""))
+        .unwrap_or(p)
 }
 
 #[cfg(test)]
@@ -980,6 +1008,51 @@ mod tests {
         let f = compare(&Limits::default(), &a, &b);
         let causes: Vec<_> = f.iter().map(|f| f.cause.name()).collect();
         assert_eq!(causes, ["compressor"], "{f:#?}");
+    }
+
+    #[test]
+    fn record_lines_of_changed_and_added_members_are_consequences() {
+        let record = "pkg-1.0.dist-info/RECORD";
+        let make = |files: &[(&str, &str)]| {
+            let mut w = zip_method::Writer::default();
+            let mut rec = String::new();
+            for (name, text) in files {
+                w.add(name, text.as_bytes(), zip_method::M::Deflated);
+                rec.push_str(&format!(
+                    "{name},sha256={},{}\n",
+                    text.len() * 7,
+                    text.len()
+                ));
+            }
+            rec.push_str(&format!("{record},,\n"));
+            w.add(record, rec.as_bytes(), zip_method::M::Deflated);
+            w.finish()
+        };
+        let a = make(&[("pkg/a.py", "x = 1\n"), ("pkg/same.py", "y = 2\n")]);
+        let b = make(&[
+            ("pkg/a.py", "x = 22\n"),
+            ("pkg/same.py", "y = 2\n"),
+            ("pkg/new.py", "z = 3\n"),
+        ]);
+        let f = compare(&Limits::default(), &a, &b);
+        let on_record: Vec<_> = f
+            .iter()
+            .filter(|f| f.artifact.to_string() == format!("x.whl!{record}"))
+            .map(|f| f.cause.to_string())
+            .collect();
+        assert_eq!(
+            on_record,
+            [
+                "consequence of the content of pkg/a.py",
+                "consequence of the content of pkg/new.py"
+            ],
+            "{f:#?}"
+        );
+        assert!(
+            f.iter().any(
+                |f| f.artifact.to_string() == "x.whl!pkg/new.py" && f.cause.name() == "only_in"
+            )
+        );
     }
 
     /// A minimal zip writer for tests (stored or deflated entries).

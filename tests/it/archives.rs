@@ -393,3 +393,15 @@ fn member_reports_keep_the_schema() {
         json!({"kind": "value", "value": {"text": "2025-11-25T13:45:12Z"}})
     );
 }
+
+#[test]
+fn fixed_builds_are_identical() {
+    // The same variations with the standard fixes applied: one
+    // SOURCE_DATE_EPOCH, umask 022, -ffile-prefix-map and compileall -s for
+    // the wheel; tar --sort=name --mtime --clamp-mtime --owner=0 --mode.
+    for name in ["wheel-fixed", "tar-fixed"] {
+        let (code, r) = pair(name);
+        assert_eq!(code, 0, "{name}: {r:#}");
+        assert!(r["findings"].as_array().unwrap().is_empty());
+    }
+}

@@ -176,7 +176,14 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
                 "header checksum mismatch (corrupt or not tar)",
             ));
         }
-        let size = number(field(&h, 124, 12)?, pos + 124, "size")?;
+        let mut size = number(field(&h, 124, 12)?, pos + 124, "size")?;
+        // A pax `size` record overrides the header (files of 8 GiB and more).
+        if let Some(v) = pax.get(&b"size"[..]) {
+            size = std::str::from_utf8(v)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| ParseError::new(pos, "pax size record is not a number"))?;
+        }
         let typeflag = field(&h, 156, 1)?.first().copied().unwrap_or(b'0');
         let data_at = pos + BLOCK;
         let body = file.read_at(data_at, size).map_err(|_| {
@@ -537,6 +544,44 @@ mod tests {
         assert_eq!(e.at, 124);
         assert!(number(b"12x\0", 0, "x").is_err());
         assert!(number(b"77777777777777777777777", 0, "x").is_err());
+    }
+
+    /// A ustar header block with a valid checksum.
+    fn header(name: &str, typeflag: u8, size: usize) -> Vec<u8> {
+        let mut h = vec![0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..108].copy_from_slice(b"0000644\0");
+        h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+        h[136..148].copy_from_slice(b"15111331350\0");
+        h[156] = typeflag;
+        h[257..265].copy_from_slice(b"ustar\x0000");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&c| u32::from(c)).sum();
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        h
+    }
+
+    fn padded(mut v: Vec<u8>) -> Vec<u8> {
+        v.resize(v.len().div_ceil(512) * 512, 0);
+        v
+    }
+
+    #[test]
+    fn pax_path_and_size_override_the_header() {
+        let records = b"18 path=long/name\n10 size=3\n".to_vec();
+        let tar = [
+            header("PaxHeaders/x", b'x', records.len()),
+            padded(records),
+            // The header claims 0 bytes; the pax record says 3.
+            header("x", b'0', 0),
+            padded(b"abc".to_vec()),
+            vec![0u8; 1024],
+        ]
+        .concat();
+        let t = parse(&tar, 10).unwrap();
+        assert_eq!(t.members.len(), 1);
+        assert_eq!(t.members[0].name, b"long/name");
+        assert_eq!(t.members[0].data, b"abc");
     }
 
     #[test]

@@ -1011,6 +1011,25 @@ mod tests {
     }
 
     #[test]
+    fn entry_order_is_ordering() {
+        let make = |names: &[&str]| {
+            let mut w = zip_method::Writer::default();
+            for n in names {
+                w.add(n, b"same\n", zip_method::M::Stored);
+            }
+            w.finish()
+        };
+        let f = compare(
+            &Limits::default(),
+            &make(&["a.txt", "b.txt", "c.txt"]),
+            &make(&["c.txt", "a.txt", "b.txt"]),
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].cause, Cause::Ordering { records: 1 });
+        assert_eq!(f[0].location.to_string(), "central directory, entry order");
+    }
+
+    #[test]
     fn record_lines_of_changed_and_added_members_are_consequences() {
         let record = "pkg-1.0.dist-info/RECORD";
         let make = |files: &[(&str, &str)]| {

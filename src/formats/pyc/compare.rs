@@ -311,12 +311,8 @@ impl<'c, 'a, 's, 'd> Walker<'c, 'a, 's, 'd> {
                 let child = self.child_name(code, dx, dy);
                 self.code(dx, dy, &child);
             }
-            (Value::Tuple(p), Value::Tuple(q)) | (Value::List(p), Value::List(q))
-                if p.len() == q.len() =>
-            {
-                for (i, (&ex, &ey)) in p.iter().zip(q).enumerate() {
-                    self.node(ex, ey, code, &format!("{name}[{i}]"));
-                }
+            (Value::Tuple(p), Value::Tuple(q)) | (Value::List(p), Value::List(q)) => {
+                self.sequence(p, q, code, name);
             }
             (Value::Set(p), Value::Set(q)) | (Value::FrozenSet(p), Value::FrozenSet(q))
                 if self.same_elements(p, q) =>
@@ -338,6 +334,72 @@ impl<'c, 'a, 's, 'd> Walker<'c, 'a, 's, 'd> {
                 self.text(p, q, dx, dy, code, name, at);
             }
             _ => self.unknown(dx, dy, code, name, at),
+        }
+    }
+
+    /// Two tuples or lists: element by element when the lengths agree;
+    /// otherwise aligned by value, so that one inserted constant does not
+    /// hide the rest (nested code objects among them).
+    fn sequence(&mut self, p: &[NodeId], q: &[NodeId], code: &str, name: &str) {
+        if p.len() == q.len() {
+            for (i, (&ex, &ey)) in p.iter().zip(q).enumerate() {
+                self.node(ex, ey, code, &format!("{name}[{i}]"));
+            }
+            return;
+        }
+        let ha: Vec<[u8; 16]> = p.iter().map(|&e| self.a.vhash(e)).collect();
+        let hb: Vec<[u8; 16]> = q.iter().map(|&e| self.b.vhash(e)).collect();
+        let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &ha, &hb);
+        for op in ops {
+            let (tag, ra, rb) = op.as_tag_tuple();
+            let (Some(xs), Some(ys)) = (p.get(ra.clone()), q.get(rb.clone())) else {
+                continue;
+            };
+            if tag == similar::DiffTag::Equal || xs.len() == ys.len() {
+                for (k, (&ex, &ey)) in xs.iter().zip(ys).enumerate() {
+                    self.node(ex, ey, code, &format!("{name}[{}]", ra.start + k));
+                }
+                continue;
+            }
+            // Code objects in the run are paired by name and compared; what
+            // remains unpaired is one finding for the run.
+            let mut xs: Vec<NodeId> = xs.to_vec();
+            let mut ys: Vec<NodeId> = ys.to_vec();
+            let mut i = 0;
+            while i < xs.len() {
+                let x = xs.get(i).copied().unwrap_or_default();
+                let name_x = self.a.code_str(x, "co_name");
+                let found = name_x.and_then(|nx| {
+                    ys.iter()
+                        .position(|&y| self.b.code_str(y, "co_name") == Some(nx))
+                });
+                match found {
+                    Some(j) => {
+                        let y = ys.remove(j);
+                        xs.remove(i);
+                        self.node(x, y, code, &format!("{name}[{}]", ra.start + i));
+                    }
+                    None => i += 1,
+                }
+            }
+            if xs.is_empty() && ys.is_empty() {
+                continue;
+            }
+            let at = p
+                .get(ra.start)
+                .and_then(|&e| self.a.node(self.a.deref(e)))
+                .map_or(0, |n| n.at);
+            let items = |s: &Stream<'_>, ids: &[NodeId]| {
+                let shown: Vec<String> = ids.iter().map(|&e| repr(s, e)).collect();
+                format!("[{}]", shown.join(", "))
+            };
+            let (ea, eb) = (items(self.a, &xs), items(self.b, &ys));
+            self.emit(
+                field_at(code, &format!("{name}[{}..{}]", ra.start, ra.end), at),
+                Cause::Unknown { differences: 1 },
+                Evidence::value(ea),
+                Evidence::value(eb),
+            );
         }
     }
 
@@ -839,6 +901,37 @@ mod tests {
             }
         );
         assert_eq!(place(&f[0]), "code <module> / co_consts[0]");
+    }
+
+    /// One constant more on one side: the rest is still compared element
+    /// by element, nested code objects included.
+    #[test]
+    fn an_inserted_constant_does_not_hide_the_others() {
+        let body = |extra: bool, filename: &str| {
+            let mut w = W::default();
+            w.code(CodeLayout::Py311, "<module>", "m.py", |w| {
+                w.tuple(if extra { 3 } else { 2 }).s("first", false);
+                if extra {
+                    w.int(99);
+                }
+                w.code(CodeLayout::Py311, "f", filename, |w| {
+                    w.tuple(0);
+                });
+            });
+            w
+        };
+        let a = pyc(3495, &body(false, "/tmp/build-a/m.py"));
+        let b = pyc(3495, &body(true, "/srv/other-b/m.py"));
+        let f = compare(&a, &b);
+        let got: Vec<_> = f.iter().map(|f| (place(f), f.cause.name())).collect();
+        assert!(
+            got.contains(&("code <module> / co_consts[1..2]".into(), "unknown")),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("code <module>.f / co_filename".into(), "build_path")),
+            "{got:?}"
+        );
     }
 
     #[test]

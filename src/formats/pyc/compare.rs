@@ -656,6 +656,16 @@ fn type_name(code: u8) -> String {
         b')' => "small tuple".into(),
         b'(' => "tuple".into(),
         b'c' => "code object".into(),
+        b'<' => "set".into(),
+        b'>' => "frozenset".into(),
+        b'[' => "list".into(),
+        b'{' => "dict".into(),
+        b'i' => "int".into(),
+        b'l' => "long int".into(),
+        b'g' => "float".into(),
+        b'y' => "complex".into(),
+        b's' => "bytes".into(),
+        b':' => "slice".into(),
         other => format!("type '{}'", char::from(other)),
     }
 }

@@ -944,6 +944,31 @@ mod tests {
         );
     }
 
+    /// 3.11+ names nested code objects by co_qualname.
+    #[test]
+    fn nested_code_is_located_by_qualified_name() {
+        let body = |constant: &str| {
+            let mut w = W::default();
+            w.code(CodeLayout::Py311, "<module>", "m.py", |w| {
+                w.tuple(1);
+                w.code(CodeLayout::Py311, "Config", "m.py", |w| {
+                    w.tuple(1);
+                    w.code(CodeLayout::Py311, "Config.load", "m.py", |w| {
+                        w.tuple(2).none().s(constant, false);
+                    });
+                });
+            });
+            w
+        };
+        let f = compare(
+            &pyc(3571, &body("built in /tmp/build-a/x")),
+            &pyc(3571, &body("built in /srv/other-b/x")),
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(place(&f[0]), "code <module>.Config.load / co_consts[1]");
+        assert_eq!(f[0].cause, Cause::BuildPath { exact: false });
+    }
+
     #[test]
     fn unknown_magic_is_said_and_the_header_still_compared() {
         let mut w = W::default();

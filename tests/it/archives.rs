@@ -405,3 +405,32 @@ fn fixed_builds_are_identical() {
         assert!(r["findings"].as_array().unwrap().is_empty());
     }
 }
+
+#[test]
+fn info_zip_extra_fields_are_decoded() {
+    let (code, r) = pair("infozip");
+    assert_eq!(code, 1);
+    let ts = findings(&r, "src.zip", "timestamp");
+    let ut: Vec<_> = ts
+        .iter()
+        .filter(|f| path(f) == ["entry src/one.txt", "extra 0x5455 mtime"])
+        .collect();
+    assert_eq!(ut.len(), 1, "{r:#}");
+    assert_eq!(ut[0]["cause"]["encoding"], "epoch_le32");
+    assert_eq!(ut[0]["a"]["decoded"]["time"], 1_764_078_312);
+    assert_eq!(ut[0]["b"]["decoded"]["time"], 1_764_164_713);
+    let owners = findings(&r, "src.zip", "metadata");
+    let uid = owners
+        .iter()
+        .find(|f| path(f) == ["entry src/one.txt", "extra 0x7875 uid"])
+        .expect("uid finding");
+    assert_eq!(uid["b"]["excerpt"]["value"]["text"], "1234");
+    // The local header's copies are not reported a second time.
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| !path(f).iter().any(|p| p.starts_with("local extra 0x5455 mtime")))
+    );
+}

@@ -195,22 +195,22 @@ fn headers(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
         );
     }
     external_attr(cx, ea, eb);
+    // The local header repeats most of the central extra fields (and adds
+    // atime/ctime to UT): what the central directory showed is not
+    // reported twice.
+    let mut reported = BTreeSet::new();
+    let central_at = ea.cd_at + CD_FIXED + ea.name.len() as u64;
     extras(
         cx,
         n,
         "extra",
-        ea.cd_at + CD_FIXED + ea.name.len() as u64,
-        ea.extra,
-        eb.extra,
+        central_at,
+        (ea.extra, eb.extra),
+        &mut reported,
     );
-    extras(
-        cx,
-        n,
-        "local extra",
-        ea.local.at + LOCAL_FIXED + ea.local.name.len() as u64,
-        ea.local.extra,
-        eb.local.extra,
-    );
+    let local_at = ea.local.at + LOCAL_FIXED + ea.local.name.len() as u64;
+    let local = (ea.local.extra, eb.local.extra);
+    extras(cx, n, "local extra", local_at, local, &mut reported);
     if ea.comment != eb.comment {
         let at = ea.cd_at + CD_FIXED + (ea.name.len() + ea.extra.len()) as u64;
         text_field(cx, loc(n, "comment", at), ea.comment, eb.comment);
@@ -250,19 +250,54 @@ fn external_attr(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
     }
 }
 
-fn le_u32(d: &[u8], at: usize) -> Option<u32> {
-    let w = d.get(at..at + 4)?;
-    Some(u32::from_le_bytes([
-        *w.first()?,
-        *w.get(1)?,
-        *w.get(2)?,
-        *w.get(3)?,
-    ]))
+/// The times an extended-timestamp field (0x5455) holds: a flags byte,
+/// then mtime, atime and ctime for the flags set, as far as the field goes
+/// (the central directory's copy holds the mtime only).
+fn ut_times(d: &[u8]) -> Vec<(&'static str, u32)> {
+    let mut r = Bytes::new(d);
+    let Ok(flags) = r.u8() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (bit, name) in ["mtime", "atime", "ctime"].into_iter().enumerate() {
+        if flags & (1 << bit) != 0 {
+            match r.u32_le() {
+                Ok(t) => out.push((name, t)),
+                Err(_) => break,
+            }
+        }
+    }
+    out
+}
+
+/// The uid and gid of an Info-ZIP Unix field (0x7875): version, uid size,
+/// uid, gid size, gid, little-endian.
+fn ux_ids(d: &[u8]) -> Option<(u64, u64)> {
+    let mut r = Bytes::new(d);
+    r.u8().ok()?;
+    let mut id = || -> Option<u64> {
+        let n = usize::from(r.u8().ok()?);
+        let v = r.take(n).ok()?;
+        Some(
+            v.iter()
+                .rev()
+                .fold(0u64, |acc, &c| acc.wrapping_shl(8) | u64::from(c)),
+        )
+    };
+    Some((id()?, id()?))
 }
 
 /// Extra fields by header id: known ones decoded (0x5455 extended
-/// timestamp, 0x7875 Info-ZIP Unix uid/gid), others as bytes.
-fn extras(cx: &mut Cx<'_>, name: &[u8], which: &str, at: u64, a: &[u8], b: &[u8]) {
+/// timestamp, 0x7875 Info-ZIP Unix uid/gid), others as bytes. `reported`
+/// holds the (id, field) pairs already reported for this entry.
+fn extras(
+    cx: &mut Cx<'_>,
+    name: &[u8],
+    which: &str,
+    at: u64,
+    (a, b): (&[u8], &[u8]),
+    reported: &mut BTreeSet<(u16, &'static str)>,
+) {
     if a == b {
         return;
     }
@@ -270,88 +305,58 @@ fn extras(cx: &mut Cx<'_>, name: &[u8], which: &str, at: u64, a: &[u8], b: &[u8]
     let ids: BTreeSet<u16> = fa.iter().chain(&fb).map(|(id, _)| *id).collect();
     let get =
         |f: &[(u16, &'_ [u8])], id: u16| f.iter().find(|(i, _)| *i == id).map(|(_, d)| d.to_vec());
-    let mut explained = false;
+    let mut any = false;
     for id in ids {
         let (da, db) = (get(&fa, id), get(&fb, id));
         if da == db {
             continue;
         }
-        explained = true;
-        let place = |field: &str| loc(name, &format!("{which} {id:#06x} {field}"), at);
+        any = true;
+        let mut out: Vec<(&'static str, Cause, Evidence, Evidence)> = Vec::new();
         match (id, &da, &db) {
             (0x5455, Some(x), Some(y)) => {
-                // Flags byte, then mtime, atime, ctime as present.
-                let names = ["mtime", "atime", "ctime"];
-                for (i, field) in names.iter().enumerate() {
-                    let off = 1 + 4 * i;
-                    let (ta, tb) = (le_u32(x, off), le_u32(y, off));
-                    if ta != tb {
-                        let ev = |t: Option<u32>| match t {
-                            Some(t) => epoch_evidence(i64::from(t), &t.to_string()),
-                            None => Evidence::absent(),
+                let (ta, tb) = (ut_times(x), ut_times(y));
+                let time =
+                    |v: &[(&str, u32)], f: &str| v.iter().find(|(n, _)| *n == f).map(|(_, t)| *t);
+                for field in ["mtime", "atime", "ctime"] {
+                    let (p, q) = (time(&ta, field), time(&tb, field));
+                    if p != q {
+                        let ev = |t: Option<u32>| {
+                            t.map_or_else(Evidence::absent, |t| {
+                                epoch_evidence(i64::from(t), &t.to_string())
+                            })
                         };
-                        cx.emit(
-                            place(field),
-                            Cause::Timestamp {
-                                encoding: TimestampEncoding::EpochLe32,
-                            },
-                            ev(ta),
-                            ev(tb),
-                            b"",
-                        );
+                        let cause = Cause::Timestamp {
+                            encoding: TimestampEncoding::EpochLe32,
+                        };
+                        out.push((field, cause, ev(p), ev(q)));
                     }
                 }
             }
-            (0x7875, Some(x), Some(y)) => {
-                // version, uid size, uid, gid size, gid (little-endian).
-                let ids_of = |d: &[u8]| -> Option<(Vec<u8>, Vec<u8>)> {
-                    let mut r = Bytes::new(d);
-                    r.u8().ok()?;
-                    let n = usize::from(r.u8().ok()?);
-                    let uid = r.take(n).ok()?.to_vec();
-                    let m = usize::from(r.u8().ok()?);
-                    let gid = r.take(m).ok()?.to_vec();
-                    Some((uid, gid))
-                };
-                let num = |v: &[u8]| {
-                    let n = v
-                        .iter()
-                        .rev()
-                        .fold(0u64, |acc, &c| acc.wrapping_shl(8) | u64::from(c));
-                    Evidence::value(n.to_string())
-                };
-                match (ids_of(x), ids_of(y)) {
-                    (Some((ua, ga)), Some((ub, gb))) => {
-                        if ua != ub {
-                            cx.emit(
-                                place("uid"),
-                                Cause::Metadata {
-                                    field: MetadataField::Uid,
-                                },
-                                num(&ua),
-                                num(&ub),
-                                b"",
-                            );
-                        }
-                        if ga != gb {
-                            cx.emit(
-                                place("gid"),
-                                Cause::Metadata {
-                                    field: MetadataField::Gid,
-                                },
-                                num(&ga),
-                                num(&gb),
-                                b"",
-                            );
+            (0x7875, Some(x), Some(y)) => match (ux_ids(x), ux_ids(y)) {
+                (Some((ua, ga)), Some((ub, gb))) => {
+                    let num = |v: u64| Evidence::value(v.to_string());
+                    for (field, p, q, f) in [
+                        ("uid", ua, ub, MetadataField::Uid),
+                        ("gid", ga, gb, MetadataField::Gid),
+                    ] {
+                        if p != q {
+                            out.push((field, Cause::Metadata { field: f }, num(p), num(q)));
                         }
                     }
-                    _ => cx.emit(place("data"), unknown(), hex_ev(&da), hex_ev(&db), b""),
                 }
+                _ => out.push(("data", unknown(), hex_ev(&da), hex_ev(&db))),
+            },
+            _ => out.push(("data", unknown(), hex_ev(&da), hex_ev(&db))),
+        }
+        for (field, cause, ea, eb) in out {
+            if reported.insert((id, field)) {
+                let place = loc(name, &format!("{which} {id:#06x} {field}"), at);
+                cx.emit(place, cause, ea, eb, b"");
             }
-            _ => cx.emit(place("data"), unknown(), hex_ev(&da), hex_ev(&db), b""),
         }
     }
-    if !explained {
+    if !any {
         // Same fields, different bytes (order or a malformed tail).
         cx.emit(
             loc(name, which, at),

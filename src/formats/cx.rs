@@ -90,6 +90,12 @@ impl<'a> Cx<'a> {
         });
     }
 
+    /// Findings produced so far, kept or omitted: a comparator that
+    /// produced none for two differing inputs falls back to bytes.
+    pub fn produced(&self) -> u64 {
+        self.findings.len() as u64 + self.omitted
+    }
+
     /// How many archives deep the current artifact is.
     #[allow(dead_code)] // used by tests; comparators go through `member`
     pub fn depth(&self) -> usize {

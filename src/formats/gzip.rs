@@ -5,7 +5,7 @@
 //! `compressor`.
 #![deny(clippy::indexing_slicing)]
 
-use super::archive::{epoch_evidence, text_field, unknown};
+use super::archive::{epoch_evidence, or_bytes, text_field, unknown};
 use super::bytes::{Bytes, Result};
 use super::inflate::{Codec, Unpacked, unpack};
 use super::{Comparator, Cx, Format};
@@ -141,97 +141,101 @@ fn optional(cx: &mut Cx<'_>, field: &str, off: u64, a: Option<&[u8]>, b: Option<
 
 impl Comparator for GzipComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-        let (ha, hb) = match (header(a), header(b)) {
-            (Ok(x), Ok(y)) => (x, y),
-            (Err(e), _) | (_, Err(e)) => {
-                cx.unparsed(Format::Gzip, e.to_string(), a, b);
-                return;
-            }
-        };
-        if ha.mtime != hb.mtime {
-            let ev = |t: u32| {
-                if t == 0 {
-                    Evidence::value("0 (no time stored)")
-                } else {
-                    epoch_evidence(i64::from(t), &t.to_string())
-                }
-            };
-            cx.emit(
-                at("MTIME", 4),
-                Cause::Timestamp {
-                    encoding: TimestampEncoding::GzipMtime,
-                },
-                ev(ha.mtime),
-                ev(hb.mtime),
-                b"",
-            );
-        }
-        if ha.os != hb.os {
-            cx.emit(
-                at("OS", 9),
-                unknown(),
-                Evidence::value(os_name(ha.os)),
-                Evidence::value(os_name(hb.os)),
-                b"",
-            );
-        }
-        let varying = FEXTRA | FNAME | FCOMMENT;
-        if ha.flags & !varying != hb.flags & !varying {
-            cx.emit(
-                at("FLG", 3),
-                unknown(),
-                Evidence::value(format!("{:#04x}", ha.flags)),
-                Evidence::value(format!("{:#04x}", hb.flags)),
-                b"",
-            );
-        }
-        optional(cx, "FEXTRA", 10, ha.extra, hb.extra);
-        let name_at = 10 + ha.extra.map_or(0, |e| e.len() as u64 + 2);
-        optional(cx, "FNAME", name_at, ha.name, hb.name);
-        let comment_at = name_at + ha.name.map_or(0, |n| n.len() as u64 + 1);
-        optional(cx, "FCOMMENT", comment_at, ha.comment, hb.comment);
-
-        let (sa, sb) = (
-            a.get(ha.len..).unwrap_or_default(),
-            b.get(hb.len..).unwrap_or_default(),
-        );
-        if sa == sb && ha.xfl == hb.xfl {
-            return;
-        }
-        let name = inner_name(cx, &ha);
-        let ua = match unpack(cx, &name, Codec::Gzip, a) {
-            Unpacked::Data(d) => d,
-            Unpacked::Limit => return,
-            Unpacked::Corrupt(why) => {
-                cx.unparsed(Format::Gzip, format!("A does not decompress: {why}"), a, b);
-                return;
-            }
-        };
-        let ub = match unpack(cx, &name, Codec::Gzip, b) {
-            Unpacked::Data(d) => d,
-            Unpacked::Limit => return,
-            Unpacked::Corrupt(why) => {
-                cx.unparsed(Format::Gzip, format!("B does not decompress: {why}"), a, b);
-                return;
-            }
-        };
-        if ua == ub {
-            let ev = |h: &Header<'_>, s: &[u8]| {
-                Evidence::value(format!("{}, {} bytes compressed", xfl_name(h.xfl), s.len()))
-            };
-            cx.emit(
-                at("deflate stream", ha.len as u64),
-                Cause::Compressor {
-                    format: "gzip".into(),
-                },
-                ev(&ha, sa),
-                ev(&hb, sb),
-                b"",
-            );
-            return;
-        }
-        cx.member(&name, &ua, &ub);
+        or_bytes(cx, a, b, |cx| compare(cx, a, b));
     }
+}
+
+fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+    let (ha, hb) = match (header(a), header(b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => {
+            cx.unparsed(Format::Gzip, e.to_string(), a, b);
+            return;
+        }
+    };
+    if ha.mtime != hb.mtime {
+        let ev = |t: u32| {
+            if t == 0 {
+                Evidence::value("0 (no time stored)")
+            } else {
+                epoch_evidence(i64::from(t), &t.to_string())
+            }
+        };
+        cx.emit(
+            at("MTIME", 4),
+            Cause::Timestamp {
+                encoding: TimestampEncoding::GzipMtime,
+            },
+            ev(ha.mtime),
+            ev(hb.mtime),
+            b"",
+        );
+    }
+    if ha.os != hb.os {
+        cx.emit(
+            at("OS", 9),
+            unknown(),
+            Evidence::value(os_name(ha.os)),
+            Evidence::value(os_name(hb.os)),
+            b"",
+        );
+    }
+    let varying = FEXTRA | FNAME | FCOMMENT;
+    if ha.flags & !varying != hb.flags & !varying {
+        cx.emit(
+            at("FLG", 3),
+            unknown(),
+            Evidence::value(format!("{:#04x}", ha.flags)),
+            Evidence::value(format!("{:#04x}", hb.flags)),
+            b"",
+        );
+    }
+    optional(cx, "FEXTRA", 10, ha.extra, hb.extra);
+    let name_at = 10 + ha.extra.map_or(0, |e| e.len() as u64 + 2);
+    optional(cx, "FNAME", name_at, ha.name, hb.name);
+    let comment_at = name_at + ha.name.map_or(0, |n| n.len() as u64 + 1);
+    optional(cx, "FCOMMENT", comment_at, ha.comment, hb.comment);
+
+    let (sa, sb) = (
+        a.get(ha.len..).unwrap_or_default(),
+        b.get(hb.len..).unwrap_or_default(),
+    );
+    if sa == sb && ha.xfl == hb.xfl {
+        return;
+    }
+    let name = inner_name(cx, &ha);
+    let ua = match unpack(cx, &name, Codec::Gzip, a) {
+        Unpacked::Data(d) => d,
+        Unpacked::Limit => return,
+        Unpacked::Corrupt(why) => {
+            cx.unparsed(Format::Gzip, format!("A does not decompress: {why}"), a, b);
+            return;
+        }
+    };
+    let ub = match unpack(cx, &name, Codec::Gzip, b) {
+        Unpacked::Data(d) => d,
+        Unpacked::Limit => return,
+        Unpacked::Corrupt(why) => {
+            cx.unparsed(Format::Gzip, format!("B does not decompress: {why}"), a, b);
+            return;
+        }
+    };
+    if ua == ub {
+        let ev = |h: &Header<'_>, s: &[u8]| {
+            Evidence::value(format!("{}, {} bytes compressed", xfl_name(h.xfl), s.len()))
+        };
+        cx.emit(
+            at("deflate stream", ha.len as u64),
+            Cause::Compressor {
+                format: "gzip".into(),
+            },
+            ev(&ha, sa),
+            ev(&hb, sb),
+            b"",
+        );
+        return;
+    }
+    cx.member(&name, &ua, &ub);
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::archive::{
-    epoch_evidence, field_loc, only_in, order, suspicious, text_field, unknown, unsafe_name,
+    epoch_evidence, field_loc, only_in, or_bytes, order, suspicious, text_field, unknown,
+    unsafe_name,
 };
 use super::bytes::{Bytes, ParseError, Result};
 use super::{Comparator, Cx, Format};
@@ -298,50 +299,54 @@ fn loc(name: &[u8], field: &str, at: u64) -> crate::finding::Location {
 
 impl Comparator for TarComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-        let max = cx.limits.max_members;
-        let (ta, tb) = match (parse(a, max), parse(b, max)) {
-            (Ok(x), Ok(y)) => (x, y),
-            (Err(e), _) | (_, Err(e)) => {
-                cx.unparsed(Format::Tar, e.to_string(), a, b);
-                return;
-            }
-        };
-        suspicious(cx, "tar", "member", &ta.suspicious, &tb.suspicious);
-        if ta.capped || tb.capped {
-            cx.limit(
-                LimitKind::Members,
-                format!("more than {max} members (max_members); the rest were not compared"),
-            );
+        or_bytes(cx, a, b, |cx| compare(cx, a, b));
+    }
+}
+
+fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+    let max = cx.limits.max_members;
+    let (ta, tb) = match (parse(a, max), parse(b, max)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => {
+            cx.unparsed(Format::Tar, e.to_string(), a, b);
+            return;
         }
-        pax_fields(cx, &["global pax header"], 0, &ta.global, &tb.global);
-        let na: Vec<&[u8]> = ta.members.iter().map(|m| m.name.as_slice()).collect();
-        let nb: Vec<&[u8]> = tb.members.iter().map(|m| m.name.as_slice()).collect();
-        order(cx, &["members", "order"], &na, &nb);
-        let by_name_b: BTreeMap<&[u8], &Member<'_>> = tb
-            .members
-            .iter()
-            .rev()
-            .map(|m| (m.name.as_slice(), m))
-            .collect();
-        let names_a: BTreeSet<&[u8]> = na.iter().copied().collect();
-        let mut done = BTreeSet::new();
-        for ma in &ta.members {
-            if cx.full() {
-                cx.omit(1);
-                continue;
-            }
-            if !done.insert(ma.name.as_slice()) {
-                continue;
-            }
-            match by_name_b.get(ma.name.as_slice()) {
-                Some(mb) => member(cx, ma, mb),
-                None => only_in(cx, &ma.name, Side::A),
-            }
+    };
+    suspicious(cx, "tar", "member", &ta.suspicious, &tb.suspicious);
+    if ta.capped || tb.capped {
+        cx.limit(
+            LimitKind::Members,
+            format!("more than {max} members (max_members); the rest were not compared"),
+        );
+    }
+    pax_fields(cx, &["global pax header"], 0, &ta.global, &tb.global);
+    let na: Vec<&[u8]> = ta.members.iter().map(|m| m.name.as_slice()).collect();
+    let nb: Vec<&[u8]> = tb.members.iter().map(|m| m.name.as_slice()).collect();
+    order(cx, &["members", "order"], &na, &nb);
+    let by_name_b: BTreeMap<&[u8], &Member<'_>> = tb
+        .members
+        .iter()
+        .rev()
+        .map(|m| (m.name.as_slice(), m))
+        .collect();
+    let names_a: BTreeSet<&[u8]> = na.iter().copied().collect();
+    let mut done = BTreeSet::new();
+    for ma in &ta.members {
+        if cx.full() {
+            cx.omit(1);
+            continue;
         }
-        for mb in &tb.members {
-            if !names_a.contains(mb.name.as_slice()) && done.insert(mb.name.as_slice()) {
-                only_in(cx, &mb.name, Side::B);
-            }
+        if !done.insert(ma.name.as_slice()) {
+            continue;
+        }
+        match by_name_b.get(ma.name.as_slice()) {
+            Some(mb) => member(cx, ma, mb),
+            None => only_in(cx, &ma.name, Side::A),
+        }
+    }
+    for mb in &tb.members {
+        if !names_a.contains(mb.name.as_slice()) && done.insert(mb.name.as_slice()) {
+            only_in(cx, &mb.name, Side::B);
         }
     }
 }

@@ -17,6 +17,7 @@ use super::header::{HEADER_LEN, Header, Invalidation, describe_magic, python};
 use super::marshal::{self, Field, NodeId, Stream, Value};
 use crate::classify::format_epoch;
 use crate::finding::{Cause, Decoded, Evidence, LimitKind, Location, TimestampEncoding};
+use crate::formats::archive::or_bytes;
 use crate::formats::{Comparator, Cx, Format, compare_as_binary};
 
 pub(crate) struct PycComparator;
@@ -32,72 +33,76 @@ const REPR_LEN: usize = 120;
 
 impl Comparator for PycComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-        let (ha, hb) = match (Header::parse(a), Header::parse(b)) {
-            (Ok(x), Ok(y)) => (x, y),
-            (Err(e), _) | (_, Err(e)) => {
-                cx.unparsed(Format::Pyc, format!("header: {e}"), a, b);
-                return;
-            }
-        };
-        compare_headers(cx, &ha, &hb);
-        let (body_a, body_b) = (
-            a.get(HEADER_LEN..).unwrap_or_default(),
-            b.get(HEADER_LEN..).unwrap_or_default(),
-        );
-        if body_a == body_b {
+        or_bytes(cx, a, b, |cx| compare(cx, a, b));
+    }
+}
+
+fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+    let (ha, hb) = match (Header::parse(a), Header::parse(b)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => {
+            cx.unparsed(Format::Pyc, format!("header: {e}"), a, b);
             return;
         }
-        let (Some(pa), Some(pb)) = (python(ha.magic), python(hb.magic)) else {
-            let magic = if python(ha.magic).is_none() {
-                ha.magic
-            } else {
-                hb.magic
-            };
+    };
+    compare_headers(cx, &ha, &hb);
+    let (body_a, body_b) = (
+        a.get(HEADER_LEN..).unwrap_or_default(),
+        b.get(HEADER_LEN..).unwrap_or_default(),
+    );
+    if body_a == body_b {
+        return;
+    }
+    let (Some(pa), Some(pb)) = (python(ha.magic), python(hb.magic)) else {
+        let magic = if python(ha.magic).is_none() {
+            ha.magic
+        } else {
+            hb.magic
+        };
+        cx.emit(
+            field(&["header", "magic"]),
+            Cause::Unparsed {
+                format: Format::Pyc.name().to_owned(),
+                reason: format!(
+                    "pyc for unknown Python, magic {magic:#06x} ({magic}); the header was \
+                         compared, the marshalled code as bytes"
+                ),
+            },
+            Evidence::value(describe_magic(ha.magic)),
+            Evidence::value(describe_magic(hb.magic)),
+            b"",
+        );
+        body_as_bytes(cx, a, b);
+        return;
+    };
+    let base = HEADER_LEN as u64;
+    let (sa, sb) = match (
+        marshal::parse(body_a, base, pa.layout),
+        marshal::parse(body_b, base, pb.layout),
+    ) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => {
             cx.emit(
-                field(&["header", "magic"]),
+                Location::File,
                 Cause::Unparsed {
                     format: Format::Pyc.name().to_owned(),
-                    reason: format!(
-                        "pyc for unknown Python, magic {magic:#06x} ({magic}); the header was \
-                         compared, the marshalled code as bytes"
-                    ),
+                    reason: format!("marshal stream: {e}"),
                 },
-                Evidence::value(describe_magic(ha.magic)),
-                Evidence::value(describe_magic(hb.magic)),
-                b"",
+                Evidence::absent(),
+                Evidence::absent(),
+                b"pyc marshal",
             );
             body_as_bytes(cx, a, b);
             return;
-        };
-        let base = HEADER_LEN as u64;
-        let (sa, sb) = match (
-            marshal::parse(body_a, base, pa.layout),
-            marshal::parse(body_b, base, pb.layout),
-        ) {
-            (Ok(x), Ok(y)) => (x, y),
-            (Err(e), _) | (_, Err(e)) => {
-                cx.emit(
-                    Location::File,
-                    Cause::Unparsed {
-                        format: Format::Pyc.name().to_owned(),
-                        reason: format!("marshal stream: {e}"),
-                    },
-                    Evidence::absent(),
-                    Evidence::absent(),
-                    b"pyc marshal",
-                );
-                body_as_bytes(cx, a, b);
-                return;
-            }
-        };
-        let mut w = Walker::new(cx, &sa, &sb);
-        w.run();
-        let emitted = w.finish();
-        if emitted == 0 {
-            // Equal trees, equal encodings: the bytes after the code object
-            // differ.
-            body_as_bytes(cx, a, b);
         }
+    };
+    let mut w = Walker::new(cx, &sa, &sb);
+    w.run();
+    let emitted = w.finish();
+    if emitted == 0 {
+        // Equal trees, equal encodings: the bytes after the code object
+        // differ.
+        body_as_bytes(cx, a, b);
     }
 }
 

@@ -14,7 +14,7 @@ use crate::finding::{
     Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, TimestampEncoding,
 };
 use crate::formats::archive::{
-    epoch_evidence, field_loc, only_in, order, suspicious, text_field, unknown,
+    epoch_evidence, field_loc, only_in, or_bytes, order, suspicious, text_field, unknown,
 };
 use crate::formats::bytes::Bytes;
 use crate::formats::inflate::{Codec, Unpacked, unpack};
@@ -66,77 +66,80 @@ fn system_name(made_by: u16) -> String {
 
 impl Comparator for ZipComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-        let max = cx.limits.max_members;
-        let (za, zb) = match (parse(a, max), parse(b, max)) {
-            (Ok(x), Ok(y)) => (x, y),
-            (Err(e), _) | (_, Err(e)) => {
-                cx.unparsed(Format::Zip, e.to_string(), a, b);
-                return;
-            }
-        };
-        suspicious(cx, "zip", "entry", &za.suspicious, &zb.suspicious);
-        for z in [&za, &zb] {
-            if z.skipped > 0 {
-                let detail = format!(
-                    "the central directory lists {} more entries than max_members ({max}); \
+        or_bytes(cx, a, b, |cx| compare(cx, a, b));
+    }
+}
+
+fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+    let max = cx.limits.max_members;
+    let (za, zb) = match (parse(a, max), parse(b, max)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) | (_, Err(e)) => {
+            cx.unparsed(Format::Zip, e.to_string(), a, b);
+            return;
+        }
+    };
+    suspicious(cx, "zip", "entry", &za.suspicious, &zb.suspicious);
+    for z in [&za, &zb] {
+        if z.skipped > 0 {
+            let detail = format!(
+                "the central directory lists {} more entries than max_members ({max}); \
                      they were not compared",
-                    z.skipped
-                );
-                cx.limit(LimitKind::Members, detail);
-                break;
-            }
-        }
-        if za.comment != zb.comment {
-            text_field(
-                cx,
-                Location::Field {
-                    path: vec!["archive comment".into()],
-                    at: None,
-                },
-                za.comment,
-                zb.comment,
+                z.skipped
             );
+            cx.limit(LimitKind::Members, detail);
+            break;
         }
-        let na: Vec<&[u8]> = za.entries.iter().map(|e| e.name).collect();
-        let nb: Vec<&[u8]> = zb.entries.iter().map(|e| e.name).collect();
-        order(cx, &["central directory", "entry order"], &na, &nb);
-        let by_name_b: BTreeMap<&[u8], &Entry<'_>> =
-            zb.entries.iter().map(|e| (e.name, e)).collect();
-        let names_a: BTreeSet<&[u8]> = za.entries.iter().map(|e| e.name).collect();
-        let mut changed: BTreeSet<Vec<u8>> = BTreeSet::new();
-        let mut records: Vec<(&Entry<'_>, &Entry<'_>)> = Vec::new();
-        let mut done = BTreeSet::new();
-        for ea in &za.entries {
-            if cx.full() {
-                cx.omit(1);
-                continue;
-            }
-            if !done.insert(ea.name) {
-                continue;
-            }
-            let Some(eb) = by_name_b.get(ea.name) else {
-                only_in(cx, ea.name, Side::A);
-                changed.insert(ea.name.to_vec());
-                continue;
-            };
-            headers(cx, ea, eb);
-            if is_record(ea.name) {
-                records.push((ea, eb));
-                continue;
-            }
-            if content(cx, ea, eb) {
-                changed.insert(ea.name.to_vec());
-            }
+    }
+    if za.comment != zb.comment {
+        text_field(
+            cx,
+            Location::Field {
+                path: vec!["archive comment".into()],
+                at: None,
+            },
+            za.comment,
+            zb.comment,
+        );
+    }
+    let na: Vec<&[u8]> = za.entries.iter().map(|e| e.name).collect();
+    let nb: Vec<&[u8]> = zb.entries.iter().map(|e| e.name).collect();
+    order(cx, &["central directory", "entry order"], &na, &nb);
+    let by_name_b: BTreeMap<&[u8], &Entry<'_>> = zb.entries.iter().map(|e| (e.name, e)).collect();
+    let names_a: BTreeSet<&[u8]> = za.entries.iter().map(|e| e.name).collect();
+    let mut changed: BTreeSet<Vec<u8>> = BTreeSet::new();
+    let mut records: Vec<(&Entry<'_>, &Entry<'_>)> = Vec::new();
+    let mut done = BTreeSet::new();
+    for ea in &za.entries {
+        if cx.full() {
+            cx.omit(1);
+            continue;
         }
-        for eb in &zb.entries {
-            if !names_a.contains(eb.name) && done.insert(eb.name) {
-                only_in(cx, eb.name, Side::B);
-                changed.insert(eb.name.to_vec());
-            }
+        if !done.insert(ea.name) {
+            continue;
         }
-        for (ea, eb) in records {
-            record(cx, ea, eb, &changed);
+        let Some(eb) = by_name_b.get(ea.name) else {
+            only_in(cx, ea.name, Side::A);
+            changed.insert(ea.name.to_vec());
+            continue;
+        };
+        headers(cx, ea, eb);
+        if is_record(ea.name) {
+            records.push((ea, eb));
+            continue;
         }
+        if content(cx, ea, eb) {
+            changed.insert(ea.name.to_vec());
+        }
+    }
+    for eb in &zb.entries {
+        if !names_a.contains(eb.name) && done.insert(eb.name) {
+            only_in(cx, eb.name, Side::B);
+            changed.insert(eb.name.to_vec());
+        }
+    }
+    for (ea, eb) in records {
+        record(cx, ea, eb, &changed);
     }
 }
 
@@ -194,6 +197,7 @@ fn headers(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
             b"",
         );
     }
+    local_fields(cx, ea, eb);
     external_attr(cx, ea, eb);
     // The local header repeats most of the central extra fields (and adds
     // atime/ctime to UT): what the central directory showed is not
@@ -214,6 +218,40 @@ fn headers(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
     if ea.comment != eb.comment {
         let at = ea.cd_at + CD_FIXED + (ea.name.len() + ea.extra.len()) as u64;
         text_field(cx, loc(n, "comment", at), ea.comment, eb.comment);
+    }
+}
+
+/// Fields of the local header that differ between the sides while their
+/// central-directory copies agree (a writer that fills them differently,
+/// or a corrupt header): reported raw, each with its offset.
+fn local_fields(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) {
+    // (name, offset in the local header, offset in the central record, width)
+    const FIELDS: [(&str, usize, usize, usize); 6] = [
+        ("version_needed", 4, 6, 2),
+        ("general_purpose_flags", 6, 8, 2),
+        ("compression_method", 8, 10, 2),
+        ("crc32", 14, 16, 4),
+        ("compressed_size", 18, 20, 4),
+        ("uncompressed_size", 22, 24, 4),
+    ];
+    let (la, lb) = (ea.local.fixed, eb.local.fixed);
+    if la == lb {
+        return;
+    }
+    let (ca, cb) = (ea.central, eb.central);
+    for (name, lo, co, w) in FIELDS {
+        let (x, y) = (la.get(lo..lo + w), lb.get(lo..lo + w));
+        if x != y && ca.get(co..co + w) == cb.get(co..co + w) {
+            let hex =
+                |v: Option<&[u8]>| Evidence::value(crate::finding::hex(v.unwrap_or_default()));
+            cx.emit(
+                loc(ea.name, &format!("local {name}"), ea.local.at + lo as u64),
+                unknown(),
+                hex(x),
+                hex(y),
+                b"",
+            );
+        }
     }
 }
 

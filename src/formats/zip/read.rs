@@ -20,6 +20,8 @@ pub(super) const LOCAL_FIXED: u64 = 30;
 #[derive(Clone, Debug)]
 pub(super) struct Local<'d> {
     pub(super) at: u64,
+    /// The 30 fixed bytes of the header, for fields compared raw.
+    pub(super) fixed: &'d [u8],
     pub(super) time: u16,
     pub(super) date: u16,
     pub(super) name: &'d [u8],
@@ -31,6 +33,8 @@ pub(super) struct Local<'d> {
 pub(super) struct Entry<'d> {
     /// Offset of the central directory record.
     pub(super) cd_at: u64,
+    /// The 46 fixed bytes of the central record, for fields compared raw.
+    pub(super) central: &'d [u8],
     pub(super) made_by: u16,
     pub(super) needed: u16,
     pub(super) flags: u16,
@@ -260,6 +264,7 @@ fn entry<'d>(file: &Bytes<'d>, cd: &mut Bytes<'d>) -> Result<Entry<'d>> {
     })?;
     Ok(Entry {
         cd_at,
+        central: file.read_at(cd_at, CD_FIXED)?,
         made_by,
         needed,
         flags,
@@ -274,6 +279,7 @@ fn entry<'d>(file: &Bytes<'d>, cd: &mut Bytes<'d>) -> Result<Entry<'d>> {
         comment,
         local: Local {
             at: local_at,
+            fixed: file.read_at(local_at, LOCAL_FIXED)?,
             time: ltime,
             date: ldate,
             name: lname,

@@ -50,7 +50,12 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         a.get(HEADER_LEN..).unwrap_or_default(),
         b.get(HEADER_LEN..).unwrap_or_default(),
     );
-    if body_a == body_b {
+    // Two Python versions compile to other bytecode throughout: the magic
+    // number finding says so, and comparing the code would only list
+    // its consequences.
+    if body_a == body_b
+        || (ha.magic != hb.magic && python(ha.magic).is_some() && python(hb.magic).is_some())
+    {
         return;
     }
     let (Some(pa), Some(pb)) = (python(ha.magic), python(hb.magic)) else {
@@ -1003,6 +1008,25 @@ mod tests {
         assert!(
             f.iter()
                 .any(|f| matches!(f.location, Location::Bytes { .. }))
+        );
+    }
+
+    #[test]
+    fn another_python_is_the_magic_number_only() {
+        let a = pyc(3413, &module38(&["alpha"], "m.py"));
+        let mut w = W::default();
+        w.code(CodeLayout::Py311, "<module>", "m.py", |w| {
+            w.tuple(0);
+        });
+        let b = pyc(3495, &w);
+        let f = compare(&a, &b);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(place(&f[0]), "header / magic");
+        assert_eq!(
+            f[0].b.excerpt,
+            crate::finding::Excerpt::Value {
+                value: crate::finding::Text::new("Python 3.11 (magic 3495)")
+            }
         );
     }
 

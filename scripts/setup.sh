@@ -36,5 +36,6 @@ fi
 # pip, setuptools and wheel (`pip wheel --no-build-isolation`).
 if ! python3 -c 'import setuptools, wheel' >/dev/null 2>&1; then
     echo "setup: installing the Python packages wheel and setuptools" >&2
-    python3 -m pip install --quiet --disable-pip-version-check wheel setuptools
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        wheel setuptools
 fi

@@ -577,6 +577,27 @@ mod tests {
     }
 
     #[test]
+    fn archive_comment_is_explained() {
+        let make = |comment: &str| {
+            let mut w = zip_method::Writer::default();
+            w.add("a.txt", b"same\n", zip_method::M::Stored);
+            let mut z = w.finish();
+            let n = z.len();
+            z[n - 2..].copy_from_slice(&(comment.len() as u16).to_le_bytes());
+            z.extend_from_slice(comment.as_bytes());
+            z
+        };
+        let f = compare(
+            &Limits::default(),
+            &make("built 2026-11-25T13:45:12Z"),
+            &make("built 2026-11-26T09:00:01Z"),
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].cause.name(), "timestamp");
+        assert_eq!(f[0].location.to_string(), "archive comment");
+    }
+
+    #[test]
     fn entry_order_is_ordering() {
         let make = |names: &[&str]| {
             let mut w = zip_method::Writer::default();

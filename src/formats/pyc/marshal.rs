@@ -662,6 +662,36 @@ mod tests {
         assert!(parse(b"l\x01\0\0\0\xff\xff", 0, CodeLayout::Py311).is_err());
     }
 
+    /// Every `.pyc` below `$TWICE_PYC_DIR` (a Python installation's
+    /// library, say) parses completely. Run by hand:
+    /// `TWICE_PYC_DIR=/usr/lib/python3.11 cargo test --lib stdlib -- --ignored`.
+    #[test]
+    #[ignore = "needs TWICE_PYC_DIR"]
+    fn stdlib_pycs_parse() {
+        let Some(dir) = std::env::var_os("TWICE_PYC_DIR") else {
+            return;
+        };
+        let mut stack = vec![std::path::PathBuf::from(dir)];
+        let mut parsed = 0;
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "pyc") {
+                    let data = std::fs::read(&p).unwrap();
+                    let magic = u16::from_le_bytes([data[0], data[1]]);
+                    let layout = crate::formats::pyc::header::python(magic).unwrap().layout;
+                    let s = parse(&data[16..], 16, layout)
+                        .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                    assert!(s.code_str(s.root, "co_name").is_some(), "{}", p.display());
+                    parsed += 1;
+                }
+            }
+        }
+        eprintln!("parsed {parsed} .pyc files");
+    }
+
     #[test]
     fn every_truncation_of_a_real_pyc_fails_without_panic() {
         let pyc = crate::formats::archive::fixture("pairs/pyc-mtime/a/mod.pyc");

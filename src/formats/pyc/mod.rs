@@ -2,7 +2,7 @@
 //! CPython 3.8 to 3.14, and a comparison of the two code-object trees.
 
 mod compare;
-mod header;
+pub(crate) mod header;
 mod marshal;
 
 pub(crate) use compare::PycComparator;

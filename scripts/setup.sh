@@ -37,9 +37,10 @@ if ((${#need[@]})); then
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# The demo project builds a wheel with setuptools and wheel, offline.
+# The demo project and the archive fixtures build wheels with pip, setuptools
+# and wheel (`pip wheel --no-build-isolation`), offline.
 if ! python3 -c 'import setuptools, wheel' >/dev/null 2>&1; then
-    echo "setup: installing the python packages setuptools and wheel" >&2
-    python3 -m pip install --quiet --disable-pip-version-check setuptools wheel \
-        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages setuptools wheel
+    echo "setup: installing the Python packages wheel and setuptools" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        wheel setuptools
 fi

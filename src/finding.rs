@@ -287,6 +287,12 @@ pub enum TimestampEncoding {
     DosDateTime,
     /// A file's modification time in the file system.
     FileMtime,
+    /// The source mtime in a timestamp-based `.pyc` header (PEP 552),
+    /// 32-bit little-endian.
+    PycSourceMtime,
+    /// The MTIME field of a gzip member header (RFC 1952), 32-bit
+    /// little-endian.
+    GzipMtime,
 }
 
 impl fmt::Display for TimestampEncoding {
@@ -304,6 +310,8 @@ impl fmt::Display for TimestampEncoding {
             TimestampEncoding::CTime => "__TIME__",
             TimestampEncoding::DosDateTime => "MS-DOS date/time",
             TimestampEncoding::FileMtime => "file mtime",
+            TimestampEncoding::PycSourceMtime => "pyc source mtime",
+            TimestampEncoding::GzipMtime => "gzip header MTIME",
         })
     }
 }
@@ -347,6 +355,25 @@ pub enum Cause {
     /// `what` is `hostname`, `domain`, `user`, `home` or `environment
     /// variable` (an audit's canary values).
     Environment { what: String },
+    /// An archive member whose content is the same on both sides but whose
+    /// compressed bytes differ: another compressor, version, level or
+    /// method. `format` names the container (zip, gzip).
+    Compressor { format: String },
+    /// Marshalled Python values that are equal but encoded differently:
+    /// the FLAG_REF bit, back-reference numbering or string interning,
+    /// which CPython derives from reference counts. `flagged_a` and
+    /// `flagged_b` count the objects each side flags.
+    MarshalRefs { flagged_a: u64, flagged_b: u64 },
+    /// Elements of a set or frozenset in another order, which follows the
+    /// string hash seed. `records` counts the elements out of place.
+    HashOrder { records: u64 },
+    /// Permission bits of an archive member differ (typically the umask of
+    /// the build); the modes are in the evidence.
+    Permissions,
+    /// An archive structure that tools extracting it may mishandle (path
+    /// traversal, overlapping entries, impossible sizes). `twice` never
+    /// extracts to disk; it reports and goes on where it safely can.
+    Suspicious { format: String, reason: String },
 }
 
 /// The bounds shared by all archive recursion (see `diff::Limits`).
@@ -391,6 +418,11 @@ impl Cause {
             Cause::Unparsed { .. } => "unparsed",
             Cause::Limit { .. } => "limit",
             Cause::Environment { .. } => "environment",
+            Cause::Compressor { .. } => "compressor",
+            Cause::MarshalRefs { .. } => "marshal_refs",
+            Cause::HashOrder { .. } => "hash_order",
+            Cause::Permissions => "permissions",
+            Cause::Suspicious { .. } => "suspicious",
         }
     }
 }
@@ -417,6 +449,24 @@ impl fmt::Display for Cause {
             }
             Cause::Limit { limit, detail } => write!(f, "{limit} limit reached: {detail}"),
             Cause::Environment { what } => write!(f, "captured {what}"),
+            Cause::Compressor { format } => write!(
+                f,
+                "compressor differs ({format}: same content, different compressed bytes)"
+            ),
+            Cause::MarshalRefs {
+                flagged_a,
+                flagged_b,
+            } => write!(
+                f,
+                "marshal reference flags differ (equal values; A flags {flagged_a} objects, B {flagged_b})"
+            ),
+            Cause::HashOrder { records } => write!(
+                f,
+                "ordering by hash seed ({records} set element{} moved)",
+                plural(*records)
+            ),
+            Cause::Permissions => f.write_str("permission bits differ"),
+            Cause::Suspicious { format, reason } => write!(f, "suspicious {format}: {reason}"),
         }
     }
 }

@@ -23,6 +23,20 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
             "file mtimes are not part of a content-addressed cache key; where they are archived, \
              pin them (tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime, touch -d @$SOURCE_DATE_EPOCH)"
         }
+        Cause::Timestamp {
+            encoding: E::PycSourceMtime,
+        } => {
+            "a timestamp-based .pyc records its source's mtime: compile with \
+             `python -m compileall --invalidation-mode checked-hash` (py_compile defaults to it when \
+             SOURCE_DATE_EPOCH is set; uv: UV_COMPILE_BYTECODE with PYC_INVALIDATION_MODE), or clamp \
+             source mtimes to SOURCE_DATE_EPOCH before compiling"
+        }
+        Cause::Timestamp {
+            encoding: E::GzipMtime,
+        } => {
+            "the gzip header records the input's mtime (and name): compress with `gzip -n`, \
+             GzipFile(mtime=0) in Python, or tar ... | gzip -n; SOURCE_DATE_EPOCH alone does not reach gzip"
+        }
         Cause::Timestamp { .. } => {
             "the build embeds the current time: take it from SOURCE_DATE_EPOCH \
              (reproducible-builds.org/specs/source-date-epoch) or leave it out"
@@ -93,6 +107,31 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
         Cause::Limit { .. } => {
             "twice stopped descending into this archive at a safety limit; raise it only for \
              archives you trust (members beyond it were not compared)"
+        }
+        Cause::Compressor { .. } => {
+            "the content is identical but the compressed bytes differ: pin the compressor (zlib vs \
+             zlib-ng, its version) and the level, or store members uncompressed; the archive is a \
+             cache key even when what it holds is not"
+        }
+        Cause::MarshalRefs { .. } => {
+            "CPython sets marshal's FLAG_REF from reference counts, so what else the compiling \
+             process held changes the bytes (cpython#98819, #129724): compile each file in a fresh \
+             process in a fixed order (compileall -j0 does not guarantee it), or normalise the .pyc \
+             afterwards (add-determinism's pyc handler)"
+        }
+        Cause::HashOrder { .. } => {
+            "set and frozenset constants are marshalled in hash order, which follows the string \
+             hash seed before Python 3.11: build with PYTHONHASHSEED=0, or on 3.11+ where marshal \
+             sorts set elements"
+        }
+        Cause::Permissions => {
+            "member modes come from the umask or the checkout: set them explicitly (umask 022, \
+             chmod before packing, tar --mode=go-w; flit and strip-nondeterminism normalise to \
+             644/755)"
+        }
+        Cause::Suspicious { .. } => {
+            "the archive is malformed in a way extractors mishandle (path traversal, overlapping \
+             entries, impossible sizes); twice wrote nothing to disk. Find the tool that produced it"
         }
     }
 }

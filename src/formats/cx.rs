@@ -10,8 +10,6 @@ use crate::finding::{
     Artifact, Cause, Evidence, Finding, Fingerprint, LimitKind, Location, fingerprint,
 };
 
-// Recursion and limits serve the archive comparators.
-#[allow(dead_code)]
 pub(crate) struct Cx<'a> {
     pub artifact: Artifact,
     pub classifier: &'a Classifier,
@@ -27,11 +25,9 @@ pub(crate) struct Cx<'a> {
 }
 
 /// A recursion limit was hit; the finding saying so has been emitted.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub(crate) struct LimitHit;
 
-#[allow(dead_code)]
 impl<'a> Cx<'a> {
     pub fn new(artifact: Artifact, classifier: &'a Classifier, limits: &'a Limits) -> Cx<'a> {
         Cx {
@@ -95,7 +91,14 @@ impl<'a> Cx<'a> {
         });
     }
 
+    /// Findings produced so far, kept or omitted: a comparator that
+    /// produced none for two differing inputs falls back to bytes.
+    pub fn produced(&self) -> u64 {
+        self.findings.len() as u64 + self.omitted
+    }
+
     /// How many archives deep the current artifact is.
+    #[allow(dead_code)] // used by tests; comparators go through `member`
     pub fn depth(&self) -> usize {
         self.depth
     }

@@ -4,12 +4,19 @@
 //! through a [`Cx`]. It never fails the run: what it cannot parse becomes a
 //! finding or a fallback to a simpler comparator.
 
+mod archive;
 mod binary;
-// The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it.
+// The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it;
+// some readers (seek, big-endian) serve comparators still to land.
 #[allow(dead_code)]
 pub(crate) mod bytes;
 mod cx;
+mod gzip;
+mod inflate;
+mod pyc;
+mod tar;
 mod text;
+mod zip;
 
 pub(crate) use cx::Cx;
 
@@ -121,14 +128,12 @@ pub(crate) trait Comparator: Sync {
 pub(crate) fn comparator(format: Format) -> &'static dyn Comparator {
     match format {
         Format::Text => &text::TextComparator,
+        Format::Zip => &zip::ZipComparator,
+        Format::Pyc => &pyc::PycComparator,
+        Format::Gzip => &gzip::GzipComparator,
+        Format::Tar => &tar::TarComparator,
         // Formats whose structural comparator has not landed compare as bytes.
-        Format::Binary
-        | Format::Elf
-        | Format::Ar
-        | Format::Zip
-        | Format::Pyc
-        | Format::Gzip
-        | Format::Tar => &binary::BinaryComparator,
+        Format::Binary | Format::Elf | Format::Ar => &binary::BinaryComparator,
     }
 }
 
@@ -141,7 +146,6 @@ pub(crate) fn compare_bytes(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) -> Format {
     format
 }
 
-#[allow(dead_code)]
 /// The byte-level comparison, for comparators that give up on a structure.
 pub(crate) fn compare_as_binary(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
     binary::BinaryComparator.compare(cx, a, b);

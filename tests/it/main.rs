@@ -2,6 +2,7 @@
 //! `fixtures/make_fixtures.sh` and over trees made on the spot.
 
 mod audit;
+mod archives;
 mod cli;
 mod determinism;
 mod fixtures;

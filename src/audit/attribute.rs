@@ -117,14 +117,20 @@ fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option
             {
                 return one(Variation::Env, AttributedBy::Canary);
             }
-            if matches!(
-                (&f.a.decoded, &f.b.decoded),
+            match (&f.a.decoded, &f.b.decoded) {
                 (Some(Decoded::Mode(_)), Some(Decoded::Mode(_)))
-            ) && active.contains(&Variation::Umask)
-            {
-                return umask(f, a, b);
+                    if active.contains(&Variation::Umask) =>
+                {
+                    umask(f, a, b)
+                }
+                // Clock readings under other causes (an `ar` member's date).
+                (Some(Decoded::Time(ta)), Some(Decoded::Time(tb)))
+                    if in_clock(*ta, a, SLACK) && in_clock(*tb, b, SLACK) =>
+                {
+                    one(Variation::Time, AttributedBy::Canary)
+                }
+                _ => None,
             }
-            None
         }
     }
 }

@@ -329,6 +329,11 @@ impl Auditor {
             if v == Variation::NumCpus && cpus < 2 {
                 missing.push("a second CPU".to_owned());
             }
+            if v == Variation::Domain && !is_root() {
+                // setdomainname needs CAP_SYS_ADMIN, which bubblewrap keeps
+                // only for root.
+                missing.push("root (to set the domain name in the sandbox)".to_owned());
+            }
             if v == Variation::Locale && missing.is_empty() {
                 let localedef = self.tools.get(LOCALEDEF).map(Path::to_path_buf);
                 for k in 1..self.opts.runs {
@@ -492,6 +497,11 @@ impl Auditor {
         });
         Ok(report)
     }
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 fn run_label(k: usize) -> String {

@@ -584,3 +584,37 @@ fn more_runs_compare_each_with_run_a() {
     );
     assert_eq!(report["artifacts"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn keep_leaves_the_sandboxes_and_says_where() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = project("pwd > where.txt");
+    let out = twice()
+        .env("TMPDIR", tmp.path())
+        .arg("audit")
+        .arg("-C")
+        .arg(src.path())
+        .args([
+            "--keep",
+            "--vary",
+            "build_path",
+            "--color",
+            "never",
+            "--",
+            "./build.sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kept = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sandboxes and logs kept in "))
+        .unwrap_or_else(|| panic!("no kept path in:\n{text}"));
+    let kept = Path::new(kept);
+    assert!(kept.starts_with(tmp.path()));
+    for run in ["run-A", "run-B"] {
+        assert!(kept.join(run).join("src/where.txt").is_file(), "{run}");
+        assert!(kept.join("logs").join(format!("{run}.log")).is_file());
+    }
+}

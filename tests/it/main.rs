@@ -1,8 +1,8 @@
 //! Integration tests: the real `twice` binary over fixture pairs built by
 //! `fixtures/make_fixtures.sh` and over trees made on the spot.
 
-mod audit;
 mod archives;
+mod audit;
 mod cli;
 mod determinism;
 mod fixtures;

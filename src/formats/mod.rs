@@ -4,11 +4,13 @@
 //! through a [`Cx`]. It never fails the run: what it cannot parse becomes a
 //! finding or a fallback to a simpler comparator.
 
+mod ar;
 mod binary;
 // The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it.
 #[allow(dead_code)]
 pub(crate) mod bytes;
 mod cx;
+mod elf;
 mod text;
 
 pub(crate) use cx::Cx;
@@ -121,14 +123,12 @@ pub(crate) trait Comparator: Sync {
 pub(crate) fn comparator(format: Format) -> &'static dyn Comparator {
     match format {
         Format::Text => &text::TextComparator,
+        Format::Elf => &elf::ElfComparator,
+        Format::Ar => &ar::ArComparator,
         // Formats whose structural comparator has not landed compare as bytes.
-        Format::Binary
-        | Format::Elf
-        | Format::Ar
-        | Format::Zip
-        | Format::Pyc
-        | Format::Gzip
-        | Format::Tar => &binary::BinaryComparator,
+        Format::Binary | Format::Zip | Format::Pyc | Format::Gzip | Format::Tar => {
+            &binary::BinaryComparator
+        }
     }
 }
 

@@ -1,0 +1,531 @@
+//! DWARF: compilation units walked in lockstep with `gimli`.
+//!
+//! Strings are compared by value, whatever form holds them
+//! (`DW_FORM_strp`, `line_strp`, inline), so a longer `DW_AT_comp_dir` is
+//! one root finding naming the unit and the attribute, and the string
+//! offsets it shifts are counted as consequences instead of reported. The
+//! `.debug_line` header's directory and file tables are compared the same
+//! way. Relocatable objects keep string offsets in relocations, which are
+//! applied to a copy of each debug section first.
+#![deny(clippy::indexing_slicing)]
+
+use std::borrow::Cow;
+
+use gimli::{AttributeValue, EndianSlice, RunTimeEndian, SectionId};
+use object::elf;
+
+use super::model::{Elf, Section};
+use super::{State, strings, summarise};
+use crate::finding::{Cause, Evidence, Location, ToolchainPart};
+use crate::formats::Cx;
+
+type R<'a> = EndianSlice<'a, RunTimeEndian>;
+
+/// Counters of what the lockstep walk saw.
+#[derive(Default)]
+struct Walk {
+    /// Attribute values that differ only as offsets or addresses.
+    shifts: u64,
+    /// Attribute values that differ for no reason found.
+    unknown: u64,
+    /// Findings emitted for strings.
+    roots: u64,
+    line_roots: u64,
+}
+
+pub(super) fn compare(
+    cx: &mut Cx<'_>,
+    st: &mut State,
+    a: &Elf<'_>,
+    b: &Elf<'_>,
+    pairs: &[(Option<&Section<'_>>, Option<&Section<'_>>)],
+) {
+    let mut walk = Walk::default();
+    let sections_a = load(a);
+    let sections_b = load(b);
+    let result = match (&sections_a, &sections_b) {
+        (Ok(x), Ok(y)) => {
+            let dwarf_a = x.borrow(|s| EndianSlice::new(s, endian(a)));
+            let dwarf_b = y.borrow(|s| EndianSlice::new(s, endian(b)));
+            units(cx, st, a, &dwarf_a, &dwarf_b, &mut walk)
+        }
+        (Err(e), _) => Err(format!("side A: {e}")),
+        (_, Err(e)) => Err(format!("side B: {e}")),
+    };
+    if let Err(reason) = result {
+        cx.emit(
+            Location::Field {
+                path: vec!["DWARF".to_owned()],
+                at: None,
+            },
+            Cause::Unparsed {
+                format: "DWARF".to_owned(),
+                reason,
+            },
+            Evidence::absent(),
+            Evidence::absent(),
+            b"DWARF",
+        );
+    }
+    if walk.roots > 0 {
+        st.roots.insert("section .debug_info".to_owned());
+    }
+    if walk.line_roots > 0 {
+        st.roots.insert("section .debug_line".to_owned());
+    }
+    // The string tables: strings no attribute above reported.
+    let mut residual = Vec::new();
+    for (sa, sb) in pairs {
+        let (Some(sa), Some(sb)) = (sa, sb) else {
+            continue;
+        };
+        if !sa.is_debug() || sa.is_compressed() || sa.data == sb.data {
+            continue;
+        }
+        if sa.name == b".debug_str" || sa.name == b".debug_line_str" {
+            let label = sa.label();
+            let path = vec![label.clone()];
+            let out = strings::compare(
+                cx,
+                &strings::Place {
+                    path: &path,
+                    a_file: a.data,
+                    b_file: b.data,
+                    a_at: sa.offset as usize,
+                    b_at: sb.offset as usize,
+                    at: None,
+                },
+                sa.data,
+                sb.data,
+                1,
+                None,
+                &st.seen,
+            );
+            st.root_emitted(&label, out.roots);
+            if out.roots == 0 && !st.seen.is_empty() {
+                // Its changes were all reported through attributes.
+                st.roots.insert(label);
+            }
+            continue;
+        }
+        let verified = sa.name == b".debug_info" && walk.unknown == 0 && walk.shifts > 0;
+        residual.push((*sa, *sb, verified));
+    }
+    for (sa, sb, verified) in residual {
+        summarise(cx, st, a, b, sa, sb, verified);
+    }
+}
+
+fn endian(e: &Elf<'_>) -> RunTimeEndian {
+    if e.little {
+        RunTimeEndian::Little
+    } else {
+        RunTimeEndian::Big
+    }
+}
+
+/// The debug sections of one file, relocated when it is relocatable.
+fn load<'d>(e: &Elf<'d>) -> Result<gimli::DwarfSections<Cow<'d, [u8]>>, String> {
+    gimli::DwarfSections::load(|id: SectionId| -> Result<Cow<'d, [u8]>, String> {
+        let Some(s) = e.sections.iter().find(|s| s.name == id.name().as_bytes()) else {
+            return Ok(Cow::Borrowed(&[][..]));
+        };
+        if s.is_compressed() {
+            return Err(format!(
+                "{} is compressed (SHF_COMPRESSED), which twice does not inflate; at offset {:#x}",
+                id.name(),
+                s.offset
+            ));
+        }
+        if !e.relocatable {
+            return Ok(Cow::Borrowed(s.data));
+        }
+        relocate(e, s)
+    })
+}
+
+/// Apply the absolute relocations DWARF uses (32 and 64 bit) to a copy of
+/// section `s`: the value is the symbol's plus the addend.
+fn relocate<'d>(e: &Elf<'d>, s: &Section<'d>) -> Result<Cow<'d, [u8]>, String> {
+    let machine = e.header_value("e_machine") as u16;
+    let mut out: Option<Vec<u8>> = None;
+    for (index, relocs) in &e.relocs {
+        let Some(rs) = e.section(*index) else {
+            continue;
+        };
+        if rs.info as usize != s.index || rs.flags & u64::from(elf::SHF_ALLOC.0) != 0 {
+            continue;
+        }
+        let data = out.get_or_insert_with(|| s.data.to_vec());
+        for r in relocs {
+            const X86_64: u16 = elf::EM_X86_64.0;
+            const AARCH64: u16 = elf::EM_AARCH64.0;
+            const I386: u16 = elf::EM_386.0;
+            // R_X86_64_64, R_AARCH64_ABS64; R_X86_64_32(S), R_AARCH64_ABS32, R_386_32.
+            let size = match (machine, r.r_type) {
+                (X86_64, 1) | (AARCH64, 257) => 8,
+                (X86_64, 10 | 11) | (AARCH64, 258) | (I386, 1) => 4,
+                _ => continue,
+            };
+            let sym = e.symtab.get(r.sym as usize).map_or(0, |sym| sym.value);
+            let at = usize::try_from(r.offset).map_err(|_| bad(s, r.offset))?;
+            let slot = data
+                .get_mut(at..at + size)
+                .ok_or_else(|| bad(s, r.offset))?;
+            let implicit = if rs.sh_type == elf::SHT_REL.0 {
+                read(slot, e.little)
+            } else {
+                0
+            };
+            let value = sym.wrapping_add(r.addend as u64).wrapping_add(implicit);
+            write(slot, value, e.little);
+        }
+    }
+    Ok(out.map_or(Cow::Borrowed(s.data), Cow::Owned))
+}
+
+fn bad(s: &Section<'_>, offset: u64) -> String {
+    format!(
+        "relocation at {offset:#x} lies outside {} ({} bytes) at offset {:#x}",
+        String::from_utf8_lossy(s.name),
+        s.data.len(),
+        s.offset
+    )
+}
+
+fn read(slot: &[u8], little: bool) -> u64 {
+    let mut v = 0u64;
+    for (i, &byte) in slot.iter().enumerate() {
+        let shift = if little { i } else { slot.len() - 1 - i };
+        v |= u64::from(byte) << (8 * shift);
+    }
+    v
+}
+
+fn write(slot: &mut [u8], value: u64, little: bool) {
+    let n = slot.len();
+    for (i, byte) in slot.iter_mut().enumerate() {
+        let shift = if little { i } else { n - 1 - i };
+        *byte = (value >> (8 * shift)) as u8;
+    }
+}
+
+fn is_string(v: &AttributeValue<R<'_>>) -> bool {
+    matches!(
+        v,
+        AttributeValue::String(_)
+            | AttributeValue::DebugStrRef(_)
+            | AttributeValue::DebugStrOffsetsIndex(_)
+            | AttributeValue::DebugLineStrRef(_)
+            | AttributeValue::DebugStrRefSup(_)
+    )
+}
+
+/// Values that are offsets into a section or addresses: they move when
+/// anything before them grows.
+fn is_offset(v: &AttributeValue<R<'_>>) -> bool {
+    matches!(
+        v,
+        AttributeValue::Addr(_)
+            | AttributeValue::UnitRef(_)
+            | AttributeValue::DebugInfoRef(_)
+            | AttributeValue::DebugInfoRefSup(_)
+            | AttributeValue::DebugLineRef(_)
+            | AttributeValue::DebugAddrBase(_)
+            | AttributeValue::DebugAddrIndex(_)
+            | AttributeValue::DebugLocListsBase(_)
+            | AttributeValue::DebugLocListsIndex(_)
+            | AttributeValue::DebugRngListsBase(_)
+            | AttributeValue::DebugRngListsIndex(_)
+            | AttributeValue::DebugStrOffsetsBase(_)
+            | AttributeValue::DebugMacinfoRef(_)
+            | AttributeValue::DebugMacroRef(_)
+            | AttributeValue::DebugTypesRef(_)
+            | AttributeValue::LocationListsRef(_)
+            | AttributeValue::RangeListsRef(_)
+            | AttributeValue::SecOffset(_)
+    )
+}
+
+fn file_name(path: &[u8]) -> String {
+    let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
+    String::from_utf8_lossy(base).into_owned()
+}
+
+/// A compiler version or recorded flags: the producer up to the first
+/// ` -` is the compiler and its version.
+fn producer_part(a: &[u8], b: &[u8]) -> ToolchainPart {
+    let head = |s: &[u8]| {
+        let end = s.windows(2).position(|w| w == b" -").unwrap_or(s.len());
+        s.get(..end).unwrap_or_default().to_vec()
+    };
+    if head(a) == head(b) {
+        ToolchainPart::Flags
+    } else {
+        ToolchainPart::Version
+    }
+}
+
+fn units(
+    cx: &mut Cx<'_>,
+    st: &mut State,
+    a: &Elf<'_>,
+    da: &gimli::Dwarf<R<'_>>,
+    db: &gimli::Dwarf<R<'_>>,
+    walk: &mut Walk,
+) -> Result<(), String> {
+    let info_at = a
+        .sections
+        .iter()
+        .find(|s| s.name == b".debug_info")
+        .map_or(0, |s| s.offset);
+    let (mut ia, mut ib) = (da.units(), db.units());
+    loop {
+        let ha = ia
+            .next()
+            .map_err(|e| format!("{e} in .debug_info (side A)"))?;
+        let hb = ib
+            .next()
+            .map_err(|e| format!("{e} in .debug_info (side B)"))?;
+        let (ha, hb) = match (ha, hb) {
+            (Some(x), Some(y)) => (x, y),
+            (None, None) => return Ok(()),
+            _ => {
+                walk.unknown += 1;
+                cx.emit(
+                    Location::Field {
+                        path: vec!["section .debug_info".to_owned(), "units".to_owned()],
+                        at: Some(info_at),
+                    },
+                    Cause::Unknown { differences: 1 },
+                    Evidence::value("unit count differs"),
+                    Evidence::value("unit count differs"),
+                    b"units",
+                );
+                return Ok(());
+            }
+        };
+        let cu_at = ha.offset().0 as u64;
+        let ua = da
+            .unit(ha)
+            .map_err(|e| format!("{e} in the unit at .debug_info+{cu_at:#x} (side A)"))?;
+        let ub = db
+            .unit(hb)
+            .map_err(|e| format!("{e} in the unit at .debug_info+{cu_at:#x} (side B)"))?;
+        unit(cx, st, da, db, &ua, &ub, info_at, walk)
+            .map_err(|e| format!("{e} in the unit at .debug_info+{cu_at:#x}"))?;
+        if cx.full() {
+            return Ok(());
+        }
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one unit of two files")]
+fn unit(
+    cx: &mut Cx<'_>,
+    st: &mut State,
+    da: &gimli::Dwarf<R<'_>>,
+    db: &gimli::Dwarf<R<'_>>,
+    ua: &gimli::Unit<R<'_>>,
+    ub: &gimli::Unit<R<'_>>,
+    info_at: u64,
+    walk: &mut Walk,
+) -> gimli::Result<()> {
+    let unit_at = ua.header.offset().0 as u64;
+    let (mut ca, mut cb) = (ua.entries(), ub.entries());
+    let mut cu = String::from("CU");
+    loop {
+        let (ea, eb) = match (ca.next_dfs()?, cb.next_dfs()?) {
+            (Some(x), Some(y)) => (x, y),
+            (None, None) => break,
+            _ => {
+                emit_tree_differs(cx, &cu, info_at + unit_at, walk);
+                break;
+            }
+        };
+        if ea.tag() != eb.tag() || ea.depth() != eb.depth() || ea.attrs().len() != eb.attrs().len()
+        {
+            emit_tree_differs(cx, &cu, info_at + unit_at, walk);
+            break;
+        }
+        let root = ea.depth() == 0;
+        if root {
+            if let Some(v) = ea.attr_value(gimli::DW_AT_name)
+                && let Ok(name) = da.attr_string(ua, v)
+            {
+                cu = format!("CU {}", file_name(name.slice()));
+            }
+        }
+        let die_at = info_at + unit_at + ea.offset().0 as u64;
+        for (x, y) in ea.attrs().iter().zip(eb.attrs()) {
+            if x.name() != y.name() {
+                emit_tree_differs(cx, &cu, die_at, walk);
+                return Ok(());
+            }
+            let (vx, vy) = (x.value(), y.value());
+            if is_string(&vx) && is_string(&vy) {
+                let (Ok(sx), Ok(sy)) = (
+                    da.attr_string(ua, vx.clone()),
+                    db.attr_string(ub, vy.clone()),
+                ) else {
+                    continue;
+                };
+                let (sx, sy) = (sx.slice(), sy.slice());
+                if sx == sy {
+                    if vx != vy {
+                        walk.shifts += 1;
+                    }
+                    continue;
+                }
+                let mut path = vec!["section .debug_info".to_owned(), cu.clone()];
+                if !root {
+                    path.push(ea.tag().to_string());
+                }
+                path.push(x.name().to_string());
+                let fallback = (x.name() == gimli::DW_AT_producer).then(|| Cause::Toolchain {
+                    part: producer_part(sx, sy),
+                    differences: 1,
+                });
+                st.seen.insert(sx.to_vec());
+                walk.roots += strings::emit_pair(
+                    cx,
+                    &strings::Place {
+                        path: &path,
+                        a_file: sx,
+                        b_file: sy,
+                        a_at: 0,
+                        b_at: 0,
+                        at: Some(die_at),
+                    },
+                    Some(&(0, sx)),
+                    Some(&(0, sy)),
+                    fallback.as_ref(),
+                );
+                continue;
+            }
+            if vx == vy {
+                continue;
+            }
+            let offsets = is_offset(&vx) && is_offset(&vy);
+            let moved_code = matches!(
+                (&vx, &vy),
+                (AttributeValue::Exprloc(_), AttributeValue::Exprloc(_))
+                    | (AttributeValue::Block(_), AttributeValue::Block(_))
+            ) && st.layout_changed();
+            if offsets || moved_code {
+                walk.shifts += 1;
+                continue;
+            }
+            walk.unknown += 1;
+            let mut path = vec!["section .debug_info".to_owned(), cu.clone()];
+            if !root {
+                path.push(ea.tag().to_string());
+            }
+            path.push(x.name().to_string());
+            cx.emit(
+                Location::Field {
+                    path,
+                    at: Some(die_at),
+                },
+                Cause::Unknown { differences: 1 },
+                Evidence::value(format!("{vx:?}")),
+                Evidence::value(format!("{vy:?}")),
+                x.name().to_string().as_bytes(),
+            );
+        }
+    }
+    line_header(cx, st, da, db, ua, ub, &cu, walk)
+}
+
+fn emit_tree_differs(cx: &mut Cx<'_>, cu: &str, at: u64, walk: &mut Walk) {
+    walk.unknown += 1;
+    cx.emit(
+        Location::Field {
+            path: vec!["section .debug_info".to_owned(), cu.to_owned()],
+            at: Some(at),
+        },
+        Cause::Unknown { differences: 1 },
+        Evidence::value("the DIE trees differ from here"),
+        Evidence::value("the DIE trees differ from here"),
+        cu.as_bytes(),
+    );
+}
+
+/// The `.debug_line` header of one unit: directories and file names.
+#[expect(clippy::too_many_arguments, reason = "one unit of two files")]
+fn line_header(
+    cx: &mut Cx<'_>,
+    st: &mut State,
+    da: &gimli::Dwarf<R<'_>>,
+    db: &gimli::Dwarf<R<'_>>,
+    ua: &gimli::Unit<R<'_>>,
+    ub: &gimli::Unit<R<'_>>,
+    cu: &str,
+    walk: &mut Walk,
+) -> gimli::Result<()> {
+    let (Some(pa), Some(pb)) = (&ua.line_program, &ub.line_program) else {
+        return Ok(());
+    };
+    let (ha, hb) = (pa.header(), pb.header());
+    let at = Some(ha.offset().0 as u64);
+    let mut entries: Vec<(String, AttributeValue<R<'_>>, AttributeValue<R<'_>>)> = Vec::new();
+    for (i, (x, y)) in ha
+        .include_directories()
+        .iter()
+        .zip(hb.include_directories())
+        .enumerate()
+    {
+        entries.push((format!("include_directories[{i}]"), x.clone(), y.clone()));
+    }
+    for (i, (x, y)) in ha.file_names().iter().zip(hb.file_names()).enumerate() {
+        entries.push((format!("file_names[{i}]"), x.path_name(), y.path_name()));
+    }
+    let counts_differ = ha.include_directories().len() != hb.include_directories().len()
+        || ha.file_names().len() != hb.file_names().len();
+    for (field, x, y) in entries {
+        let (Ok(sx), Ok(sy)) = (da.attr_string(ua, x), db.attr_string(ub, y)) else {
+            continue;
+        };
+        let (sx, sy) = (sx.slice(), sy.slice());
+        if sx == sy {
+            continue;
+        }
+        if st.seen.contains(sx) {
+            continue;
+        }
+        st.seen.insert(sx.to_vec());
+        let path = vec!["section .debug_line".to_owned(), cu.to_owned(), field];
+        walk.line_roots += strings::emit_pair(
+            cx,
+            &strings::Place {
+                path: &path,
+                a_file: sx,
+                b_file: sy,
+                a_at: 0,
+                b_at: 0,
+                at,
+            },
+            Some(&(0, sx)),
+            Some(&(0, sy)),
+            None,
+        );
+    }
+    if counts_differ {
+        walk.unknown += 1;
+        cx.emit(
+            Location::Field {
+                path: vec![
+                    "section .debug_line".to_owned(),
+                    cu.to_owned(),
+                    "file table".to_owned(),
+                ],
+                at,
+            },
+            Cause::Unknown { differences: 1 },
+            Evidence::value(format!("{} files", ha.file_names().len())),
+            Evidence::value(format!("{} files", hb.file_names().len())),
+            cu.as_bytes(),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,654 @@
+//! ELF comparator: compares two ELF files by structure and names the field
+//! and the cause of each difference (issue 3).
+//!
+//! Root differences (a build path in `.rodata` or DWARF, `__DATE__` text, a
+//! compiler version in `.comment`, Rust metadata hashes in symbol names) are
+//! reported one by one. What follows from them (offsets shifted by a longer
+//! string, symbol values and relocation addends that moved, the build-id
+//! that hashes everything) is summarised in one `consequence` finding per
+//! section instead of thousands of byte findings.
+#![deny(clippy::indexing_slicing)]
+
+mod dwarf;
+mod model;
+mod strings;
+mod symbols;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use object::elf;
+
+use super::{Comparator, Cx, Format, binary, changed_runs};
+use crate::finding::{Cause, Evidence, Location, Side};
+use model::{Elf, Section};
+
+pub(crate) struct ElfComparator;
+
+impl Comparator for ElfComparator {
+    fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+        match (Elf::parse(a), Elf::parse(b)) {
+            (Ok(ea), Ok(eb)) => compare(cx, &ea, &eb),
+            (Err(e), _) => cx.unparsed(Format::Elf, format!("side A: {e}"), a, b),
+            (_, Err(e)) => cx.unparsed(Format::Elf, format!("side B: {e}"), a, b),
+        }
+    }
+}
+
+/// What the comparison of one file pair has learnt so far.
+#[derive(Default)]
+struct State {
+    /// Sections with root findings.
+    roots: BTreeSet<String>,
+    /// Sections whose size differs.
+    resized: BTreeSet<String>,
+    /// Some section starts at another file offset or address.
+    moved: bool,
+    /// The section names or their order differ.
+    table_changed: bool,
+    /// Strings already reported through a DWARF attribute (A side).
+    seen: BTreeSet<Vec<u8>>,
+}
+
+impl State {
+    /// Sections moved or changed size: offsets and addresses elsewhere shift.
+    fn layout_changed(&self) -> bool {
+        self.moved || !self.resized.is_empty()
+    }
+
+    /// The root differences a consequence follows from, in words.
+    fn root(&self) -> Option<String> {
+        if !self.resized.is_empty() {
+            Some(format!("the {} change", names(&self.resized)))
+        } else if self.moved {
+            Some("the section layout change".to_owned())
+        } else if !self.roots.is_empty() {
+            Some(format!("the {} change", names(&self.roots)))
+        } else {
+            None
+        }
+    }
+
+    fn root_emitted(&mut self, label: &str, n: u64) {
+        if n > 0 {
+            self.roots.insert(label.to_owned());
+        }
+    }
+}
+
+/// At most three names, then how many more.
+fn names(set: &BTreeSet<String>) -> String {
+    let shown: Vec<&str> = set
+        .iter()
+        .map(|s| s.strip_prefix("section ").unwrap_or(s))
+        .take(3)
+        .collect();
+    let mut out = shown.join(", ");
+    if set.len() > 3 {
+        out.push_str(&format!(" and {} more", set.len() - 3));
+    }
+    out
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn lossy(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).into_owned()
+}
+
+/// Pair sections by name and occurrence (a relocatable object may have
+/// several `.text` or `.group` sections).
+fn pair_sections<'s, 'd>(
+    a: &'s [Section<'d>],
+    b: &'s [Section<'d>],
+) -> Vec<(Option<&'s Section<'d>>, Option<&'s Section<'d>>)> {
+    let key = |s: &[Section<'d>]| {
+        let mut count: BTreeMap<&[u8], usize> = BTreeMap::new();
+        s.iter()
+            .map(|x| {
+                let n = count.entry(x.name).or_insert(0);
+                *n += 1;
+                (x.name, *n)
+            })
+            .collect::<Vec<_>>()
+    };
+    let (ka, kb) = (key(a), key(b));
+    let index_b: BTreeMap<_, usize> = kb.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let mut used = vec![false; b.len()];
+    let mut out = Vec::new();
+    for (i, k) in ka.iter().enumerate() {
+        let j = index_b.get(k).copied();
+        if let Some(j) = j
+            && let Some(u) = used.get_mut(j)
+        {
+            *u = true;
+        }
+        out.push((a.get(i), j.and_then(|j| b.get(j))));
+    }
+    for (j, u) in used.iter().enumerate() {
+        if !u {
+            out.push((None, b.get(j)));
+        }
+    }
+    out
+}
+
+fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
+    let mut st = State::default();
+    let pairs = pair_sections(&a.sections, &b.sections);
+    section_table(cx, &mut st, a, b, &pairs);
+
+    // Contents, root causes first; what stays unexplained is summarised
+    // once the roots are known.
+    let mut residual: Vec<(&Section<'_>, &Section<'_>, bool)> = Vec::new();
+    let mut debug = false;
+    for (sa, sb) in &pairs {
+        let (Some(sa), Some(sb)) = (sa, sb) else {
+            continue;
+        };
+        if sa.data == sb.data {
+            continue;
+        }
+        let label = sa.label();
+        let place = |path: &[String]| Vec::from(path);
+        let path = place(&[label.clone()]);
+        match elf::SectionType(sa.sh_type) {
+            elf::SHT_SYMTAB | elf::SHT_DYNSYM | elf::SHT_STRTAB => {}
+            elf::SHT_NOTE | elf::SHT_DYNAMIC | elf::SHT_RELA | elf::SHT_REL => {}
+            _ if sa.is_compressed() => residual.push((sa, sb, false)),
+            _ if sa.is_debug() => debug = true,
+            _ if sa.name == b".gnu_debuglink" => debuglink(cx, &mut st, a, b, sa, sb),
+            _ if sa.name == b".comment" || (!sa.is_exec() && sa.sh_type == elf::SHT_PROGBITS.0) => {
+                let fallback = (sa.name == b".comment").then_some(Cause::Toolchain {
+                    part: crate::finding::ToolchainPart::Version,
+                    differences: 1,
+                });
+                let min = if sa.flags & u64::from(elf::SHF_STRINGS.0) != 0 {
+                    1
+                } else {
+                    4
+                };
+                let out = strings::compare(
+                    cx,
+                    &strings::Place {
+                        path: &path,
+                        a_file: a.data,
+                        b_file: b.data,
+                        a_at: sa.offset as usize,
+                        b_at: sb.offset as usize,
+                        at: None,
+                    },
+                    sa.data,
+                    sb.data,
+                    min,
+                    fallback.as_ref(),
+                    &BTreeSet::new(),
+                );
+                st.root_emitted(&label, out.roots);
+                if out.between {
+                    residual.push((sa, sb, false));
+                }
+            }
+            _ => residual.push((sa, sb, false)),
+        }
+    }
+    if debug {
+        dwarf::compare(cx, &mut st, a, b, &pairs);
+    }
+    symbols::symbol_tables(cx, &mut st, a, b);
+    symbols::dynamic(cx, &mut st, a, b);
+    let shifted = symbols::relocations(cx, &st, a, b, &pairs);
+    for (sa, sb) in &pairs {
+        if let (Some(sa), Some(sb)) = (sa, sb)
+            && sa.data != sb.data
+            && matches!(elf::SectionType(sa.sh_type), elf::SHT_RELA | elf::SHT_REL)
+        {
+            residual.push((sa, sb, shifted.contains(&sa.index)));
+        }
+    }
+    residual.sort_by_key(|(sa, _, _)| sa.index);
+    for (sa, sb, verified) in residual {
+        summarise(cx, &st, a, b, sa, sb, verified);
+    }
+    other_notes(cx, &mut st, a, b);
+    headers(cx, &st, a, b);
+    build_id(cx, &st, a, b);
+}
+
+/// The section table: names and order, then each pair's header fields.
+fn section_table(
+    cx: &mut Cx<'_>,
+    st: &mut State,
+    a: &Elf<'_>,
+    b: &Elf<'_>,
+    pairs: &[(Option<&Section<'_>>, Option<&Section<'_>>)],
+) {
+    let na: Vec<&[u8]> = a.sections.iter().map(|s| s.name).collect();
+    let nb: Vec<&[u8]> = b.sections.iter().map(|s| s.name).collect();
+    if na != nb {
+        st.table_changed = true;
+        let mut sa = na.clone();
+        let mut sb = nb.clone();
+        sa.sort_unstable();
+        sb.sort_unstable();
+        if sa == sb {
+            let moved: usize = changed_runs(&na, &nb).iter().map(|(x, _)| x.len()).sum();
+            cx.emit(
+                Location::Field {
+                    path: vec!["section table".to_owned()],
+                    at: Some(a.header_value("e_shoff")),
+                },
+                Cause::Ordering {
+                    records: moved as u64,
+                },
+                Evidence::value(join(&na)),
+                Evidence::value(join(&nb)),
+                b"section order",
+            );
+        }
+    }
+    let mut only: Vec<(Side, &Section<'_>)> = Vec::new();
+    for (sa, sb) in pairs {
+        match (sa, sb) {
+            (Some(x), Some(y)) => {
+                if x.size != y.size {
+                    st.resized.insert(x.label());
+                }
+                if x.offset != y.offset || x.addr != y.addr {
+                    st.moved = true;
+                }
+                for (field, p, q) in [
+                    ("sh_type", u64::from(x.sh_type), u64::from(y.sh_type)),
+                    ("sh_flags", x.flags, y.flags),
+                    ("sh_addralign", x.align, y.align),
+                    ("sh_entsize", x.entsize, y.entsize),
+                ] {
+                    if p != q {
+                        cx.emit(
+                            Location::Field {
+                                path: vec![x.label(), field.to_owned()],
+                                at: Some(x.offset),
+                            },
+                            Cause::Unknown { differences: 1 },
+                            Evidence::value(format!("{p:#x}")),
+                            Evidence::value(format!("{q:#x}")),
+                            field.as_bytes(),
+                        );
+                    }
+                }
+            }
+            (Some(x), None) => only.push((Side::A, x)),
+            (None, Some(y)) => only.push((Side::B, y)),
+            (None, None) => {}
+        }
+    }
+    // Sections on one side only: a random part in their names (GCC fat
+    // LTO `.gnu.lto_<pass>.<16 hex>`) or real additions.
+    let (oa, ob): (Vec<_>, Vec<_>) = only.iter().partition(|(s, _)| *s == Side::A);
+    let random = oa.len() == ob.len()
+        && !oa.is_empty()
+        && oa
+            .iter()
+            .zip(&ob)
+            .all(|((_, x), (_, y))| symbols::mask_hex(x.name) == symbols::mask_hex(y.name));
+    if random {
+        st.table_changed = true;
+        let (x, y) = (oa[0].1, ob[0].1);
+        cx.emit(
+            Location::Field {
+                path: vec!["section table".to_owned(), "section names".to_owned()],
+                at: Some(x.offset),
+            },
+            Cause::RandomSeed {
+                differences: oa.len() as u64,
+            },
+            Evidence::value(x.name),
+            Evidence::value(y.name),
+            &symbols::mask_hex(x.name),
+        );
+        return;
+    }
+    for (side, s) in only {
+        let present = Evidence::value(s.name);
+        let (ea, eb) = match side {
+            Side::A => (present, Evidence::absent()),
+            Side::B => (Evidence::absent(), present),
+        };
+        cx.emit(
+            Location::Field {
+                path: vec![s.label()],
+                at: Some(s.offset),
+            },
+            Cause::OnlyIn { side },
+            ea,
+            eb,
+            s.name,
+        );
+    }
+}
+
+fn join(names: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, n) in names.iter().filter(|n| !n.is_empty()).enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(n);
+    }
+    out
+}
+
+impl Elf<'_> {
+    fn header_value(&self, field: &str) -> u64 {
+        self.header
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or(0, |(_, v)| *v)
+    }
+}
+
+/// Bytes that differ between two slices (same length: position by
+/// position; otherwise what lies between the common prefix and suffix).
+fn differing_bytes(a: &[u8], b: &[u8]) -> (u64, usize) {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    if a.len() == b.len() {
+        let n = a.iter().zip(b).filter(|(x, y)| x != y).count();
+        return (n as u64, prefix);
+    }
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let n = a.len().max(b.len()).saturating_sub(prefix + suffix);
+    (n as u64, prefix)
+}
+
+/// One finding for a section whose differences no root explains inside
+/// it: a consequence when the layout moved, unknown otherwise. `verified`:
+/// its records were compared and only offsets differ.
+fn summarise(
+    cx: &mut Cx<'_>,
+    st: &State,
+    a: &Elf<'_>,
+    b: &Elf<'_>,
+    sa: &Section<'_>,
+    sb: &Section<'_>,
+    verified: bool,
+) {
+    let (n, first) = differing_bytes(sa.data, sb.data);
+    let label = sa.label();
+    let name = lossy(sa.name);
+    let limit = cx.limits.evidence_bytes;
+    let at_a = sa.offset as usize + first;
+    let at_b = sb.offset as usize + first;
+    let ev = |file: &[u8], at: usize| {
+        if at < file.len() {
+            Evidence::of(binary::excerpt(file, at..(at + 1).min(file.len()), limit))
+        } else {
+            Evidence::value(format!("{name} ends at {at:#x}"))
+        }
+    };
+    let cause = match st.root() {
+        Some(root) if st.layout_changed() || verified => {
+            let what = match (verified, n == 1) {
+                (true, true) => "is an offset shift",
+                (true, false) => "are offset shifts",
+                (false, true) => "follows the moved layout (nothing else found there)",
+                (false, false) => "follow the moved layout (nothing else found there)",
+            };
+            Cause::Consequence {
+                of: format!("{root}: {n} differing byte{} in {name} {what}", plural(n)),
+            }
+        }
+        _ => Cause::Unknown {
+            differences: regions(sa.data, sb.data),
+        },
+    };
+    cx.emit(
+        Location::Field {
+            path: vec![label],
+            at: Some(sa.offset),
+        },
+        cause,
+        ev(a.data, at_a),
+        ev(b.data, at_b),
+        sa.name,
+    );
+}
+
+/// Runs of differing bytes (at most one per gap of equal bytes).
+fn regions(a: &[u8], b: &[u8]) -> u64 {
+    if a.len() != b.len() {
+        return 1;
+    }
+    let mut n = 0;
+    let mut inside = false;
+    for (x, y) in a.iter().zip(b) {
+        if x != y && !inside {
+            n += 1;
+        }
+        inside = x != y;
+    }
+    n
+}
+
+/// `.gnu_debuglink`: the debug file's name, then (4-aligned) its CRC-32.
+fn debuglink(
+    cx: &mut Cx<'_>,
+    st: &mut State,
+    a: &Elf<'_>,
+    b: &Elf<'_>,
+    sa: &Section<'_>,
+    sb: &Section<'_>,
+) {
+    fn split(d: &[u8]) -> (&[u8], &[u8]) {
+        let end = d.iter().position(|&c| c == 0).unwrap_or(d.len());
+        let crc_at = (end + 4) & !3;
+        (
+            d.get(..end).unwrap_or_default(),
+            d.get(crc_at..crc_at + 4).unwrap_or_default(),
+        )
+    }
+    let (name_a, crc_a) = split(sa.data);
+    let (name_b, crc_b) = split(sb.data);
+    let label = sa.label();
+    let path = vec![label.clone()];
+    if name_a != name_b {
+        let n = strings::emit_pair(
+            cx,
+            &strings::Place {
+                path: &path,
+                a_file: a.data,
+                b_file: b.data,
+                a_at: sa.offset as usize,
+                b_at: sb.offset as usize,
+                at: None,
+            },
+            Some(&(0, name_a)),
+            Some(&(0, name_b)),
+            None,
+        );
+        st.root_emitted(&label, n);
+    }
+    if crc_a != crc_b {
+        let crc_at = sa.offset + ((name_a.len() as u64 + 4) & !3);
+        cx.emit(
+            Location::Field {
+                path: vec![label, "CRC-32".to_owned()],
+                at: Some(crc_at),
+            },
+            Cause::Consequence {
+                of: "the separate debug file's content (this is its CRC-32)".to_owned(),
+            },
+            Evidence::value(crate::finding::hex(crc_a)),
+            Evidence::value(crate::finding::hex(crc_b)),
+            b"debuglink crc",
+        );
+    }
+}
+
+fn is_build_id(n: &model::Note<'_>) -> bool {
+    n.name == b"GNU" && n.n_type == elf::NT_GNU_BUILD_ID.0
+}
+
+/// Notes other than the build-id, paired by section, name and type.
+fn other_notes(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<'_>) {
+    type Key = (Vec<u8>, Vec<u8>, u32, usize);
+    fn key<'e, 'd>(e: &'e Elf<'d>) -> BTreeMap<Key, &'e model::Note<'d>> {
+        let mut m: BTreeMap<Key, &model::Note<'_>> = BTreeMap::new();
+        for n in e.notes.iter().filter(|n| !is_build_id(n)) {
+            let section = e.section(n.section).map(|s| s.name).unwrap_or_default();
+            let mut k = (section.to_vec(), n.name.to_vec(), n.n_type, 0);
+            while m.contains_key(&k) {
+                k.3 += 1;
+            }
+            m.insert(k, n);
+        }
+        m
+    }
+    let (ka, kb) = (key(a), key(b));
+    for (k, na) in &ka {
+        let Some(nb) = kb.get(k) else { continue };
+        if na.desc == nb.desc {
+            continue;
+        }
+        let label = format!("section {}", lossy(&k.0));
+        let path = vec![
+            label.clone(),
+            format!("note {} type {:#x}", lossy(na.name), na.n_type),
+        ];
+        let n = strings::compare(
+            cx,
+            &strings::Place {
+                path: &path,
+                a_file: a.data,
+                b_file: b.data,
+                a_at: na.desc_at as usize,
+                b_at: nb.desc_at as usize,
+                at: None,
+            },
+            na.desc,
+            nb.desc,
+            4,
+            None,
+            &BTreeSet::new(),
+        );
+        st.root_emitted(&label, n.roots);
+        if n.between || n.roots == 0 {
+            cx.emit(
+                Location::Field {
+                    path,
+                    at: Some(na.desc_at),
+                },
+                Cause::Unknown { differences: 1 },
+                Evidence::value(crate::finding::hex(na.desc)),
+                Evidence::value(crate::finding::hex(nb.desc)),
+                na.name,
+            );
+        }
+    }
+}
+
+/// ELF header and program header fields. Offsets and addresses follow the
+/// section layout; counts follow the section table.
+fn headers(cx: &mut Cx<'_>, st: &State, a: &Elf<'_>, b: &Elf<'_>) {
+    const LAYOUT: [&str; 8] = [
+        "e_entry", "e_shoff", "e_phoff", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz",
+    ];
+    let classify = |field: &str| -> Cause {
+        let of = match (field, st.root()) {
+            ("e_shnum" | "e_shstrndx", _) if st.table_changed => {
+                Some("the section table change".to_owned())
+            }
+            (f, Some(root)) if LAYOUT.contains(&f) && st.layout_changed() => {
+                Some(format!("{root}: {f} follows the moved layout"))
+            }
+            _ => None,
+        };
+        match of {
+            Some(of) => Cause::Consequence { of },
+            None => Cause::Unknown { differences: 1 },
+        }
+    };
+    for ((field, x), (_, y)) in a.header.iter().zip(&b.header) {
+        if x != y {
+            cx.emit(
+                Location::Field {
+                    path: vec!["ELF header".to_owned(), (*field).to_owned()],
+                    at: None,
+                },
+                classify(field),
+                Evidence::value(format!("{x:#x}")),
+                Evidence::value(format!("{y:#x}")),
+                field.as_bytes(),
+            );
+        }
+    }
+    if a.segments.len() != b.segments.len() {
+        return; // e_phnum differs: reported above.
+    }
+    for (i, (pa, pb)) in a.segments.iter().zip(&b.segments).enumerate() {
+        for ((field, x), (_, y)) in pa.iter().zip(pb) {
+            if x != y {
+                cx.emit(
+                    Location::Field {
+                        path: vec![format!("program header {i}"), (*field).to_owned()],
+                        at: None,
+                    },
+                    classify(field),
+                    Evidence::value(format!("{x:#x}")),
+                    Evidence::value(format!("{y:#x}")),
+                    field.as_bytes(),
+                );
+            }
+        }
+    }
+}
+
+/// `NT_GNU_BUILD_ID` hashes the link output: when it is the only
+/// difference say so; otherwise it is derived from the others.
+fn build_id(cx: &mut Cx<'_>, st: &State, a: &Elf<'_>, b: &Elf<'_>) {
+    let (Some(na), Some(nb)) = (
+        a.notes.iter().find(|n| is_build_id(n)),
+        b.notes.iter().find(|n| is_build_id(n)),
+    ) else {
+        return;
+    };
+    if na.desc == nb.desc {
+        return;
+    }
+    let (da, db) = (na.desc_at as usize, nb.desc_at as usize);
+    let len = na.desc.len();
+    let only = da == db
+        && len == nb.desc.len()
+        && a.data.len() == b.data.len()
+        && a.data.get(..da) == b.data.get(..da)
+        && a.data.get(da + len..) == b.data.get(da + len..);
+    let cause = if only {
+        Cause::BuildIdOnly
+    } else {
+        Cause::Consequence {
+            of: format!(
+                "{}: the build-id hashes the whole output",
+                st.root()
+                    .unwrap_or_else(|| "the other differences in this file".to_owned())
+            ),
+        }
+    };
+    let section = a
+        .section(na.section)
+        .map_or_else(|| "notes".to_owned(), Section::label);
+    cx.emit(
+        Location::Field {
+            path: vec![section, "NT_GNU_BUILD_ID".to_owned()],
+            at: Some(na.desc_at),
+        },
+        cause,
+        Evidence::value(crate::finding::hex(na.desc)),
+        Evidence::value(crate::finding::hex(nb.desc)),
+        b"build-id",
+    );
+}

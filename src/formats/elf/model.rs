@@ -1,0 +1,311 @@
+//! One side of an ELF comparison, read through `object`'s low-level ELF
+//! reader into plain values that borrow the file: header fields, program
+//! headers, sections with their data, symbols, dynamic entries, notes and
+//! relocations.
+//!
+//! `object` checks every offset, size and count against the file before it
+//! hands out a slice, so a hostile header cannot make this allocate more
+//! than the file's own size in records. Errors name the structure and the
+//! offset it was read from.
+#![deny(clippy::indexing_slicing)]
+
+use object::read::elf::{
+    Dyn as _, FileHeader, ProgramHeader as _, Rel as _, Rela as _, SectionHeader as _, Sym as _,
+};
+use object::{Endianness, elf};
+
+/// A parse failure, already worded for the `unparsed` finding.
+pub(crate) type ParseResult<T> = Result<T, String>;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Section<'d> {
+    pub index: usize,
+    pub name: &'d [u8],
+    pub sh_type: u32,
+    pub flags: u64,
+    pub addr: u64,
+    pub offset: u64,
+    pub size: u64,
+    pub align: u64,
+    pub entsize: u64,
+    pub link: u32,
+    pub info: u32,
+    /// The bytes in the file (empty for `SHT_NOBITS`).
+    pub data: &'d [u8],
+}
+
+impl Section<'_> {
+    pub fn label(&self) -> String {
+        format!("section {}", String::from_utf8_lossy(self.name))
+    }
+
+    pub fn is_exec(&self) -> bool {
+        self.flags & u64::from(elf::SHF_EXECINSTR.0) != 0
+    }
+
+    pub fn is_debug(&self) -> bool {
+        self.name.starts_with(b".debug_") || self.name.starts_with(b".zdebug_")
+    }
+
+    pub fn is_compressed(&self) -> bool {
+        self.flags & u64::from(elf::SHF_COMPRESSED.0) != 0 || self.name.starts_with(b".zdebug_")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Symbol<'d> {
+    pub name: &'d [u8],
+    pub value: u64,
+    pub size: u64,
+    pub info: u8,
+    pub shndx: u16,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Dynamic<'d> {
+    pub tag: i64,
+    pub val: u64,
+    pub string: Option<&'d [u8]>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Note<'d> {
+    /// Index into `Elf::sections` of the section holding it.
+    pub section: usize,
+    pub name: &'d [u8],
+    pub n_type: u32,
+    pub desc: &'d [u8],
+    /// File offset of `desc`.
+    pub desc_at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Reloc {
+    pub offset: u64,
+    pub r_type: u32,
+    pub sym: u32,
+    pub addend: i64,
+}
+
+/// Program header fields, in `readelf -l` order.
+pub(crate) type Segment = [(&'static str, u64); 8];
+
+pub(crate) struct Elf<'d> {
+    pub data: &'d [u8],
+    pub little: bool,
+    /// `(field, value)` for every ELF header field.
+    pub header: Vec<(&'static str, u64)>,
+    pub segments: Vec<Segment>,
+    pub sections: Vec<Section<'d>>,
+    pub symtab: Vec<Symbol<'d>>,
+    pub dynsym: Vec<Symbol<'d>>,
+    pub dynamic: Vec<Dynamic<'d>>,
+    pub notes: Vec<Note<'d>>,
+    /// Relocations per relocation section (by section index).
+    pub relocs: Vec<(usize, Vec<Reloc>)>,
+    /// `ET_REL`: a relocatable object, whose DWARF needs its relocations.
+    pub relocatable: bool,
+}
+
+impl<'d> Elf<'d> {
+    pub fn parse(data: &'d [u8]) -> ParseResult<Elf<'d>> {
+        match data.get(4) {
+            Some(1) => parse_as::<elf::FileHeader32<Endianness>>(data),
+            Some(2) => parse_as::<elf::FileHeader64<Endianness>>(data),
+            Some(c) => Err(format!("unknown ELF class {c} at offset 0x4")),
+            None => Err("ELF header truncated at offset 0x4".to_owned()),
+        }
+    }
+
+    pub fn section(&self, index: usize) -> Option<&Section<'d>> {
+        self.sections.get(index)
+    }
+
+    pub fn symbol_name(&self, table: usize, sym: u32) -> Option<&'d [u8]> {
+        let dynamic = self
+            .section(table)
+            .is_some_and(|s| s.sh_type == elf::SHT_DYNSYM.0);
+        let syms = if dynamic { &self.dynsym } else { &self.symtab };
+        syms.get(sym as usize).map(|s| s.name)
+    }
+}
+
+fn parse_as<'d, E: FileHeader<Endian = Endianness>>(data: &'d [u8]) -> ParseResult<Elf<'d>> {
+    let h = E::parse(data).map_err(|e| format!("ELF header: {e} at offset 0x0"))?;
+    let endian = h
+        .endian()
+        .map_err(|e| format!("ELF header: {e} at offset 0x5"))?;
+    let ident = h.e_ident();
+    let shoff: u64 = h.e_shoff(endian).into();
+    let phoff: u64 = h.e_phoff(endian).into();
+    let header = vec![
+        ("EI_OSABI", u64::from(ident.os_abi.0)),
+        ("EI_ABIVERSION", u64::from(ident.abi_version)),
+        ("e_type", u64::from(h.e_type(endian).0)),
+        ("e_machine", u64::from(h.e_machine(endian).0)),
+        ("e_version", u64::from(h.e_version(endian))),
+        ("e_entry", h.e_entry(endian).into()),
+        ("e_phoff", phoff),
+        ("e_shoff", shoff),
+        ("e_flags", u64::from(h.e_flags(endian).0)),
+        ("e_ehsize", u64::from(h.e_ehsize(endian))),
+        ("e_phentsize", u64::from(h.e_phentsize(endian))),
+        ("e_phnum", u64::from(h.e_phnum(endian))),
+        ("e_shentsize", u64::from(h.e_shentsize(endian))),
+        ("e_shnum", u64::from(h.e_shnum(endian))),
+        ("e_shstrndx", u64::from(h.e_shstrndx(endian).0)),
+    ];
+    let phdrs = h
+        .program_headers(endian, data)
+        .map_err(|e| format!("program headers: {e} at offset {phoff:#x}"))?;
+    let segments = phdrs
+        .iter()
+        .map(|p| {
+            [
+                ("p_type", u64::from(p.p_type(endian).0)),
+                ("p_flags", u64::from(p.p_flags(endian).0)),
+                ("p_offset", p.p_offset(endian).into()),
+                ("p_vaddr", p.p_vaddr(endian).into()),
+                ("p_paddr", p.p_paddr(endian).into()),
+                ("p_filesz", p.p_filesz(endian).into()),
+                ("p_memsz", p.p_memsz(endian).into()),
+                ("p_align", p.p_align(endian).into()),
+            ]
+        })
+        .collect();
+    let table = h
+        .sections(endian, data)
+        .map_err(|e| format!("section header table: {e} at offset {shoff:#x}"))?;
+    let mut sections = Vec::new();
+    let mut symtab = Vec::new();
+    let mut dynsym = Vec::new();
+    let mut dynamic = Vec::new();
+    let mut notes = Vec::new();
+    let mut relocs = Vec::new();
+    for (index, s) in table.enumerate() {
+        let index = index.0;
+        let at: u64 = s.sh_offset(endian).into();
+        let name = table
+            .section_name(endian, s)
+            .map_err(|e| format!("name of section {index}: {e}"))?;
+        let shown = String::from_utf8_lossy(name);
+        let fail = |what: &str, e: object::read::Error| {
+            format!("section {shown} ({what}): {e} at offset {at:#x}")
+        };
+        let sh_type = s.sh_type(endian);
+        let bytes = if sh_type == elf::SHT_NOBITS {
+            &[][..]
+        } else {
+            s.data(endian, data).map_err(|e| fail("data", e))?
+        };
+        if sh_type == elf::SHT_SYMTAB || sh_type == elf::SHT_DYNSYM {
+            let syms = table
+                .symbol_table_by_index(endian, data, object::SectionIndex(index))
+                .map_err(|e| fail("symbols", e))?;
+            let out = if sh_type == elf::SHT_SYMTAB {
+                &mut symtab
+            } else {
+                &mut dynsym
+            };
+            for sym in syms.symbols() {
+                out.push(Symbol {
+                    name: syms
+                        .symbol_name(endian, sym)
+                        .map_err(|e| fail("symbol name", e))?,
+                    value: sym.st_value(endian).into(),
+                    size: sym.st_size(endian).into(),
+                    info: sym.st_info().0,
+                    shndx: sym.st_shndx(endian).0,
+                });
+            }
+        }
+        if let Some((entries, link)) = s.dynamic(endian, data).map_err(|e| fail("dynamic", e))? {
+            let strings = table
+                .strings(endian, data, link)
+                .map_err(|e| fail("dynamic strings", e))?;
+            for d in entries {
+                let tag = d.d_tag(endian).0;
+                if tag == 0 {
+                    break;
+                }
+                let val: u64 = d.d_val(endian).into();
+                let string = if d.is_string(endian) {
+                    usize::try_from(val)
+                        .ok()
+                        .and_then(|v| u32::try_from(v).ok())
+                        .and_then(|v| strings.get(v).ok())
+                } else {
+                    None
+                };
+                dynamic.push(Dynamic { tag, val, string });
+            }
+        }
+        if let Some(mut it) = s.notes(endian, data).map_err(|e| fail("notes", e))? {
+            while let Some(note) = it.next().map_err(|e| fail("note", e))? {
+                let desc = note.desc();
+                notes.push(Note {
+                    section: index,
+                    name: note.name(),
+                    n_type: note.n_type(endian).0,
+                    desc,
+                    desc_at: offset_in(data, desc),
+                });
+            }
+        }
+        if let Some((rels, _)) = s.rela(endian, data).map_err(|e| fail("relocations", e))? {
+            let list = rels
+                .iter()
+                .map(|r| Reloc {
+                    offset: r.r_offset(endian).into(),
+                    r_type: r.r_type(endian, false).0,
+                    sym: r.r_sym(endian, false),
+                    addend: r.r_addend(endian).into(),
+                })
+                .collect();
+            relocs.push((index, list));
+        } else if let Some((rels, _)) = s.rel(endian, data).map_err(|e| fail("relocations", e))? {
+            let list = rels
+                .iter()
+                .map(|r| Reloc {
+                    offset: r.r_offset(endian).into(),
+                    r_type: r.r_type(endian).0,
+                    sym: r.r_sym(endian),
+                    addend: 0,
+                })
+                .collect();
+            relocs.push((index, list));
+        }
+        sections.push(Section {
+            index,
+            name,
+            sh_type: sh_type.0,
+            flags: s.sh_flags(endian).0,
+            addr: s.sh_addr(endian).into(),
+            offset: at,
+            size: s.sh_size(endian).into(),
+            align: s.sh_addralign(endian).into(),
+            entsize: s.sh_entsize(endian).into(),
+            link: s.sh_link(endian),
+            info: s.sh_info(endian),
+            data: bytes,
+        });
+    }
+    Ok(Elf {
+        data,
+        little: endian == Endianness::Little,
+        header,
+        segments,
+        sections,
+        symtab,
+        dynsym,
+        dynamic,
+        notes,
+        relocs,
+        relocatable: h.e_type(endian) == elf::ET_REL,
+    })
+}
+
+/// The offset of `part` inside `whole` (which it borrows from).
+pub(crate) fn offset_in(whole: &[u8], part: &[u8]) -> u64 {
+    (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize) as u64
+}

@@ -1,0 +1,230 @@
+//! Strings inside ELF sections: `__FILE__` paths and `__DATE__`/`__TIME__`
+//! text in `.rodata`, Rust panic locations, `.comment`, the DWARF string
+//! tables. Both sides' printable runs are aligned, each changed pair is
+//! explained by the classifier, and what is left is reported as unknown
+//! text. The bytes between the strings are compared separately: when only
+//! they differ, the caller decides whether that is a consequence.
+#![deny(clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use super::super::{Cx, binary, changed_runs};
+use crate::finding::{Cause, Decoded, Evidence, Location};
+
+/// A printable run: where it starts in its section, and its bytes.
+pub(super) type Run<'d> = (usize, &'d [u8]);
+
+fn printable(c: u8) -> bool {
+    (0x20..0x7f).contains(&c) || c == b'\t'
+}
+
+/// The printable runs of `data` of at least `min` bytes.
+pub(super) fn runs(data: &[u8], min: usize) -> Vec<Run<'_>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, &c) in data.iter().enumerate() {
+        match (printable(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s >= min {
+                    out.push((s, data.get(s..i).unwrap_or_default()));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start
+        && data.len() - s >= min
+    {
+        out.push((s, data.get(s..).unwrap_or_default()));
+    }
+    out
+}
+
+/// Where a section's strings are compared: its label for locations, and
+/// the file offsets of the section on each side.
+pub(super) struct Place<'a> {
+    pub path: &'a [String],
+    pub a_file: &'a [u8],
+    pub b_file: &'a [u8],
+    pub a_at: usize,
+    pub b_at: usize,
+    /// The location's offset, when it is not the string's (a DWARF
+    /// attribute names the DIE).
+    pub at: Option<u64>,
+}
+
+/// What comparing the strings of one section found.
+#[derive(Default)]
+pub(super) struct Outcome {
+    /// Findings emitted for strings that differ.
+    pub roots: u64,
+    /// The bytes between the strings differ too.
+    pub between: bool,
+}
+
+/// Compare the strings of section data `a` and `b`. `fallback` is the
+/// cause for a changed string no detector explains (`None`: unknown).
+/// Strings whose A text is in `seen` were reported already (through a DWARF
+/// attribute) and are skipped.
+pub(super) fn compare(
+    cx: &mut Cx<'_>,
+    place: &Place<'_>,
+    a: &[u8],
+    b: &[u8],
+    min: usize,
+    fallback: Option<&Cause>,
+    seen: &BTreeSet<Vec<u8>>,
+) -> Outcome {
+    let ra = runs(a, min);
+    let rb = runs(b, min);
+    let mut out = Outcome {
+        between: skeleton(a, &ra) != skeleton(b, &rb),
+        ..Outcome::default()
+    };
+    let ta: Vec<&[u8]> = ra.iter().map(|r| r.1).collect();
+    let tb: Vec<&[u8]> = rb.iter().map(|r| r.1).collect();
+    if ta == tb {
+        return out;
+    }
+    let changed = if ta.len() + tb.len() <= cx.limits.align_records {
+        changed_runs(&ta, &tb)
+    } else {
+        // Too many to align: pair them in place.
+        vec![(0..ta.len(), 0..tb.len())]
+    };
+    for (x, y) in changed {
+        let pairs: Vec<(Option<&Run<'_>>, Option<&Run<'_>>)> = if x.len() == y.len() {
+            x.zip(y).map(|(i, j)| (ra.get(i), rb.get(j))).collect()
+        } else {
+            let n = x.len().max(y.len());
+            (0..n)
+                .map(|k| {
+                    (
+                        ra.get(x.start + k).filter(|_| k < x.len()),
+                        rb.get(y.start + k).filter(|_| k < y.len()),
+                    )
+                })
+                .collect()
+        };
+        for (p, q) in pairs {
+            if cx.full() {
+                cx.omit(1);
+                continue;
+            }
+            if p.is_some_and(|p| seen.contains(p.1)) {
+                continue;
+            }
+            out.roots += emit_pair(cx, place, p, q, fallback);
+        }
+    }
+    out
+}
+
+/// The bytes outside the printable runs, with each run replaced by one
+/// marker byte (so a longer string does not count as a difference here).
+fn skeleton(data: &[u8], runs: &[Run<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(start, text) in runs {
+        out.extend_from_slice(data.get(at..start).unwrap_or_default());
+        out.push(0xff);
+        at = start + text.len();
+    }
+    out.extend_from_slice(data.get(at..).unwrap_or_default());
+    out
+}
+
+/// Explain one changed string (either side may be missing). Returns the
+/// number of findings emitted.
+pub(super) fn emit_pair(
+    cx: &mut Cx<'_>,
+    place: &Place<'_>,
+    p: Option<&Run<'_>>,
+    q: Option<&Run<'_>>,
+    fallback: Option<&Cause>,
+) -> u64 {
+    let empty: &[u8] = b"";
+    let (pa, sa) = p.map_or((0, empty), |r| (r.0, r.1));
+    let (pb, sb) = q.map_or((0, empty), |r| (r.0, r.1));
+    let (fa, fb) = (place.a_at + pa, place.b_at + pb);
+    let e = cx.classifier.explain_text(sa, sb);
+    let mut n = 0;
+    let location = || Location::Field {
+        path: place.path.to_vec(),
+        at: place.at.or(Some(fa as u64)),
+    };
+    for x in &e.found {
+        let (ea, eb) = if place.at.is_some() {
+            // Not a string in the file (a DWARF attribute value): the
+            // value itself, with the token.
+            let token = |s: &[u8], r: &Range<usize>, t: Option<i64>| {
+                Evidence::value(s)
+                    .with_token(s.get(r.clone()).unwrap_or_default(), t.map(Decoded::Time))
+            };
+            (token(sa, &x.a, x.a_time), token(sb, &x.b, x.b_time))
+        } else {
+            let ta = fa + x.a.start..fa + x.a.end;
+            let tb = fb + x.b.start..fb + x.b.end;
+            (
+                evidence(place.a_file, fa..fa + sa.len(), ta, x.a_time),
+                evidence(place.b_file, fb..fb + sb.len(), tb, x.b_time),
+            )
+        };
+        cx.emit(location(), x.cause.clone(), ea, eb, sa);
+        n += 1;
+    }
+    if e.residual && e.found.is_empty() {
+        let cause = fallback
+            .cloned()
+            .unwrap_or(Cause::Unknown { differences: 1 });
+        cx.emit(
+            location(),
+            cause,
+            Evidence::value(sa),
+            Evidence::value(sb),
+            sa,
+        );
+        n += 1;
+    }
+    n
+}
+
+/// A string excerpt with the token marked, in file offsets.
+pub(super) fn evidence(
+    file: &[u8],
+    string: Range<usize>,
+    token: Range<usize>,
+    time: Option<i64>,
+) -> Evidence {
+    let bytes = file.get(token.clone()).unwrap_or_default();
+    if file.get(string.clone()).is_none() || file.get(token.clone()).is_none() {
+        return Evidence::value(bytes);
+    }
+    Evidence::of(binary::string_excerpt(file, &string, token))
+        .with_token(bytes, time.map(Decoded::Time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_split_on_unprintable_bytes() {
+        let data = b"\0ab\0/tmp/x.c\x01\x02Nov 25 2026";
+        let r: Vec<_> = runs(data, 4).into_iter().map(|r| r.1).collect();
+        assert_eq!(r, [&b"/tmp/x.c"[..], b"Nov 25 2026"]);
+        assert_eq!(runs(data, 1).len(), 3);
+    }
+
+    #[test]
+    fn skeleton_ignores_string_lengths() {
+        let a = b"\x01/tmp/a/x.c\0\x02";
+        let b = b"\x01/tmp/longer/x.c\0\x02";
+        assert_eq!(skeleton(a, &runs(a, 4)), skeleton(b, &runs(b, 4)));
+        let c = b"\x03/tmp/a/x.c\0\x02";
+        assert_ne!(skeleton(a, &runs(a, 4)), skeleton(c, &runs(c, 4)));
+    }
+}

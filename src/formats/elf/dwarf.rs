@@ -33,6 +33,20 @@ struct Walk {
     line_roots: u64,
 }
 
+/// Strings of one unit that differ only in Rust crate metadata hashes.
+#[derive(Default)]
+struct Hashes {
+    count: u64,
+    first: Option<(Vec<u8>, Vec<u8>, u64)>,
+}
+
+/// File offsets (side A) of the sections locations point into.
+#[derive(Clone, Copy)]
+struct Offsets {
+    info_at: u64,
+    line_at: u64,
+}
+
 pub(super) fn compare(
     cx: &mut Cx<'_>,
     st: &mut State,
@@ -274,11 +288,17 @@ fn units(
     db: &gimli::Dwarf<R<'_>>,
     walk: &mut Walk,
 ) -> Result<(), String> {
-    let info_at = a
-        .sections
-        .iter()
-        .find(|s| s.name == b".debug_info")
-        .map_or(0, |s| s.offset);
+    let at = |name: &[u8]| {
+        a.sections
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(0, |s| s.offset)
+    };
+    let info_at = at(b".debug_info");
+    let offsets = Offsets {
+        info_at,
+        line_at: at(b".debug_line"),
+    };
     let (mut ia, mut ib) = (da.units(), db.units());
     loop {
         let ha = ia
@@ -312,7 +332,7 @@ fn units(
         let ub = db
             .unit(hb)
             .map_err(|e| format!("{e} in the unit at .debug_info+{cu_at:#x} (side B)"))?;
-        unit(cx, st, da, db, &ua, &ub, info_at, walk)
+        unit(cx, st, da, db, &ua, &ub, offsets, walk)
             .map_err(|e| format!("{e} in the unit at .debug_info+{cu_at:#x}"))?;
         if cx.full() {
             return Ok(());
@@ -328,12 +348,14 @@ fn unit(
     db: &gimli::Dwarf<R<'_>>,
     ua: &gimli::Unit<R<'_>>,
     ub: &gimli::Unit<R<'_>>,
-    info_at: u64,
+    place: Offsets,
     walk: &mut Walk,
 ) -> gimli::Result<()> {
+    let info_at = place.info_at;
     let unit_at = ua.header.offset().0 as u64;
     let (mut ca, mut cb) = (ua.entries(), ub.entries());
     let mut cu = String::from("CU");
+    let mut hashes = Hashes::default();
     loop {
         let (ea, eb) = match (ca.next_dfs()?, cb.next_dfs()?) {
             (Some(x), Some(y)) => (x, y),
@@ -353,7 +375,15 @@ fn unit(
             if let Some(v) = ea.attr_value(gimli::DW_AT_name)
                 && let Ok(name) = da.attr_string(ua, v)
             {
-                cu = format!("CU {}", file_name(name.slice()));
+                let base = file_name(name.slice());
+                // A Rust codegen unit is named after a hash: mask it, so
+                // the location stays when only the hash changes.
+                cu = if base.contains("-cgu.") {
+                    let masked = super::symbols::mask_hex(base.as_bytes());
+                    format!("CU {}", String::from_utf8_lossy(&masked))
+                } else {
+                    format!("CU {base}")
+                };
             }
         }
         let die_at = info_at + unit_at + ea.offset().0 as u64;
@@ -375,6 +405,14 @@ fn unit(
                     if vx != vy {
                         walk.shifts += 1;
                     }
+                    continue;
+                }
+                if !root && super::symbols::rust_hash_only(sx, sy) {
+                    st.seen.insert(sx.to_vec());
+                    hashes.count += 1;
+                    hashes
+                        .first
+                        .get_or_insert((sx.to_vec(), sy.to_vec(), die_at));
                     continue;
                 }
                 let mut path = vec!["section .debug_info".to_owned(), cu.clone()];
@@ -434,7 +472,27 @@ fn unit(
             );
         }
     }
-    line_header(cx, st, da, db, ua, ub, &cu, walk)
+    if let Some((p, q, at)) = hashes.first {
+        walk.roots += 1;
+        cx.emit(
+            Location::Field {
+                path: vec![
+                    "section .debug_info".to_owned(),
+                    cu.clone(),
+                    "linkage names".to_owned(),
+                ],
+                at: Some(at),
+            },
+            Cause::Toolchain {
+                part: ToolchainPart::RustMetadataHash,
+                differences: hashes.count,
+            },
+            Evidence::value(p),
+            Evidence::value(q),
+            cu.as_bytes(),
+        );
+    }
+    line_header(cx, st, da, db, ua, ub, &cu, place.line_at, walk)
 }
 
 fn emit_tree_differs(cx: &mut Cx<'_>, cu: &str, at: u64, walk: &mut Walk) {
@@ -461,13 +519,14 @@ fn line_header(
     ua: &gimli::Unit<R<'_>>,
     ub: &gimli::Unit<R<'_>>,
     cu: &str,
+    line_at: u64,
     walk: &mut Walk,
 ) -> gimli::Result<()> {
     let (Some(pa), Some(pb)) = (&ua.line_program, &ub.line_program) else {
         return Ok(());
     };
     let (ha, hb) = (pa.header(), pb.header());
-    let at = Some(ha.offset().0 as u64);
+    let at = Some(line_at + ha.offset().0 as u64);
     let mut entries: Vec<(String, AttributeValue<R<'_>>, AttributeValue<R<'_>>)> = Vec::new();
     for (i, (x, y)) in ha
         .include_directories()

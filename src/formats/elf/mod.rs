@@ -98,40 +98,87 @@ fn lossy(name: &[u8]) -> String {
 }
 
 /// Pair sections by name and occurrence (a relocatable object may have
-/// several `.text` or `.group` sections).
+/// several `.text` or `.group` sections), then the rest by name with hex
+/// runs masked (`.text._ZN…17h<hash>E`, `.gnu.lto_…<random>`), so their
+/// contents are compared too.
 fn pair_sections<'s, 'd>(
     a: &'s [Section<'d>],
     b: &'s [Section<'d>],
 ) -> Vec<(Option<&'s Section<'d>>, Option<&'s Section<'d>>)> {
-    let key = |s: &[Section<'d>]| {
-        let mut count: BTreeMap<&[u8], usize> = BTreeMap::new();
+    fn keys(s: &[Section<'_>], name: impl Fn(&[u8]) -> Vec<u8>) -> Vec<(Vec<u8>, usize)> {
+        let mut count: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
         s.iter()
             .map(|x| {
-                let n = count.entry(x.name).or_insert(0);
+                let k = name(x.name);
+                let n = count.entry(k.clone()).or_insert(0);
                 *n += 1;
-                (x.name, *n)
+                (k, *n)
             })
-            .collect::<Vec<_>>()
-    };
-    let (ka, kb) = (key(a), key(b));
-    let index_b: BTreeMap<_, usize> = kb.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-    let mut used = vec![false; b.len()];
-    let mut out = Vec::new();
-    for (i, k) in ka.iter().enumerate() {
-        let j = index_b.get(k).copied();
-        if let Some(j) = j
-            && let Some(u) = used.get_mut(j)
-        {
-            *u = true;
-        }
-        out.push((a.get(i), j.and_then(|j| b.get(j))));
+            .collect()
     }
+    let mut to_b: Vec<Option<usize>> = vec![None; a.len()];
+    let mut used = vec![false; b.len()];
+    for masked in [false, true] {
+        let name = |n: &[u8]| {
+            if masked {
+                symbols::mask_hex(n)
+            } else {
+                n.to_vec()
+            }
+        };
+        // Only sections still unpaired take part in the second pass.
+        let free_a: Vec<&Section<'d>> = a
+            .iter()
+            .zip(&to_b)
+            .filter(|(_, j)| j.is_none())
+            .map(|(s, _)| s)
+            .collect();
+        let free_b: Vec<(usize, &Section<'d>)> = b
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| !used.get(*j).copied().unwrap_or(true))
+            .collect();
+        let ka = keys(
+            &free_a.iter().map(|s| (*s).clone()).collect::<Vec<_>>(),
+            name,
+        );
+        let kb = keys(
+            &free_b.iter().map(|(_, s)| (*s).clone()).collect::<Vec<_>>(),
+            name,
+        );
+        let index_b: BTreeMap<_, usize> =
+            kb.into_iter().zip(free_b.iter().map(|(j, _)| *j)).collect();
+        for (k, sa) in ka.iter().zip(&free_a) {
+            if let Some(&j) = index_b.get(k)
+                && let Some(slot) = to_b.get_mut(sa.index_in(a))
+            {
+                *slot = Some(j);
+                if let Some(u) = used.get_mut(j) {
+                    *u = true;
+                }
+            }
+        }
+    }
+    let mut out: Vec<_> = a
+        .iter()
+        .zip(&to_b)
+        .map(|(x, j)| (Some(x), j.and_then(|j| b.get(j))))
+        .collect();
     for (j, u) in used.iter().enumerate() {
         if !u {
             out.push((None, b.get(j)));
         }
     }
     out
+}
+
+impl Section<'_> {
+    /// This section's position in `all` (its table).
+    fn index_in(&self, all: &[Section<'_>]) -> usize {
+        all.iter()
+            .position(|s| s.index == self.index)
+            .unwrap_or(usize::MAX)
+    }
 }
 
 fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
@@ -248,10 +295,14 @@ fn section_table(
             );
         }
     }
+    let mut renamed: Vec<(&Section<'_>, &Section<'_>)> = Vec::new();
     let mut only: Vec<(Side, &Section<'_>)> = Vec::new();
     for (sa, sb) in pairs {
         match (sa, sb) {
             (Some(x), Some(y)) => {
+                if x.name != y.name {
+                    renamed.push((x, y));
+                }
                 if x.size != y.size {
                     st.resized.insert(x.label());
                 }
@@ -283,31 +334,41 @@ fn section_table(
             (None, None) => {}
         }
     }
-    // Sections on one side only: a random part in their names (GCC fat
-    // LTO `.gnu.lto_<pass>.<16 hex>`) or real additions.
-    let (oa, ob): (Vec<_>, Vec<_>) = only.iter().partition(|(s, _)| *s == Side::A);
-    let random = oa.len() == ob.len()
-        && !oa.is_empty()
-        && oa
-            .iter()
-            .zip(&ob)
-            .all(|((_, x), (_, y))| symbols::mask_hex(x.name) == symbols::mask_hex(y.name));
-    if random {
+    // Sections paired by their masked names: a hash or random value in
+    // the name. In a Rust object every such hash follows the crate's
+    // metadata; elsewhere it is a per-compilation random value (GCC fat
+    // LTO `.gnu.lto_<pass>.<16 hex>`).
+    if !renamed.is_empty() {
         st.table_changed = true;
-        let (x, y) = (oa[0].1, ob[0].1);
-        cx.emit(
-            Location::Field {
-                path: vec!["section table".to_owned(), "section names".to_owned()],
-                at: Some(x.offset),
-            },
-            Cause::RandomSeed {
-                differences: oa.len() as u64,
-            },
-            Evidence::value(x.name),
-            Evidence::value(y.name),
-            &symbols::mask_hex(x.name),
-        );
-        return;
+        st.roots.insert("section table".to_owned());
+        let rust = renamed
+            .iter()
+            .any(|(x, y)| symbols::rust_hash_only(x.name, y.name));
+        let n = renamed.len() as u64;
+        let cause = if rust {
+            Cause::Toolchain {
+                part: crate::finding::ToolchainPart::RustMetadataHash,
+                differences: n,
+            }
+        } else {
+            Cause::RandomSeed { differences: n }
+        };
+        let example = renamed
+            .iter()
+            .find(|(x, y)| !rust || symbols::rust_hash_only(x.name, y.name))
+            .or(renamed.first());
+        if let Some(&(x, y)) = example {
+            cx.emit(
+                Location::Field {
+                    path: vec!["section table".to_owned(), "section names".to_owned()],
+                    at: Some(x.offset),
+                },
+                cause,
+                Evidence::value(x.name),
+                Evidence::value(y.name),
+                &symbols::mask_hex(x.name),
+            );
+        }
     }
     for (side, s) in only {
         let present = Evidence::value(s.name);

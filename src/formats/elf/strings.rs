@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 
 use super::super::{Cx, binary, changed_runs};
-use crate::finding::{Cause, Decoded, Evidence, Location};
+use crate::finding::{Cause, Decoded, Evidence, Location, ToolchainPart};
 
 /// A printable run: where it starts in its section, and its bytes.
 pub(super) type Run<'d> = (usize, &'d [u8]);
@@ -95,6 +95,8 @@ pub(super) fn compare(
         // Too many to align: pair them in place.
         vec![(0..ta.len(), 0..tb.len())]
     };
+    let mut hashes: Option<(&[u8], &[u8], usize)> = None;
+    let mut hashed = 0u64;
     for (x, y) in changed {
         let pairs: Vec<(Option<&Run<'_>>, Option<&Run<'_>>)> = if x.len() == y.len() {
             x.zip(y).map(|(i, j)| (ra.get(i), rb.get(j))).collect()
@@ -117,8 +119,31 @@ pub(super) fn compare(
             if p.is_some_and(|p| seen.contains(p.1)) {
                 continue;
             }
+            if let (Some(p), Some(q)) = (p, q)
+                && super::symbols::rust_hash_only(p.1, q.1)
+            {
+                hashed += 1;
+                hashes.get_or_insert((p.1, q.1, p.0));
+                continue;
+            }
             out.roots += emit_pair(cx, place, p, q, fallback);
         }
+    }
+    if let Some((p, q, at)) = hashes {
+        out.roots += 1;
+        cx.emit(
+            Location::Field {
+                path: place.path.to_vec(),
+                at: Some((place.a_at + at) as u64),
+            },
+            Cause::Toolchain {
+                part: ToolchainPart::RustMetadataHash,
+                differences: hashed,
+            },
+            Evidence::value(p),
+            Evidence::value(q),
+            b"rust metadata hash",
+        );
     }
     out
 }

@@ -40,23 +40,40 @@ pub(super) fn mask_hex(name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Do `a` and `b` differ only in Rust crate metadata hashes?
+pub(super) fn rust_hash_only(a: &[u8], b: &[u8]) -> bool {
+    match (mask_rust_hash(a), mask_rust_hash(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn hex16(w: Option<&[u8]>) -> bool {
+    w.is_some_and(|h| h.len() == 16 && h.iter().all(u8::is_ascii_hexdigit))
+}
+
 /// `name` with Rust legacy-mangling hashes (`17h` + 16 hex digits + `E`)
-/// masked; `None` when it has none.
+/// and codegen-unit name hashes (`.<16 hex>-cgu.`) masked; `None` when it
+/// has none.
 fn mask_rust_hash(name: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(name.len());
     let mut found = false;
     let mut i = 0;
     while i < name.len() {
-        let hash = name.get(i..i + 20).filter(|w| {
-            w.starts_with(b"17h")
-                && w.get(3..19)
-                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
-                && w.get(19) == Some(&b'E')
-        });
-        if hash.is_some() {
+        let symbol = name.get(i..i + 3) == Some(b"17h")
+            && hex16(name.get(i + 3..i + 19))
+            && name.get(i + 19) == Some(&b'E');
+        let cgu = name.get(i) == Some(&b'.')
+            && hex16(name.get(i + 1..i + 17))
+            && name.get(i + 17..i + 22) == Some(b"-cgu.");
+        if symbol {
             out.extend_from_slice(b"17h#E");
             found = true;
             i += 20;
+        } else if cgu {
+            out.extend_from_slice(b".#-cgu.");
+            found = true;
+            i += 22;
         } else {
             out.extend_from_slice(name.get(i..=i).unwrap_or_default());
             i += 1;
@@ -167,12 +184,9 @@ fn symbols(
                 };
                 same.push((sa, sb));
                 let (p, q) = (sa.name, sb.name);
-                match (mask_rust_hash(p), mask_rust_hash(q)) {
-                    (Some(mp), Some(mq)) if mp == mq => {
-                        rust.add(p, q, k as u64);
-                        continue;
-                    }
-                    _ => {}
+                if rust_hash_only(p, q) {
+                    rust.add(p, q, k as u64);
+                    continue;
                 }
                 if mask_hex(p) == mask_hex(q) {
                     random.add(p, q, k as u64);
@@ -207,6 +221,11 @@ fn symbols(
                 .iter()
                 .zip(xb.get(j..).unwrap_or_default()),
         );
+        // In a Rust object every hash in a name follows the crate metadata.
+        if rust.count > 0 {
+            rust.count += random.count;
+            random = Tally::default();
+        }
         for (tally, cause, field) in [
             (
                 rust,
@@ -494,6 +513,10 @@ mod tests {
         assert_eq!(mask_rust_hash(a), mask_rust_hash(b));
         assert!(mask_rust_hash(a).is_some());
         assert_eq!(mask_rust_hash(b"main"), None);
+        assert!(rust_hash_only(
+            b"src/main.rs/@/hello.cfe65dab411903b8-cgu.0",
+            b"src/main.rs/@/hello.c49002d6fe630ff5-cgu.0"
+        ));
         assert_ne!(
             mask_rust_hash(b"_ZN5hello3foo17h0123456789abcdefE"),
             mask_rust_hash(a)

@@ -502,8 +502,9 @@ mod tests {
     fn reads_bsd_names() {
         let data = archive(&[("#1/12", "0", b"long_name.o\0body")]);
         let ar = parse(&data, 100).unwrap();
-        assert_eq!(ar.members[0].name, b"long_name.o");
-        assert_eq!(ar.members[0].data, b"body");
+        let m = ar.members.first().unwrap();
+        assert_eq!(m.name, b"long_name.o");
+        assert_eq!(m.data, b"body");
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn relocate<'d>(e: &Elf<'d>, s: &Section<'d>) -> Result<Cow<'d, [u8]>, String> {
         let Some(rs) = e.section(*index) else {
             continue;
         };
-        if rs.info as usize != s.index || rs.flags & u64::from(elf::SHF_ALLOC.0) != 0 {
+        if rs.info as usize != s.index || rs.flags & elf::SHF_ALLOC.0 != 0 {
             continue;
         }
         let data = out.get_or_insert_with(|| s.data.to_vec());
@@ -371,20 +371,19 @@ fn unit(
             break;
         }
         let root = ea.depth() == 0;
-        if root {
-            if let Some(v) = ea.attr_value(gimli::DW_AT_name)
-                && let Ok(name) = da.attr_string(ua, v)
-            {
-                let base = file_name(name.slice());
-                // A Rust codegen unit is named after a hash: mask it, so
-                // the location stays when only the hash changes.
-                cu = if base.contains("-cgu.") {
-                    let masked = super::symbols::mask_hex(base.as_bytes());
-                    format!("CU {}", String::from_utf8_lossy(&masked))
-                } else {
-                    format!("CU {base}")
-                };
-            }
+        if root
+            && let Some(v) = ea.attr_value(gimli::DW_AT_name)
+            && let Ok(name) = da.attr_string(ua, v)
+        {
+            let base = file_name(name.slice());
+            // A Rust codegen unit is named after a hash: mask it, so
+            // the location stays when only the hash changes.
+            cu = if base.contains("-cgu.") {
+                let masked = super::symbols::mask_hex(base.as_bytes());
+                format!("CU {}", String::from_utf8_lossy(&masked))
+            } else {
+                format!("CU {base}")
+            };
         }
         let die_at = info_at + unit_at + ea.offset().0 as u64;
         for (x, y) in ea.attrs().iter().zip(eb.attrs()) {
@@ -394,10 +393,7 @@ fn unit(
             }
             let (vx, vy) = (x.value(), y.value());
             if is_string(&vx) && is_string(&vy) {
-                let (Ok(sx), Ok(sy)) = (
-                    da.attr_string(ua, vx.clone()),
-                    db.attr_string(ub, vy.clone()),
-                ) else {
+                let (Ok(sx), Ok(sy)) = (da.attr_string(ua, vx), db.attr_string(ub, vy)) else {
                     continue;
                 };
                 let (sx, sy) = (sx.slice(), sy.slice());
@@ -534,7 +530,7 @@ fn line_header(
         .zip(hb.include_directories())
         .enumerate()
     {
-        entries.push((format!("include_directories[{i}]"), x.clone(), y.clone()));
+        entries.push((format!("include_directories[{i}]"), *x, *y));
     }
     for (i, (x, y)) in ha.file_names().iter().zip(hb.file_names()).enumerate() {
         entries.push((format!("file_names[{i}]"), x.path_name(), y.path_name()));

@@ -198,8 +198,7 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
             continue;
         }
         let label = sa.label();
-        let place = |path: &[String]| Vec::from(path);
-        let path = place(&[label.clone()]);
+        let path = vec![label.clone()];
         match elf::SectionType(sa.sh_type) {
             elf::SHT_SYMTAB | elf::SHT_DYNSYM | elf::SHT_STRTAB => {}
             elf::SHT_NOTE | elf::SHT_DYNAMIC | elf::SHT_RELA | elf::SHT_REL => {}
@@ -211,7 +210,7 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
                     part: crate::finding::ToolchainPart::Version,
                     differences: 1,
                 });
-                let min = if sa.flags & u64::from(elf::SHF_STRINGS.0) != 0 {
+                let min = if sa.flags & elf::SHF_STRINGS.0 != 0 {
                     1
                 } else {
                     4

@@ -40,7 +40,7 @@ impl Section<'_> {
     }
 
     pub fn is_exec(&self) -> bool {
-        self.flags & u64::from(elf::SHF_EXECINSTR.0) != 0
+        self.flags & elf::SHF_EXECINSTR.0 != 0
     }
 
     pub fn is_debug(&self) -> bool {
@@ -48,7 +48,7 @@ impl Section<'_> {
     }
 
     pub fn is_compressed(&self) -> bool {
-        self.flags & u64::from(elf::SHF_COMPRESSED.0) != 0 || self.name.starts_with(b".zdebug_")
+        self.flags & elf::SHF_COMPRESSED.0 != 0 || self.name.starts_with(b".zdebug_")
     }
 }
 

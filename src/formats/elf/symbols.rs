@@ -403,25 +403,23 @@ pub(super) fn dynamic(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<'_>)
             continue;
         }
         match (x.string, y.string) {
-            (Some(p), Some(q)) if x.tag == y.tag => {
-                if p != q {
-                    let path = vec![label.clone(), tag_name(x.tag)];
-                    let n = strings::emit_pair(
-                        cx,
-                        &strings::Place {
-                            path: &path,
-                            a_file: p,
-                            b_file: q,
-                            a_at: 0,
-                            b_at: 0,
-                            at,
-                        },
-                        Some(&(0, p)),
-                        Some(&(0, q)),
-                        None,
-                    );
-                    st.root_emitted(&label, n);
-                }
+            (Some(p), Some(q)) if x.tag == y.tag && p != q => {
+                let path = vec![label.clone(), tag_name(x.tag)];
+                let n = strings::emit_pair(
+                    cx,
+                    &strings::Place {
+                        path: &path,
+                        a_file: p,
+                        b_file: q,
+                        a_at: 0,
+                        b_at: 0,
+                        at,
+                    },
+                    Some(&(0, p)),
+                    Some(&(0, q)),
+                    None,
+                );
+                st.root_emitted(&label, n);
             }
             _ if x.tag == y.tag && x.val != y.val => shifted += 1,
             _ if x.tag != y.tag => {

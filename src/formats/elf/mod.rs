@@ -27,7 +27,15 @@ pub(crate) struct ElfComparator;
 impl Comparator for ElfComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         match (Elf::parse(a), Elf::parse(b)) {
-            (Ok(ea), Ok(eb)) => compare(cx, &ea, &eb),
+            (Ok(ea), Ok(eb)) => {
+                let before = cx.count();
+                compare(cx, &ea, &eb);
+                // Bytes no structure covers (padding, gaps between
+                // sections, fields not compared) still differ: locate them.
+                if cx.count() == before && a != b {
+                    binary::BinaryComparator.compare(cx, a, b);
+                }
+            }
             (Err(e), _) => cx.unparsed(Format::Elf, format!("side A: {e}"), a, b),
             (_, Err(e)) => cx.unparsed(Format::Elf, format!("side B: {e}"), a, b),
         }
@@ -711,4 +719,135 @@ fn build_id(cx: &mut Cx<'_>, st: &State, a: &Elf<'_>, b: &Elf<'_>) {
         Evidence::value(crate::finding::hex(nb.desc)),
         b"build-id",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{Canaries, Classifier};
+    use crate::diff::Limits;
+    use crate::finding::{Artifact, Finding};
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/elf");
+        std::fs::read(root.join(rel)).expect("fixture (fixtures/make_elf_fixtures.sh)")
+    }
+
+    fn run(a: &[u8], b: &[u8]) -> Vec<Finding> {
+        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
+        let limits = Limits::default();
+        let mut cx = Cx::new(Artifact::new("x.o"), &classifier, &limits);
+        ElfComparator.compare(&mut cx, a, b);
+        let (findings, omitted) = cx.finish();
+        assert!(!findings.is_empty() || omitted > 0 || a == b);
+        findings
+    }
+
+    fn unparsed(findings: &[Finding]) -> Option<&str> {
+        findings.iter().find_map(|f| match &f.cause {
+            Cause::Unparsed { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Every truncation of a real object file fails to parse with the
+    /// offset where it stopped, never a panic; through the comparator (one
+    /// cut in 61, as the byte fallback is slow in debug builds) that is an
+    /// `unparsed` finding followed by the byte comparison.
+    #[test]
+    fn every_truncation_is_unparsed_not_a_panic() {
+        let a = fixture("c/a/where.o");
+        let b = fixture("c/b/where.o");
+        for cut in 0..a.len() {
+            match Elf::parse(&a[..cut]) {
+                Ok(_) => panic!("cut at {cut} parsed"),
+                Err(e) => assert!(e.contains("offset 0x"), "cut at {cut}: {e}"),
+            }
+        }
+        for cut in (0..a.len()).step_by(61) {
+            let findings = run(&a[..cut], &b);
+            let reason =
+                unparsed(&findings).unwrap_or_else(|| panic!("cut at {cut}: {findings:?}"));
+            assert!(reason.starts_with("side A: "), "{reason}");
+            assert!(reason.contains("offset 0x"), "cut at {cut}: {reason}");
+        }
+    }
+
+    fn put(data: &mut [u8], at: usize, bytes: &[u8]) {
+        data[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
+    /// Hostile headers: counts larger than the file, offsets past its end,
+    /// absurd section sizes, overlapping sections.
+    #[test]
+    fn hostile_headers_are_unparsed_or_compared() {
+        let a = fixture("c/a/where.o");
+        let shoff = u64::from_le_bytes(a[40..48].try_into().unwrap()) as usize;
+        let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+            (
+                "e_shnum",
+                Box::new(|d| put(d, 60, &0xffffu16.to_le_bytes())),
+            ),
+            ("e_shoff", Box::new(|d| put(d, 40, &u64::MAX.to_le_bytes()))),
+            (
+                "e_shstrndx",
+                Box::new(|d| put(d, 62, &0x7777u16.to_le_bytes())),
+            ),
+            // Section 1's sh_size (at +32 in its 64-byte header).
+            (
+                "sh_size",
+                Box::new(move |d| put(d, shoff + 64 + 32, &(1u64 << 60).to_le_bytes())),
+            ),
+            (
+                "sh_offset",
+                Box::new(move |d| put(d, shoff + 64 + 24, &u64::MAX.to_le_bytes())),
+            ),
+        ];
+        for (what, corrupt) in cases {
+            let mut b = a.clone();
+            corrupt(&mut b);
+            let findings = run(&a, &b);
+            let reason = unparsed(&findings).unwrap_or_else(|| panic!("{what}: {findings:?}"));
+            assert!(reason.starts_with("side B: "), "{what}: {reason}");
+        }
+        // Two sections over the same bytes are legal to read: compared.
+        let mut b = a.clone();
+        let off2 = a[shoff + 128 + 24..shoff + 128 + 32].to_vec();
+        put(&mut b, shoff + 192 + 24, &off2);
+        let findings = run(&a, &b);
+        assert!(unparsed(&findings).is_none(), "{findings:?}");
+    }
+
+    /// Flipping any byte of the section header table never panics and is
+    /// always found.
+    #[test]
+    fn flipped_section_headers_never_panic() {
+        let a = fixture("c/a/where.o");
+        let shoff = u64::from_le_bytes(a[40..48].try_into().unwrap()) as usize;
+        for at in (shoff..a.len()).step_by(3) {
+            let mut b = a.clone();
+            b[at] ^= 0xa5;
+            run(&a, &b);
+        }
+    }
+
+    #[test]
+    fn build_id_only_when_nothing_else_differs() {
+        let a = fixture("build-id/a/prog");
+        let b = fixture("build-id/b/prog");
+        let findings = run(&a, &b);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].cause, Cause::BuildIdOnly);
+        // Another difference makes the build-id a consequence of it.
+        let mut c = b.clone();
+        let at = a.len() - 200;
+        c[at] ^= 1;
+        let findings = run(&a, &c);
+        assert!(
+            findings
+                .iter()
+                .any(|f| matches!(&f.cause, Cause::Consequence { of } if of.contains("build-id")))
+        );
+        assert!(!findings.iter().any(|f| f.cause == Cause::BuildIdOnly));
+    }
 }

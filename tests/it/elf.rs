@@ -199,3 +199,29 @@ fn corrupt_elf_and_archive_are_unparsed_not_fatal() {
     // The byte fallback still locates the damage.
     assert!(causes(&r).iter().filter(|(a, _)| a == "libutil.a").count() > 1);
 }
+
+#[test]
+fn recorded_flags_in_the_producer_are_a_toolchain_cause() {
+    let (code, r) = pair("flags", &[]);
+    assert_eq!(code, 1);
+    let producer = "section .debug_info, CU where.c, DW_AT_producer";
+    // -fprofile-dir=<build dir> is recorded: a build path in the flags.
+    let paths = findings(&r, "where.o", "build_path");
+    assert!(paths.iter().any(|f| place(f) == producer), "{r:#}");
+    // -O0 against -O1: the flags themselves differ.
+    let flags = findings(&r, "where.o", "toolchain");
+    assert_eq!(flags.len(), 1, "{r:#}");
+    assert_eq!(place(flags[0]), producer);
+    assert_eq!(flags[0]["cause"]["part"], "flags");
+    // The code it changed is attributed to that change.
+    let text = findings(&r, "where.o", "consequence")
+        .into_iter()
+        .find(|f| place(f) == "section .text")
+        .expect(".text");
+    assert!(
+        text["cause"]["of"]
+            .as_str()
+            .unwrap()
+            .contains("DW_AT_producer")
+    );
+}

@@ -31,6 +31,8 @@ struct Walk {
     /// Findings emitted for strings.
     roots: u64,
     line_roots: u64,
+    /// Values that differ after a compiler flags or version change.
+    derived: u64,
 }
 
 /// Strings of one unit that differ only in Rust crate metadata hashes.
@@ -122,7 +124,8 @@ pub(super) fn compare(
             }
             continue;
         }
-        let verified = sa.name == b".debug_info" && walk.unknown == 0 && walk.shifts > 0;
+        let verified =
+            sa.name == b".debug_info" && walk.unknown == 0 && walk.derived == 0 && walk.shifts > 0;
         residual.push((*sa, *sb, verified));
     }
     for (sa, sb, verified) in residual {
@@ -421,6 +424,11 @@ fn unit(
                     differences: 1,
                 });
                 st.seen.insert(sx.to_vec());
+                if fallback.is_some() && cx.classifier.explain_text(sx, sy).residual {
+                    st.toolchain = Some(format!(
+                        "the DW_AT_producer change in {cu} (compiler flags or version)"
+                    ));
+                }
                 walk.roots += strings::emit_pair(
                     cx,
                     &strings::Place {
@@ -448,6 +456,11 @@ fn unit(
             ) && st.layout_changed();
             if offsets || moved_code {
                 walk.shifts += 1;
+                continue;
+            }
+            if st.toolchain.is_some() {
+                // Other compiler flags make other code and other sizes.
+                walk.derived += 1;
                 continue;
             }
             walk.unknown += 1;

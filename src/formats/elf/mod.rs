@@ -55,6 +55,8 @@ struct State {
     table_changed: bool,
     /// Strings already reported through a DWARF attribute (A side).
     seen: BTreeSet<Vec<u8>>,
+    /// A compiler version or flags change, in words.
+    toolchain: Option<String>,
 }
 
 impl State {
@@ -63,13 +65,19 @@ impl State {
         self.moved || !self.resized.is_empty()
     }
 
-    /// The root differences a consequence follows from, in words.
+    /// The root differences a consequence follows from, in words: a
+    /// toolchain change (which may change any byte), else the explained
+    /// sections whose size changed (which moves everything after them),
+    /// else, when nothing moved, the explained sections. `None` when what
+    /// moved the layout is itself unexplained.
     fn root(&self) -> Option<String> {
-        if !self.resized.is_empty() {
-            Some(format!("the {} change", names(&self.resized)))
-        } else if self.moved {
-            Some("the section layout change".to_owned())
-        } else if !self.roots.is_empty() {
+        if let Some(toolchain) = &self.toolchain {
+            return Some(toolchain.clone());
+        }
+        let explained: BTreeSet<String> = self.resized.intersection(&self.roots).cloned().collect();
+        if !explained.is_empty() {
+            Some(format!("the {} change", names(&explained)))
+        } else if !self.layout_changed() && !self.roots.is_empty() {
             Some(format!("the {} change", names(&self.roots)))
         } else {
             None
@@ -240,6 +248,9 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
                     &BTreeSet::new(),
                 );
                 st.root_emitted(&label, out.roots);
+                if fallback.is_some() && out.roots > 0 {
+                    st.toolchain = Some("the compiler version change in .comment".to_owned());
+                }
                 if out.between {
                     residual.push((sa, sb, false));
                 }
@@ -461,11 +472,13 @@ fn summarise(
     };
     let cause = match st.root() {
         Some(root) if st.layout_changed() || verified => {
-            let what = match (verified, n == 1) {
-                (true, true) => "is an offset shift",
-                (true, false) => "are offset shifts",
-                (false, true) => "follows the moved layout (nothing else found there)",
-                (false, false) => "follow the moved layout (nothing else found there)",
+            let what = match (verified, n == 1, st.toolchain.is_some()) {
+                (true, true, _) => "is an offset shift",
+                (true, false, _) => "are offset shifts",
+                (false, true, true) => "differs with it (nothing else found there)",
+                (false, false, true) => "differ with it (nothing else found there)",
+                (false, true, false) => "follows the moved layout (nothing else found there)",
+                (false, false, false) => "follow the moved layout (nothing else found there)",
             };
             Cause::Consequence {
                 of: format!("{root}: {n} differing byte{} in {name} {what}", plural(n)),
@@ -658,21 +671,54 @@ fn headers(cx: &mut Cx<'_>, st: &State, a: &Elf<'_>, b: &Elf<'_>) {
     if a.segments.len() != b.segments.len() {
         return; // e_phnum differs: reported above.
     }
+    // Program header fields that follow the layout: one finding for all.
+    let mut moved: Vec<(String, u64, u64)> = Vec::new();
     for (i, (pa, pb)) in a.segments.iter().zip(&b.segments).enumerate() {
         for ((field, x), (_, y)) in pa.iter().zip(pb) {
-            if x != y {
-                cx.emit(
-                    Location::Field {
-                        path: vec![format!("program header {i}"), (*field).to_owned()],
-                        at: None,
-                    },
-                    classify(field),
-                    Evidence::value(format!("{x:#x}")),
-                    Evidence::value(format!("{y:#x}")),
-                    field.as_bytes(),
-                );
+            if x == y {
+                continue;
             }
+            let cause = classify(field);
+            if matches!(cause, Cause::Consequence { .. }) {
+                moved.push((format!("{field}[{i}]"), *x, *y));
+                continue;
+            }
+            cx.emit(
+                Location::Field {
+                    path: vec![format!("program header {i}"), (*field).to_owned()],
+                    at: None,
+                },
+                cause,
+                Evidence::value(format!("{x:#x}")),
+                Evidence::value(format!("{y:#x}")),
+                field.as_bytes(),
+            );
         }
+    }
+    if let Some(root) = st.root().filter(|_| !moved.is_empty()) {
+        let list = |side: fn(&(String, u64, u64)) -> u64| {
+            moved
+                .iter()
+                .map(|m| format!("{}={:#x}", m.0, side(m)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        cx.emit(
+            Location::Field {
+                path: vec!["program headers".to_owned()],
+                at: None,
+            },
+            Cause::Consequence {
+                of: format!(
+                    "{root}: {} program header field{} follow the moved layout",
+                    moved.len(),
+                    plural(moved.len() as u64)
+                ),
+            },
+            Evidence::value(list(|m| m.1)),
+            Evidence::value(list(|m| m.2)),
+            b"program headers",
+        );
     }
 }
 

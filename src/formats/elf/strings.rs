@@ -149,16 +149,24 @@ pub(super) fn compare(
 }
 
 /// The bytes outside the printable runs, with each run replaced by one
-/// marker byte (so a longer string does not count as a difference here).
+/// marker byte and each run of NULs by one NUL (so a longer string, and
+/// the alignment padding after it, do not count as a difference here).
 fn skeleton(data: &[u8], runs: &[Run<'_>]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut at = 0;
+    let push = |out: &mut Vec<u8>, bytes: &[u8]| {
+        for &c in bytes {
+            if !(c == 0 && out.last() == Some(&0)) {
+                out.push(c);
+            }
+        }
+    };
     for &(start, text) in runs {
-        out.extend_from_slice(data.get(at..start).unwrap_or_default());
+        push(&mut out, data.get(at..start).unwrap_or_default());
         out.push(0xff);
         at = start + text.len();
     }
-    out.extend_from_slice(data.get(at..).unwrap_or_default());
+    push(&mut out, data.get(at..).unwrap_or_default());
     out
 }
 
@@ -201,7 +209,9 @@ pub(super) fn emit_pair(
         cx.emit(location(), x.cause.clone(), ea, eb, sa);
         n += 1;
     }
-    if e.residual && e.found.is_empty() {
+    // Something no detector explains is left (a changed flag next to a
+    // path in DW_AT_producer): say so too.
+    if e.residual {
         let cause = fallback
             .cloned()
             .unwrap_or(Cause::Unknown { differences: 1 });

@@ -210,6 +210,7 @@ fn symbols(
                         None,
                     );
                     st.root_emitted(label, n);
+                    st.root_emitted(strings_of(label), n);
                 } else {
                     unknown.add(p, q, k as u64);
                 }
@@ -254,6 +255,7 @@ fn symbols(
                 },
             };
             st.root_emitted(label, 1);
+            st.root_emitted(strings_of(label), 1);
             cx.emit(
                 location(field),
                 cause,
@@ -340,6 +342,15 @@ fn first_moved_b(
         .unwrap_or_default()
 }
 
+/// The string table holding a symbol table's names.
+fn strings_of(table: &str) -> &'static str {
+    if table == "section .dynsym" {
+        "section .dynstr"
+    } else {
+        "section .strtab"
+    }
+}
+
 fn tag_name(tag: i64) -> String {
     match elf::DynamicTag(tag) {
         elf::DT_NEEDED => "DT_NEEDED".to_owned(),
@@ -420,6 +431,8 @@ pub(super) fn dynamic(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<'_>)
                     None,
                 );
                 st.root_emitted(&label, n);
+                // The strings live in the dynamic string table.
+                st.root_emitted("section .dynstr", n);
             }
             _ if x.tag == y.tag && x.val != y.val => shifted += 1,
             _ if x.tag != y.tag => {

@@ -298,7 +298,7 @@ fn section_table(
         sa.sort_unstable();
         sb.sort_unstable();
         if sa == sb {
-            let moved: usize = changed_runs(&na, &nb).iter().map(|(x, _)| x.len()).sum();
+            let moved: usize = align(&na, &nb).iter().map(|(x, _)| x.len()).sum();
             cx.emit(
                 Location::Field {
                     path: vec!["section table".to_owned()],
@@ -404,6 +404,29 @@ fn section_table(
             eb,
             s.name,
         );
+    }
+}
+
+/// Above this many records (both sides), sequences of different lengths
+/// are not aligned with Myers, whose work grows with the differences.
+const ALIGN_LIMIT: usize = 1_000_000;
+
+/// The changed runs between two record sequences: in place when they are
+/// equally long (linear, however many differ), aligned when they are short
+/// enough, else one run over both.
+fn align<T: Eq + std::hash::Hash>(
+    a: &[T],
+    b: &[T],
+) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    if a.len() == b.len() {
+        (0..a.len())
+            .filter(|&i| a.get(i) != b.get(i))
+            .map(|i| (i..i + 1, i..i + 1))
+            .collect()
+    } else if a.len() + b.len() <= ALIGN_LIMIT {
+        changed_runs(a, b)
+    } else {
+        vec![(0..a.len(), 0..b.len())]
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use super::super::{Cx, binary, changed_runs};
+use super::super::{Cx, binary};
 use crate::finding::{Cause, Decoded, Evidence, Location, ToolchainPart};
 
 /// A printable run: where it starts in its section, and its bytes.
@@ -89,12 +89,9 @@ pub(super) fn compare(
     if ta == tb {
         return out;
     }
-    let changed = if ta.len() + tb.len() <= cx.limits.align_records {
-        changed_runs(&ta, &tb)
-    } else {
-        // Too many to align: pair them in place.
-        vec![(0..ta.len(), 0..tb.len())]
-    };
+    // As many strings on both sides (a path or a date changed, none
+    // added) pair in place, in linear time, however many differ.
+    let changed = super::align(&ta, &tb);
     let mut hashes: Option<(&[u8], &[u8], usize)> = None;
     let mut hashed = 0u64;
     for (x, y) in changed {

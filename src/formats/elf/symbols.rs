@@ -144,7 +144,7 @@ fn symbols(
         let mut sb = nb.clone();
         sa.sort_unstable();
         sb.sort_unstable();
-        let changed = changed_runs(&na, &nb);
+        let changed = super::align(&na, &nb);
         if sa == sb {
             let moved: usize = changed.iter().map(|(x, _)| x.len()).sum();
             cx.emit(

@@ -791,6 +791,10 @@ fn build_id(cx: &mut Cx<'_>, st: &State, a: &Elf<'_>, b: &Elf<'_>) {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "tests cut and patch fixtures at known offsets"
+)]
 mod tests {
     use super::*;
     use crate::classify::{Canaries, Classifier};
@@ -852,7 +856,8 @@ mod tests {
     fn hostile_headers_are_unparsed_or_compared() {
         let a = fixture("c/a/where.o");
         let shoff = u64::from_le_bytes(a[40..48].try_into().unwrap()) as usize;
-        let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+        type Corrupt = Box<dyn Fn(&mut Vec<u8>)>;
+        let cases: Vec<(&str, Corrupt)> = vec![
             (
                 "e_shnum",
                 Box::new(|d| put(d, 60, &0xffffu16.to_le_bytes())),

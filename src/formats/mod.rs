@@ -141,7 +141,6 @@ pub(crate) fn compare_bytes(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) -> Format {
     format
 }
 
-#[allow(dead_code)]
 /// The byte-level comparison, for comparators that give up on a structure.
 pub(crate) fn compare_as_binary(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
     binary::BinaryComparator.compare(cx, a, b);

@@ -33,6 +33,7 @@ struct Walk {
     line_roots: u64,
     /// Values that differ after a compiler flags or version change.
     derived: u64,
+    budget: strings::Budget,
 }
 
 /// Strings of one unit that differ only in Rust crate metadata hashes.
@@ -83,6 +84,8 @@ pub(super) fn compare(
             b"DWARF",
         );
     }
+    let budget = std::mem::take(&mut walk.budget);
+    walk.roots += budget.flush(cx);
     if walk.roots > 0 {
         st.roots.insert("section .debug_info".to_owned());
     }
@@ -429,6 +432,13 @@ fn unit(
                         "the DW_AT_producer change in {cu} (compiler flags or version)"
                     ));
                 }
+                // Per attribute, not per unit: a build path in every
+                // unit's DW_AT_comp_dir is reported a few times and counted.
+                let key = ["section .debug_info".to_owned(), x.name().to_string()];
+                let cause = strings::first_cause(cx, sx, sy, fallback.as_ref());
+                if !walk.budget.take(&key, &cause) {
+                    continue;
+                }
                 walk.roots += strings::emit_pair(
                     cx,
                     &strings::Place {
@@ -562,6 +572,15 @@ fn line_header(
             continue;
         }
         st.seen.insert(sx.to_vec());
+        let table = field.split('[').next().unwrap_or_default().to_owned();
+        let key = ["section .debug_line".to_owned(), table];
+        if !walk
+            .budget
+            .take(&key, &strings::first_cause(cx, sx, sy, None))
+        {
+            walk.line_roots += 1;
+            continue;
+        }
         let path = vec!["section .debug_line".to_owned(), cu.to_owned(), field];
         walk.line_roots += strings::emit_pair(
             cx,

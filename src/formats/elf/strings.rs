@@ -93,6 +93,7 @@ pub(super) fn compare(
     // added) pair in place, in linear time, however many differ.
     let changed = super::align(&ta, &tb);
     let mut hashes: Option<(&[u8], &[u8], usize)> = None;
+    let mut budget = Budget::default();
     let mut hashed = 0u64;
     for (x, y) in changed {
         let pairs: Vec<(Option<&Run<'_>>, Option<&Run<'_>>)> = if x.len() == y.len() {
@@ -123,9 +124,18 @@ pub(super) fn compare(
                 hashes.get_or_insert((p.1, q.1, p.0));
                 continue;
             }
-            out.roots += emit_pair(cx, place, p, q, fallback);
+            let cause = first_cause(
+                cx,
+                p.map_or(&b""[..], |r| r.1),
+                q.map_or(&b""[..], |r| r.1),
+                fallback,
+            );
+            if budget.take(place.path, &cause) {
+                out.roots += emit_pair(cx, place, p, q, fallback);
+            }
         }
     }
+    out.roots += budget.flush(cx);
     if let Some((p, q, at)) = hashes {
         out.roots += 1;
         cx.emit(
@@ -143,6 +153,63 @@ pub(super) fn compare(
         );
     }
     out
+}
+
+/// How many strings with one cause at one place are reported one by one;
+/// the rest are counted in one more finding (a build path in 200,000
+/// `__FILE__` strings must not hide the causes elsewhere in the file).
+const PER_CAUSE: u64 = 5;
+
+/// Findings per place and cause: the first `PER_CAUSE` are emitted, the
+/// rest counted.
+#[derive(Default)]
+pub(super) struct Budget {
+    over: std::collections::BTreeMap<(Vec<String>, String), (u64, Cause)>,
+    used: std::collections::BTreeMap<(Vec<String>, String), u64>,
+}
+
+impl Budget {
+    /// May one more finding of `cause` at `place` be emitted?
+    pub fn take(&mut self, place: &[String], cause: &Cause) -> bool {
+        let key = (place.to_vec(), cause.to_string());
+        let used = self.used.entry(key.clone()).or_insert(0);
+        if *used < PER_CAUSE {
+            *used += 1;
+            return true;
+        }
+        self.over.entry(key).or_insert((0, cause.clone())).0 += 1;
+        false
+    }
+
+    /// One finding per place and cause that went over: how many more.
+    pub fn flush(self, cx: &mut Cx<'_>) -> u64 {
+        let mut n = 0;
+        for ((place, _), (more, cause)) in self.over {
+            let mut path = place;
+            path.push("more strings".to_owned());
+            let text = format!("{more} more strings with this cause here");
+            cx.emit(
+                Location::Field { path, at: None },
+                cause,
+                Evidence::value(text.clone()),
+                Evidence::value(text),
+                b"more strings",
+            );
+            n += 1;
+        }
+        n
+    }
+}
+
+/// The cause the first finding for a changed string will have.
+pub(super) fn first_cause(cx: &Cx<'_>, a: &[u8], b: &[u8], fallback: Option<&Cause>) -> Cause {
+    let e = cx.classifier.explain_text(a, b);
+    match e.found.first() {
+        Some(x) => x.cause.clone(),
+        None => fallback
+            .cloned()
+            .unwrap_or(Cause::Unknown { differences: 1 }),
+    }
 }
 
 /// The bytes outside the printable runs, with each run replaced by one

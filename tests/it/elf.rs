@@ -116,7 +116,65 @@ fn prefix_map_and_source_date_epoch_make_the_build_identical() {
     let (code, r) = pair("c-fixed", &[]);
     assert_eq!(code, 0, "{r:#}");
     assert!(r["findings"].as_array().unwrap().is_empty());
-    assert_eq!(r["summary"]["identical"], 3);
+    assert_eq!(r["summary"]["identical"], 4);
+}
+
+#[test]
+fn stripped_binary_points_at_a_debug_file_that_differs() {
+    let (_, r) = pair("c", &[]);
+    let crc = findings(&r, "prog.stripped", "consequence")
+        .into_iter()
+        .find(|f| place(f) == "section .gnu_debuglink, CRC-32")
+        .expect("debuglink CRC finding");
+    assert!(crc["cause"]["of"].as_str().unwrap().contains("debug file"));
+    // The roots are still in what stripping kept.
+    let ts = findings(&r, "prog.stripped", "timestamp");
+    assert_eq!(ts.len(), 2);
+    assert!(
+        findings(&r, "prog.stripped", "build_path")
+            .iter()
+            .any(|f| place(f) == "section .dynamic, DT_RUNPATH")
+    );
+}
+
+#[test]
+fn fat_lto_section_names_are_random_unless_seeded() {
+    let (code, r) = pair("lto", &[]);
+    assert_eq!(code, 1);
+    let f = findings(&r, "where.o", "random_seed");
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert_eq!(place(f[0]), "section table, section names");
+    assert!(token_or_value(f[0], "a").starts_with(".gnu.lto_"));
+    assert!(f[0]["cause"]["differences"].as_u64().unwrap() > 5);
+    assert!(f[0]["hint"].as_str().unwrap().contains("-frandom-seed"));
+    assert!(findings(&r, "where.o", "unknown").is_empty(), "{r:#}");
+    let (code, r) = pair("lto-fixed", &[]);
+    assert_eq!(code, 0, "{r:#}");
+}
+
+fn token_or_value<'r>(f: &'r serde_json::Value, side: &str) -> &'r str {
+    f[side]["excerpt"]["value"]["text"].as_str().unwrap_or("")
+}
+
+#[test]
+fn library_link_order_is_needed_ordering() {
+    let (code, r) = pair("needed", &[]);
+    assert_eq!(code, 1);
+    let order = findings(&r, "prog", "ordering");
+    assert_eq!(order.len(), 1, "{r:#}");
+    assert_eq!(place(order[0]), "section .dynamic, DT_NEEDED");
+    assert_eq!(
+        token_or_value(order[0], "a"),
+        "libm.so.6 libgcc_s.so.1 libc.so.6"
+    );
+    // The build-id follows; nothing else is left.
+    assert_eq!(
+        causes(&r),
+        [
+            ("prog".to_owned(), "consequence".to_owned()),
+            ("prog".to_owned(), "ordering".to_owned())
+        ]
+    );
 }
 
 #[test]

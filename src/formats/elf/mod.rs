@@ -261,8 +261,8 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
     if debug {
         dwarf::compare(cx, &mut st, a, b, &pairs);
     }
-    symbols::symbol_tables(cx, &mut st, a, b);
     symbols::dynamic(cx, &mut st, a, b);
+    symbols::symbol_tables(cx, &mut st, a, b);
     let shifted = symbols::relocations(cx, &st, a, b, &pairs);
     for (sa, sb) in &pairs {
         if let (Some(sa), Some(sb)) = (sa, sb)
@@ -359,6 +359,8 @@ fn section_table(
     if !renamed.is_empty() {
         st.table_changed = true;
         st.roots.insert("section table".to_owned());
+        // The names live in the section name string table.
+        st.roots.insert("section .shstrtab".to_owned());
         let rust = renamed
             .iter()
             .any(|(x, y)| symbols::rust_hash_only(x.name, y.name));
@@ -903,6 +905,33 @@ mod tests {
             b[at] ^= 0xa5;
             run(&a, &b);
         }
+    }
+
+    /// `.comment` records the compiler: another version is a toolchain
+    /// cause, and what else changed in the file follows from it.
+    #[test]
+    fn comment_names_the_compiler_version() {
+        let a = fixture("c-fixed/a/where.o");
+        let needle = b"GCC: (Debian 12.2.0";
+        let at = a
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect(".comment");
+        let mut b = a.clone();
+        b[at + needle.len() - 3] = b'3'; // 12.2.0 -> 13.2.0
+        let findings = run(&a, &b);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(
+            findings[0].cause,
+            Cause::Toolchain {
+                part: crate::finding::ToolchainPart::Version,
+                differences: 1
+            }
+        );
+        assert_eq!(
+            findings[0].location.to_string(),
+            format!("section .comment at {at:#x}")
+        );
     }
 
     #[test]

@@ -121,11 +121,12 @@ fn pair_sections<'s, 'd>(
     a: &'s [Section<'d>],
     b: &'s [Section<'d>],
 ) -> Vec<(Option<&'s Section<'d>>, Option<&'s Section<'d>>)> {
-    fn keys(s: &[Section<'_>], name: impl Fn(&[u8]) -> Vec<u8>) -> Vec<(Vec<u8>, usize)> {
+    fn keys(names: &[&[u8]], name: impl Fn(&[u8]) -> Vec<u8>) -> Vec<(Vec<u8>, usize)> {
         let mut count: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-        s.iter()
+        names
+            .iter()
             .map(|x| {
-                let k = name(x.name);
+                let k = name(x);
                 let n = count.entry(k.clone()).or_insert(0);
                 *n += 1;
                 (k, *n)
@@ -143,30 +144,26 @@ fn pair_sections<'s, 'd>(
             }
         };
         // Only sections still unpaired take part in the second pass.
-        let free_a: Vec<&Section<'d>> = a
+        let free_a: Vec<(usize, &[u8])> = a
             .iter()
             .zip(&to_b)
-            .filter(|(_, j)| j.is_none())
-            .map(|(s, _)| s)
+            .enumerate()
+            .filter(|(_, (_, j))| j.is_none())
+            .map(|(i, (s, _))| (i, s.name))
             .collect();
-        let free_b: Vec<(usize, &Section<'d>)> = b
+        let free_b: Vec<(usize, &[u8])> = b
             .iter()
             .enumerate()
             .filter(|(j, _)| !used.get(*j).copied().unwrap_or(true))
+            .map(|(j, s)| (j, s.name))
             .collect();
-        let ka = keys(
-            &free_a.iter().map(|s| (*s).clone()).collect::<Vec<_>>(),
-            name,
-        );
-        let kb = keys(
-            &free_b.iter().map(|(_, s)| (*s).clone()).collect::<Vec<_>>(),
-            name,
-        );
+        let ka = keys(&free_a.iter().map(|f| f.1).collect::<Vec<_>>(), name);
+        let kb = keys(&free_b.iter().map(|f| f.1).collect::<Vec<_>>(), name);
         let index_b: BTreeMap<_, usize> =
             kb.into_iter().zip(free_b.iter().map(|(j, _)| *j)).collect();
-        for (k, sa) in ka.iter().zip(&free_a) {
+        for (k, (i, _)) in ka.iter().zip(&free_a) {
             if let Some(&j) = index_b.get(k)
-                && let Some(slot) = to_b.get_mut(sa.index_in(a))
+                && let Some(slot) = to_b.get_mut(*i)
             {
                 *slot = Some(j);
                 if let Some(u) = used.get_mut(j) {
@@ -186,15 +183,6 @@ fn pair_sections<'s, 'd>(
         }
     }
     out
-}
-
-impl Section<'_> {
-    /// This section's position in `all` (its table).
-    fn index_in(&self, all: &[Section<'_>]) -> usize {
-        all.iter()
-            .position(|s| s.index == self.index)
-            .unwrap_or(usize::MAX)
-    }
 }
 
 fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
@@ -605,13 +593,13 @@ fn other_notes(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<'_>) {
     type Key = (Vec<u8>, Vec<u8>, u32, usize);
     fn key<'e, 'd>(e: &'e Elf<'d>) -> BTreeMap<Key, &'e model::Note<'d>> {
         let mut m: BTreeMap<Key, &model::Note<'_>> = BTreeMap::new();
+        let mut seen: BTreeMap<(Vec<u8>, Vec<u8>, u32), usize> = BTreeMap::new();
         for n in e.notes.iter().filter(|n| !is_build_id(n)) {
             let section = e.section(n.section).map(|s| s.name).unwrap_or_default();
-            let mut k = (section.to_vec(), n.name.to_vec(), n.n_type, 0);
-            while m.contains_key(&k) {
-                k.3 += 1;
-            }
-            m.insert(k, n);
+            let base = (section.to_vec(), n.name.to_vec(), n.n_type);
+            let count = seen.entry(base.clone()).or_insert(0);
+            m.insert((base.0, base.1, base.2, *count), n);
+            *count += 1;
         }
         m
     }

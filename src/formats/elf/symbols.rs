@@ -487,18 +487,18 @@ pub(super) fn relocations(
     if !st.layout_changed() {
         return out;
     }
-    fn list<'e>(e: &'e Elf<'_>, s: &Section<'_>) -> &'e [super::model::Reloc] {
-        e.relocs
-            .iter()
-            .find(|(i, _)| *i == s.index)
-            .map(|(_, r)| r.as_slice())
-            .unwrap_or_default()
+    // Relocations by section index: one lookup per section pair.
+    fn index<'e>(e: &'e Elf<'_>) -> std::collections::BTreeMap<usize, &'e [super::model::Reloc]> {
+        e.relocs.iter().map(|(i, r)| (*i, r.as_slice())).collect()
     }
+    let (ia, ib) = (index(a), index(b));
     for (sa, sb) in pairs {
         let (Some(sa), Some(sb)) = (sa, sb) else {
             continue;
         };
-        let (ra, rb) = (list(a, sa), list(b, sb));
+        let ra = ia.get(&sa.index).copied().unwrap_or_default();
+        let rb = ib.get(&sb.index).copied().unwrap_or_default();
+
         if ra.is_empty() || ra.len() != rb.len() || ra == rb {
             continue;
         }

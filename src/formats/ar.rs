@@ -528,6 +528,23 @@ mod tests {
     }
 
     #[test]
+    fn reads_sym64_index_and_thin_archives() {
+        let mut index = 2u64.to_be_bytes().to_vec();
+        index.extend(8u64.to_be_bytes());
+        index.extend(8u64.to_be_bytes());
+        index.extend(b"alpha\0beta\0");
+        let data = archive(&[("/SYM64/", "0", &index), ("x.o/", "0", b"zz")]);
+        let ar = parse(&data, 100).unwrap();
+        assert_eq!(ar.symbols, [&b"alpha"[..], b"beta"]);
+        // Thin: the member's size names a file outside; nothing is stored.
+        let mut thin = b"!<thin>\n".to_vec();
+        thin.extend(header("x.o/", "0", 123456));
+        let ar = parse(&thin, 100).unwrap();
+        let m = ar.members.first().unwrap();
+        assert_eq!((m.name.as_slice(), m.data), (&b"x.o"[..], &b""[..]));
+    }
+
+    #[test]
     fn member_limit_stops_parsing() {
         let data = archive(&[("a.o/", "0", b"1"), ("b.o/", "0", b"2")]);
         let ar = parse(&data, 1).unwrap();

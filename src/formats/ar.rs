@@ -215,8 +215,6 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
 /// The symbol names of an archive index, in order.
 fn symbol_index<'d>(name: &[u8], body: &'d [u8], at: u64) -> Result<Vec<&'d [u8]>> {
     let mut r = Bytes::new(body);
-    let data = body;
-    let _ = data;
     let mut out = Vec::new();
     if name.starts_with(b"__.SYMDEF") {
         // BSD: ranlib array size, entries (strx, offset), strings size, strings.

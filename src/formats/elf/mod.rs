@@ -251,7 +251,7 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
     }
     symbols::dynamic(cx, &mut st, a, b);
     symbols::symbol_tables(cx, &mut st, a, b);
-    let shifted = symbols::relocations(cx, &st, a, b, &pairs);
+    let shifted = symbols::relocations(&st, a, b, &pairs);
     for (sa, sb) in &pairs {
         if let (Some(sa), Some(sb)) = (sa, sb)
             && sa.data != sb.data

@@ -476,13 +476,11 @@ pub(super) fn dynamic(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<'_>)
 /// Relocation sections whose entries keep their type and symbol name and
 /// differ only in offset or addend: offset shifts (section indices).
 pub(super) fn relocations(
-    cx: &Cx<'_>,
     st: &State,
     a: &Elf<'_>,
     b: &Elf<'_>,
     pairs: &[(Option<&Section<'_>>, Option<&Section<'_>>)],
 ) -> BTreeSet<usize> {
-    let _ = cx;
     let mut out = BTreeSet::new();
     if !st.layout_changed() {
         return out;

@@ -290,11 +290,12 @@ fn compressed_debug_sections_are_compared_as_bytes_and_said_so() {
     assert_eq!(code, 1);
     let unparsed = findings(&r, "where.o", "unparsed");
     assert!(!unparsed.is_empty(), "{r:#}");
-    assert!(
-        unparsed
-            .iter()
-            .all(|f| f["cause"]["reason"].as_str().unwrap().contains("compressed"))
-    );
+    assert!(unparsed.iter().all(|f| {
+        f["cause"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("compressed")
+    }));
     // What is not compressed is still read: the __FILE__ path in .rodata.
     assert!(
         findings(&r, "where.o", "build_path")

@@ -917,6 +917,33 @@ mod tests {
         }
     }
 
+    /// Every byte of the DWARF sections flipped in turn: a DWARF
+    /// `unparsed` finding or a located difference, never a panic.
+    #[test]
+    fn flipped_dwarf_never_panics() {
+        let a = fixture("c/a/where.o");
+        let elf = Elf::parse(&a).unwrap();
+        let ranges: Vec<(usize, usize)> = elf
+            .sections
+            .iter()
+            .filter(|s| s.is_debug())
+            .map(|s| (s.offset as usize, s.data.len()))
+            .collect();
+        let mut unparsed_dwarf = 0;
+        for (start, len) in ranges {
+            for at in start..start + len {
+                let mut b = a.clone();
+                b[at] ^= 0xff;
+                let findings = run(&a, &b);
+                unparsed_dwarf += findings
+                    .iter()
+                    .filter(|f| matches!(&f.cause, Cause::Unparsed { format, .. } if format == "DWARF"))
+                    .count();
+            }
+        }
+        assert!(unparsed_dwarf > 0);
+    }
+
     /// `.comment` records the compiler: another version is a toolchain
     /// cause, and what else changed in the file follows from it.
     #[test]

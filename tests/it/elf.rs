@@ -303,3 +303,26 @@ fn compressed_debug_sections_are_compared_as_bytes_and_said_so() {
             .any(|f| place(f) == "section .rodata")
     );
 }
+
+#[test]
+fn link_order_is_ordering_and_the_rest_follows() {
+    let (code, r) = pair("link-order", &[]);
+    assert_eq!(code, 1);
+    let order = places(&r, "prog", "ordering");
+    for want in [
+        "section .debug_info, unit order",
+        "section .symtab, symbol order",
+    ] {
+        assert!(order.iter().any(|p| p == want), "{want} not in {order:?}");
+    }
+    // Units are paired by name, so their contents compare equal: only
+    // offsets moved.
+    let info = findings(&r, "prog", "consequence")
+        .into_iter()
+        .find(|f| place(f) == "section .debug_info")
+        .expect(".debug_info");
+    let of = info["cause"]["of"].as_str().unwrap();
+    assert!(of.contains("link order"), "{of}");
+    assert!(of.ends_with("are offset shifts"), "{of}");
+    assert!(findings(&r, "prog", "unknown").is_empty(), "{r:#}");
+}

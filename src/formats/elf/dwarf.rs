@@ -16,7 +16,7 @@ use object::elf;
 
 use super::model::{Elf, Section};
 use super::{State, strings, summarise};
-use crate::finding::{Cause, Evidence, Location, ToolchainPart};
+use crate::finding::{Cause, Evidence, Location, Side, ToolchainPart};
 use crate::formats::Cx;
 
 type R<'a> = EndianSlice<'a, RunTimeEndian>;
@@ -305,32 +305,12 @@ fn units(
         info_at,
         line_at: at(b".debug_line"),
     };
-    let (mut ia, mut ib) = (da.units(), db.units());
-    loop {
-        let ha = ia
-            .next()
-            .map_err(|e| format!("{e} in .debug_info (side A)"))?;
-        let hb = ib
-            .next()
-            .map_err(|e| format!("{e} in .debug_info (side B)"))?;
-        let (ha, hb) = match (ha, hb) {
-            (Some(x), Some(y)) => (x, y),
-            (None, None) => return Ok(()),
-            _ => {
-                walk.unknown += 1;
-                cx.emit(
-                    Location::Field {
-                        path: vec!["section .debug_info".to_owned(), "units".to_owned()],
-                        at: Some(info_at),
-                    },
-                    Cause::Unknown { differences: 1 },
-                    Evidence::value("unit count differs"),
-                    Evidence::value("unit count differs"),
-                    b"units",
-                );
-                return Ok(());
-            }
-        };
+    let (la, lb) = (unit_list(da, "A")?, unit_list(db, "B")?);
+    let (pairs, reordered) = pair_units(cx, &la, &lb, info_at);
+    if reordered {
+        st.ordering = Some("the link order change (.debug_info unit order)".to_owned());
+    }
+    for (ha, hb) in pairs {
         let cu_at = ha.offset().0 as u64;
         let ua = da
             .unit(ha)
@@ -341,9 +321,130 @@ fn units(
         unit(cx, st, da, db, &ua, &ub, offsets, walk)
             .map_err(|e| format!("{e} in the unit at .debug_info+{cu_at:#x}"))?;
         if cx.full() {
-            return Ok(());
+            break;
         }
     }
+    Ok(())
+}
+
+/// The label of a unit in locations: its file name, with a Rust codegen
+/// unit's hash masked so the location stays when only the hash changes.
+fn cu_label(name: &[u8]) -> String {
+    let base = file_name(name);
+    if base.contains("-cgu.") {
+        let masked = super::symbols::mask_hex(base.as_bytes());
+        format!("CU {}", String::from_utf8_lossy(&masked))
+    } else {
+        format!("CU {base}")
+    }
+}
+
+type Units<'a> = Vec<(gimli::UnitHeader<R<'a>>, String)>;
+type UnitPairs<'a> = Vec<(gimli::UnitHeader<R<'a>>, gimli::UnitHeader<R<'a>>)>;
+
+/// Every unit header of one side with its label (one record per unit,
+/// each at least a header long: bounded by the section).
+fn unit_list<'a>(d: &gimli::Dwarf<R<'a>>, side: &str) -> Result<Units<'a>, String> {
+    let mut out = Vec::new();
+    let mut it = d.units();
+    while let Some(h) = it
+        .next()
+        .map_err(|e| format!("{e} in .debug_info (side {side})"))?
+    {
+        let name = d.unit(h).ok().and_then(|u| {
+            let mut entries = u.entries();
+            let die = entries.next_dfs().ok()??;
+            let v = die.attr_value(gimli::DW_AT_name)?;
+            d.attr_string(&u, v).ok().map(|s| s.slice().to_vec())
+        });
+        out.push((h, cu_label(&name.unwrap_or_default())));
+    }
+    Ok(out)
+}
+
+/// Pair the units of both sides: in order when their names agree; by name
+/// (and occurrence) otherwise, reporting a changed order (link order from a
+/// directory listing) and units on one side only.
+fn pair_units<'a>(
+    cx: &mut Cx<'_>,
+    la: &Units<'a>,
+    lb: &Units<'a>,
+    info_at: u64,
+) -> (UnitPairs<'a>, bool) {
+    let na: Vec<&str> = la.iter().map(|u| u.1.as_str()).collect();
+    let nb: Vec<&str> = lb.iter().map(|u| u.1.as_str()).collect();
+    if na == nb {
+        return (la.iter().zip(lb).map(|(x, y)| (x.0, y.0)).collect(), false);
+    }
+    let mut sa = na.clone();
+    let mut sb = nb.clone();
+    sa.sort_unstable();
+    sb.sort_unstable();
+    if sa == sb {
+        let changed = super::align(&na, &nb);
+        let moved: usize = changed.iter().map(|(x, _)| x.len()).sum();
+        let first = |names: &[&str], r: Option<&std::ops::Range<usize>>| {
+            r.and_then(|r| names.get(r.start))
+                .copied()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        cx.emit(
+            Location::Field {
+                path: vec!["section .debug_info".to_owned(), "unit order".to_owned()],
+                at: Some(info_at),
+            },
+            Cause::Ordering {
+                records: moved as u64,
+            },
+            Evidence::value(first(&na, changed.first().map(|c| &c.0))),
+            Evidence::value(first(&nb, changed.first().map(|c| &c.1))),
+            b"unit order",
+        );
+    }
+    type Keyed<'a> = std::collections::BTreeMap<(String, usize), gimli::UnitHeader<R<'a>>>;
+    fn key<'a>(l: &Units<'a>) -> Keyed<'a> {
+        let mut count: std::collections::BTreeMap<String, usize> = Default::default();
+        l.iter()
+            .map(|(h, name)| {
+                let n = count.entry(name.clone()).or_insert(0);
+                *n += 1;
+                ((name.clone(), *n), *h)
+            })
+            .collect()
+    }
+    let (ka, kb) = (key(la), key(lb));
+    let mut out = Vec::new();
+    for (k, h) in &ka {
+        match kb.get(k) {
+            Some(g) => out.push((*h, *g)),
+            None => only(cx, Side::A, &k.0, info_at),
+        }
+    }
+    for k in kb.keys().filter(|k| !ka.contains_key(*k)) {
+        only(cx, Side::B, &k.0, info_at);
+    }
+    // Compare in A's order.
+    out.sort_by_key(|(h, _)| h.offset().0);
+    (out, sa == sb)
+}
+
+fn only(cx: &mut Cx<'_>, side: Side, label: &str, info_at: u64) {
+    let present = Evidence::value(label);
+    let (ea, eb) = match side {
+        Side::A => (present, Evidence::absent()),
+        Side::B => (Evidence::absent(), present),
+    };
+    cx.emit(
+        Location::Field {
+            path: vec!["section .debug_info".to_owned(), label.to_owned()],
+            at: Some(info_at),
+        },
+        Cause::OnlyIn { side },
+        ea,
+        eb,
+        label.as_bytes(),
+    );
 }
 
 #[expect(clippy::too_many_arguments, reason = "one unit of two files")]
@@ -381,15 +482,7 @@ fn unit(
             && let Some(v) = ea.attr_value(gimli::DW_AT_name)
             && let Ok(name) = da.attr_string(ua, v)
         {
-            let base = file_name(name.slice());
-            // A Rust codegen unit is named after a hash: mask it, so
-            // the location stays when only the hash changes.
-            cu = if base.contains("-cgu.") {
-                let masked = super::symbols::mask_hex(base.as_bytes());
-                format!("CU {}", String::from_utf8_lossy(&masked))
-            } else {
-                format!("CU {base}")
-            };
+            cu = cu_label(name.slice());
         }
         let die_at = info_at + unit_at + ea.offset().0 as u64;
         for (x, y) in ea.attrs().iter().zip(eb.attrs()) {

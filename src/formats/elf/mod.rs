@@ -57,6 +57,8 @@ struct State {
     seen: BTreeSet<Vec<u8>>,
     /// A compiler version or flags change, in words.
     toolchain: Option<String>,
+    /// Units, symbols or sections in another order (link order), in words.
+    ordering: Option<String>,
 }
 
 impl State {
@@ -74,6 +76,9 @@ impl State {
         if let Some(toolchain) = &self.toolchain {
             return Some(toolchain.clone());
         }
+        if let Some(ordering) = self.ordering.as_ref().filter(|_| self.resized.is_empty()) {
+            return Some(ordering.clone());
+        }
         let explained: BTreeSet<String> = self.resized.intersection(&self.roots).cloned().collect();
         if !explained.is_empty() {
             Some(format!("the {} change", names(&explained)))
@@ -82,6 +87,12 @@ impl State {
         } else {
             None
         }
+    }
+
+    /// A root that may change any byte after it: other compiler flags, or
+    /// the same pieces in another order.
+    fn reordered_or_rebuilt(&self) -> bool {
+        self.toolchain.is_some() || self.ordering.is_some()
     }
 
     fn root_emitted(&mut self, label: &str, n: u64) {
@@ -308,6 +319,7 @@ fn section_table(
         sa.sort_unstable();
         sb.sort_unstable();
         if sa == sb {
+            st.ordering = Some("the section order change".to_owned());
             let moved: usize = align(&na, &nb).iter().map(|(x, _)| x.len()).sum();
             cx.emit(
                 Location::Field {
@@ -506,12 +518,12 @@ fn summarise(
         }
     };
     let cause = match st.root() {
-        Some(root) if st.layout_changed() || verified => {
-            let what = match (verified, n == 1, st.toolchain.is_some()) {
+        Some(root) if st.layout_changed() || verified || st.reordered_or_rebuilt() => {
+            let what = match (verified, n == 1, st.reordered_or_rebuilt()) {
                 (true, true, _) => "is an offset shift",
                 (true, false, _) => "are offset shifts",
-                (false, true, true) => "differs with it (nothing else found there)",
-                (false, false, true) => "differ with it (nothing else found there)",
+                (false, true, true) => "changes with it (nothing else found there)",
+                (false, false, true) => "change with it (nothing else found there)",
                 (false, true, false) => "follows the moved layout (nothing else found there)",
                 (false, false, false) => "follow the moved layout (nothing else found there)",
             };
@@ -937,7 +949,9 @@ mod tests {
                 let findings = run(&a, &b);
                 unparsed_dwarf += findings
                     .iter()
-                    .filter(|f| matches!(&f.cause, Cause::Unparsed { format, .. } if format == "DWARF"))
+                    .filter(
+                        |f| matches!(&f.cause, Cause::Unparsed { format, .. } if format == "DWARF"),
+                    )
                     .count();
             }
         }

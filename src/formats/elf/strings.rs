@@ -89,6 +89,36 @@ pub(super) fn compare(
     if ta == tb {
         return out;
     }
+    let mut sa = ta.clone();
+    let mut sb = tb.clone();
+    sa.sort_unstable();
+    sb.sort_unstable();
+    if sa == sb {
+        // The same strings in another order (a string table filled in
+        // link order).
+        let changed = super::align(&ta, &tb);
+        let moved: usize = changed.iter().map(|(x, _)| x.len()).sum();
+        let at = changed.first().map_or(0, |(x, _)| x.start);
+        let (p, q) = (
+            ra.get(at).map_or(&b""[..], |r| r.1),
+            rb.get(changed.first().map_or(0, |(_, y)| y.start))
+                .map_or(&b""[..], |r| r.1),
+        );
+        cx.emit(
+            Location::Field {
+                path: place.path.to_vec(),
+                at: Some((place.a_at + ra.get(at).map_or(0, |r| r.0)) as u64),
+            },
+            Cause::Ordering {
+                records: moved as u64,
+            },
+            Evidence::value(p),
+            Evidence::value(q),
+            b"string order",
+        );
+        out.roots += 1;
+        return out;
+    }
     // As many strings on both sides (a path or a date changed, none
     // added) pair in place, in linear time, however many differ.
     let changed = super::align(&ta, &tb);

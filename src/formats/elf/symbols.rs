@@ -146,6 +146,8 @@ fn symbols(
         sb.sort_unstable();
         let changed = super::align(&na, &nb);
         if sa == sb {
+            st.ordering
+                .get_or_insert_with(|| format!("the {label} order change"));
             let moved: usize = changed.iter().map(|(x, _)| x.len()).sum();
             cx.emit(
                 location("symbol order"),

@@ -286,11 +286,22 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
     symbols::symbol_tables(cx, &mut st, a, b);
     let shifted = symbols::relocations(&st, a, b, &pairs);
     for (sa, sb) in &pairs {
-        if let (Some(sa), Some(sb)) = (sa, sb)
-            && sa.data != sb.data
-            && matches!(elf::SectionType(sa.sh_type), elf::SHT_RELA | elf::SHT_REL)
-        {
-            residual.push((sa, sb, shifted.contains(&sa.index)));
+        let (Some(sa), Some(sb)) = (sa, sb) else {
+            continue;
+        };
+        if sa.data == sb.data {
+            continue;
+        }
+        match elf::SectionType(sa.sh_type) {
+            elf::SHT_RELA | elf::SHT_REL => {
+                residual.push((sa, sb, shifted.contains(&sa.index)));
+            }
+            // String tables whose changes no symbol, dynamic entry or
+            // section name accounted for.
+            elf::SHT_STRTAB if !st.roots.contains(&sa.label()) => {
+                residual.push((sa, sb, false));
+            }
+            _ => {}
         }
     }
     residual.sort_by_key(|(sa, _, _)| sa.index);
@@ -300,6 +311,74 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
     other_notes(cx, &mut st, a, b);
     headers(cx, &st, a, b);
     build_id(cx, &st, a, b);
+    outside_sections(cx, &st, a, b);
+}
+
+/// The file ranges no header or section covers (alignment padding, data
+/// a tool wrote between sections), merged and sorted.
+fn gaps(e: &Elf<'_>) -> Vec<std::ops::Range<u64>> {
+    let h = |f: &str| e.header_value(f);
+    let mut covered: Vec<(u64, u64)> = vec![
+        (0, h("e_ehsize")),
+        (
+            h("e_phoff"),
+            h("e_phoff").saturating_add(h("e_phnum").saturating_mul(h("e_phentsize"))),
+        ),
+        (
+            h("e_shoff"),
+            h("e_shoff").saturating_add(h("e_shnum").saturating_mul(h("e_shentsize"))),
+        ),
+    ];
+    covered.extend(
+        e.sections
+            .iter()
+            .map(|s| (s.offset, s.offset.saturating_add(s.data.len() as u64))),
+    );
+    covered.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = 0u64;
+    for (start, end) in covered {
+        if start > at {
+            out.push(at..start);
+        }
+        at = at.max(end);
+    }
+    let len = e.data.len() as u64;
+    if at < len {
+        out.push(at..len);
+    }
+    out
+}
+
+/// Bytes outside every header and section that differ, when the layout is
+/// the same on both sides (otherwise they moved with it).
+fn outside_sections(cx: &mut Cx<'_>, st: &State, a: &Elf<'_>, b: &Elf<'_>) {
+    if st.layout_changed() || a.data.len() != b.data.len() {
+        return;
+    }
+    let differs = |r: &std::ops::Range<u64>| {
+        let r = r.start as usize..r.end as usize;
+        a.data.get(r.clone()) != b.data.get(r)
+    };
+    let changed: Vec<_> = gaps(a).into_iter().filter(differs).collect();
+    let Some(first) = changed.first() else {
+        return;
+    };
+    let at = first.start as usize;
+    let limit = cx.limits.evidence_bytes;
+    let end = (first.end as usize).min(at + limit);
+    cx.emit(
+        Location::Field {
+            path: vec!["bytes outside sections".to_owned()],
+            at: Some(first.start),
+        },
+        Cause::Unknown {
+            differences: changed.len() as u64,
+        },
+        Evidence::of(binary::excerpt(a.data, at..end, limit)),
+        Evidence::of(binary::excerpt(b.data, at..end, limit)),
+        b"outside sections",
+    );
 }
 
 /// The section table: names and order, then each pair's header fields.
@@ -956,6 +1035,26 @@ mod tests {
             }
         }
         assert!(unparsed_dwarf > 0);
+    }
+
+    /// A byte in the padding between sections is still found, and said to
+    /// be outside every section.
+    #[test]
+    fn padding_between_sections_is_compared() {
+        let a = fixture("c/a/where.o");
+        let elf = Elf::parse(&a).unwrap();
+        let gap = gaps(&elf).into_iter().find(|g| !g.is_empty()).expect("a gap");
+        let mut b = a.clone();
+        b[gap.start as usize] ^= 0x40;
+        let findings = run(&a, &b);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(
+            findings[0].location,
+            Location::Field {
+                path: vec!["bytes outside sections".to_owned()],
+                at: Some(gap.start)
+            }
+        );
     }
 
     /// `.comment` records the compiler: another version is a toolchain

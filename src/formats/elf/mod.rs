@@ -1043,7 +1043,10 @@ mod tests {
     fn padding_between_sections_is_compared() {
         let a = fixture("c/a/where.o");
         let elf = Elf::parse(&a).unwrap();
-        let gap = gaps(&elf).into_iter().find(|g| !g.is_empty()).expect("a gap");
+        let gap = gaps(&elf)
+            .into_iter()
+            .find(|g| !g.is_empty())
+            .expect("a gap");
         let mut b = a.clone();
         b[gap.start as usize] ^= 0x40;
         let findings = run(&a, &b);

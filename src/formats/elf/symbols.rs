@@ -386,6 +386,8 @@ pub(super) fn dynamic(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<'_>)
         sa.sort();
         sb.sort();
         let cause = if sa == sb {
+            st.ordering
+                .get_or_insert_with(|| "the DT_NEEDED order change".to_owned());
             Cause::Ordering {
                 records: changed_runs(&ka, &kb)
                     .iter()
@@ -396,6 +398,7 @@ pub(super) fn dynamic(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<'_>)
             Cause::Unknown { differences: 1 }
         };
         st.root_emitted(&label, 1);
+        st.root_emitted("section .dynstr", 1);
         cx.emit(
             Location::Field {
                 path: vec![label.clone(), "DT_NEEDED".to_owned()],

@@ -597,7 +597,11 @@ fn summarise(
         }
     };
     let cause = match st.root() {
-        Some(root) if st.layout_changed() || verified || st.reordered_or_rebuilt() => {
+        // What a compressed section holds is not known: never derived.
+        Some(root)
+            if !sa.is_compressed()
+                && (st.layout_changed() || verified || st.reordered_or_rebuilt()) =>
+        {
             let what = match (verified, n == 1, st.reordered_or_rebuilt()) {
                 (true, true, _) => "is an offset shift",
                 (true, false, _) => "are offset shifts",

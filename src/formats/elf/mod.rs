@@ -941,7 +941,7 @@ mod tests {
         for cut in 0..a.len() {
             match Elf::parse(&a[..cut]) {
                 Ok(_) => panic!("cut at {cut} parsed"),
-                Err(e) => assert!(e.contains("offset 0x"), "cut at {cut}: {e}"),
+                Err(e) => assert!(e.to_string().contains("offset 0x"), "cut at {cut}: {e}"),
             }
         }
         for cut in (0..a.len()).step_by(61) {

@@ -14,8 +14,7 @@ use object::read::elf::{
 };
 use object::{Endianness, elf};
 
-/// A parse failure, already worded for the `unparsed` finding.
-pub(crate) type ParseResult<T> = Result<T, String>;
+use crate::formats::bytes::{ParseError, Result as ParseResult};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Section<'d> {
@@ -112,8 +111,8 @@ impl<'d> Elf<'d> {
         match data.get(4) {
             Some(1) => parse_as::<elf::FileHeader32<Endianness>>(data),
             Some(2) => parse_as::<elf::FileHeader64<Endianness>>(data),
-            Some(c) => Err(format!("unknown ELF class {c} at offset 0x4")),
-            None => Err("ELF header truncated at offset 0x4".to_owned()),
+            Some(c) => Err(ParseError::new(4, format!("unknown ELF class {c}"))),
+            None => Err(ParseError::new(4, "ELF header truncated")),
         }
     }
 
@@ -131,10 +130,10 @@ impl<'d> Elf<'d> {
 }
 
 fn parse_as<'d, E: FileHeader<Endian = Endianness>>(data: &'d [u8]) -> ParseResult<Elf<'d>> {
-    let h = E::parse(data).map_err(|e| format!("ELF header: {e} at offset 0x0"))?;
+    let h = E::parse(data).map_err(|e| ParseError::new(0, format!("ELF header: {e}")))?;
     let endian = h
         .endian()
-        .map_err(|e| format!("ELF header: {e} at offset 0x5"))?;
+        .map_err(|e| ParseError::new(5, format!("ELF header: {e}")))?;
     let ident = h.e_ident();
     let shoff: u64 = h.e_shoff(endian).into();
     let phoff: u64 = h.e_phoff(endian).into();
@@ -157,7 +156,7 @@ fn parse_as<'d, E: FileHeader<Endian = Endianness>>(data: &'d [u8]) -> ParseResu
     ];
     let phdrs = h
         .program_headers(endian, data)
-        .map_err(|e| format!("program headers: {e} at offset {phoff:#x}"))?;
+        .map_err(|e| ParseError::new(phoff, format!("program headers: {e}")))?;
     let segments = phdrs
         .iter()
         .map(|p| {
@@ -175,7 +174,7 @@ fn parse_as<'d, E: FileHeader<Endian = Endianness>>(data: &'d [u8]) -> ParseResu
         .collect();
     let table = h
         .sections(endian, data)
-        .map_err(|e| format!("section header table: {e} at offset {shoff:#x}"))?;
+        .map_err(|e| ParseError::new(shoff, format!("section header table: {e}")))?;
     let mut sections = Vec::new();
     let mut symtab = Vec::new();
     let mut dynsym = Vec::new();
@@ -185,12 +184,14 @@ fn parse_as<'d, E: FileHeader<Endian = Endianness>>(data: &'d [u8]) -> ParseResu
     for (index, s) in table.enumerate() {
         let index = index.0;
         let at: u64 = s.sh_offset(endian).into();
-        let name = table
-            .section_name(endian, s)
-            .map_err(|e| format!("name of section {index}: {e}"))?;
+        let name = table.section_name(endian, s).map_err(|e| {
+            let entsize = u64::from(h.e_shentsize(endian));
+            let header_at = shoff.saturating_add((index as u64).saturating_mul(entsize));
+            ParseError::new(header_at, format!("name of section {index}: {e}"))
+        })?;
         let shown = String::from_utf8_lossy(name);
         let fail = |what: &str, e: object::read::Error| {
-            format!("section {shown} ({what}): {e} at offset {at:#x}")
+            ParseError::new(at, format!("section {shown} ({what}): {e}"))
         };
         let sh_type = s.sh_type(endian);
         let bytes = if sh_type == elf::SHT_NOBITS {

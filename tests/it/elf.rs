@@ -236,7 +236,9 @@ fn corrupt_elf_and_archive_are_unparsed_not_fatal() {
     std::fs::write(b.join("where.o"), &bad).unwrap();
     let ar = std::fs::read(fixture("elf/c/a/libutil.a")).unwrap();
     let mut huge = ar.clone();
-    // The first member's size field: 10 digits at 8 + 48.
+    // The first member's size field: 10 digits at 8 + 48. Regression: the
+    // byte fallback read "9999999999" as epoch seconds and overflowed a
+    // u32 in classify::timestamp (a panic in debug builds).
     huge[56..66].copy_from_slice(b"9999999999");
     std::fs::write(a.join("libutil.a"), &ar).unwrap();
     std::fs::write(b.join("libutil.a"), &huge).unwrap();

@@ -5,8 +5,10 @@
 //! one root finding naming the unit and the attribute, and the string
 //! offsets it shifts are counted as consequences instead of reported. The
 //! `.debug_line` header's directory and file tables are compared the same
-//! way. Relocatable objects keep string offsets in relocations, which are
-//! applied to a copy of each debug section first.
+//! way. Units are paired by name, so a changed link order is one `ordering`
+//! finding and the units still compare. Relocatable objects keep string
+//! offsets in relocations, which are applied to a copy of each debug
+//! section first.
 #![deny(clippy::indexing_slicing)]
 
 use std::borrow::Cow;

@@ -328,3 +328,31 @@ fn link_order_is_ordering_and_the_rest_follows() {
     assert!(of.ends_with("are offset shifts"), "{of}");
     assert!(findings(&r, "prog", "unknown").is_empty(), "{r:#}");
 }
+
+/// ELF and archive findings are as deterministic as the rest: the same
+/// JSON whatever the thread count, one fingerprint per finding.
+#[test]
+fn elf_reports_are_deterministic_with_unique_fingerprints() {
+    let json = |jobs: &str| {
+        crate::twice()
+            .args(["diff", "--format", "json", "-j", jobs])
+            .arg(fixture("elf/c/a"))
+            .arg(fixture("elf/c/b"))
+            .output()
+            .unwrap()
+            .stdout
+    };
+    let first = json("1");
+    assert_eq!(first, json("4"));
+    for name in ["c", "rust", "link-order", "flags"] {
+        let (_, r) = pair(name, &[]);
+        let fps: Vec<&str> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["fingerprint"].as_str().unwrap())
+            .collect();
+        let unique: std::collections::BTreeSet<_> = fps.iter().collect();
+        assert_eq!(unique.len(), fps.len(), "{name}");
+    }
+}

@@ -108,14 +108,7 @@ pub(super) fn compare(
             let path = vec![label.clone()];
             let out = strings::compare(
                 cx,
-                &strings::Place {
-                    path: &path,
-                    a_file: a.data,
-                    b_file: b.data,
-                    a_at: sa.offset as usize,
-                    b_at: sb.offset as usize,
-                    at: None,
-                },
+                &strings::Place::in_file(&path, a.data, b.data, sa.offset, sb.offset),
                 sa.data,
                 sb.data,
                 1,
@@ -536,14 +529,7 @@ fn unit(
                 }
                 walk.roots += strings::emit_pair(
                     cx,
-                    &strings::Place {
-                        path: &path,
-                        a_file: sx,
-                        b_file: sy,
-                        a_at: 0,
-                        b_at: 0,
-                        at: Some(die_at),
-                    },
+                    &strings::Place::value(&path, sx, sy, Some(die_at)),
                     Some(&(0, sx)),
                     Some(&(0, sy)),
                     fallback.as_ref(),
@@ -679,14 +665,7 @@ fn line_header(
         let path = vec!["section .debug_line".to_owned(), cu.to_owned(), field];
         walk.line_roots += strings::emit_pair(
             cx,
-            &strings::Place {
-                path: &path,
-                a_file: sx,
-                b_file: sy,
-                a_at: 0,
-                b_at: 0,
-                at,
-            },
+            &strings::Place::value(&path, sx, sy, at),
             Some(&(0, sx)),
             Some(&(0, sy)),
             None,

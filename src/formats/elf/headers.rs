@@ -103,14 +103,7 @@ pub(super) fn debuglink(
     if name_a != name_b {
         let n = strings::emit_pair(
             cx,
-            &strings::Place {
-                path: &path,
-                a_file: a.data,
-                b_file: b.data,
-                a_at: sa.offset as usize,
-                b_at: sb.offset as usize,
-                at: None,
-            },
+            &strings::Place::in_file(&path, a.data, b.data, sa.offset, sb.offset),
             Some(&(0, name_a)),
             Some(&(0, name_b)),
             None,
@@ -166,14 +159,7 @@ pub(super) fn other_notes(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<
         ];
         let n = strings::compare(
             cx,
-            &strings::Place {
-                path: &path,
-                a_file: a.data,
-                b_file: b.data,
-                a_at: na.desc_at as usize,
-                b_at: nb.desc_at as usize,
-                at: None,
-            },
+            &strings::Place::in_file(&path, a.data, b.data, na.desc_at, nb.desc_at),
             na.desc,
             nb.desc,
             4,

@@ -255,14 +255,7 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
                 };
                 let out = strings::compare(
                     cx,
-                    &strings::Place {
-                        path: &path,
-                        a_file: a.data,
-                        b_file: b.data,
-                        a_at: sa.offset as usize,
-                        b_at: sb.offset as usize,
-                        at: None,
-                    },
+                    &strings::Place::in_file(&path, a.data, b.data, sa.offset, sb.offset),
                     sa.data,
                     sb.data,
                     min,

@@ -56,6 +56,39 @@ pub(super) struct Place<'a> {
     pub at: Option<u64>,
 }
 
+impl<'a> Place<'a> {
+    /// Strings at file offsets `a_at` and `b_at` of the two files.
+    pub fn in_file(
+        path: &'a [String],
+        a_file: &'a [u8],
+        b_file: &'a [u8],
+        a_at: u64,
+        b_at: u64,
+    ) -> Place<'a> {
+        Place {
+            path,
+            a_file,
+            b_file,
+            a_at: a_at as usize,
+            b_at: b_at as usize,
+            at: None,
+        }
+    }
+
+    /// Two values with no file offset of their own (a DWARF attribute's
+    /// string, a symbol name), located at `at`.
+    pub fn value(path: &'a [String], a: &'a [u8], b: &'a [u8], at: Option<u64>) -> Place<'a> {
+        Place {
+            path,
+            a_file: a,
+            b_file: b,
+            a_at: 0,
+            b_at: 0,
+            at,
+        }
+    }
+}
+
 /// What comparing the strings of one section found.
 #[derive(Default)]
 pub(super) struct Outcome {

@@ -199,14 +199,7 @@ fn symbols(
                     let path = vec![label.to_owned(), "symbol name".to_owned()];
                     let n = strings::emit_pair(
                         cx,
-                        &strings::Place {
-                            path: &path,
-                            a_file: p,
-                            b_file: q,
-                            a_at: 0,
-                            b_at: 0,
-                            at,
-                        },
+                        &strings::Place::value(&path, p, q, at),
                         Some(&(0, p)),
                         Some(&(0, q)),
                         None,
@@ -423,14 +416,7 @@ pub(super) fn dynamic(cx: &mut Cx<'_>, st: &mut State, a: &Elf<'_>, b: &Elf<'_>)
                 let path = vec![label.clone(), tag_name(x.tag)];
                 let n = strings::emit_pair(
                     cx,
-                    &strings::Place {
-                        path: &path,
-                        a_file: p,
-                        b_file: q,
-                        a_at: 0,
-                        b_at: 0,
-                        at,
-                    },
+                    &strings::Place::value(&path, p, q, at),
                     Some(&(0, p)),
                     Some(&(0, q)),
                     None,

@@ -12,6 +12,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use gimli::{AttributeValue, EndianSlice, RunTimeEndian, SectionId};
 use object::elf;
@@ -60,8 +61,10 @@ pub(super) fn compare(
     pairs: &[(Option<&Section<'_>>, Option<&Section<'_>>)],
 ) {
     let mut walk = Walk::default();
-    let sections_a = load(a);
-    let sections_b = load(b);
+    let limit = cx.member_budget();
+    let (inflated_a, inflated_b) = (inflate_all(cx, a, limit), inflate_all(cx, b, limit));
+    let sections_a = load(a, &inflated_a);
+    let sections_b = load(b, &inflated_b);
     let result = match (&sections_a, &sections_b) {
         (Ok(x), Ok(y)) => {
             let dwarf_a = x.borrow(|s| EndianSlice::new(s, endian(a)));
@@ -100,21 +103,32 @@ pub(super) fn compare(
         let (Some(sa), Some(sb)) = (sa, sb) else {
             continue;
         };
-        if !sa.is_debug() || sa.is_compressed() || sa.data == sb.data {
+        if !sa.is_debug() || sa.data == sb.data {
+            continue;
+        }
+        // A compressed section is compared by what it inflates to.
+        let (xa, xb) = match (inflated_a.get(&sa.index), inflated_b.get(&sb.index)) {
+            (Some(x), Some(y)) => (Some(x.as_slice()), Some(y.as_slice())),
+            _ if sa.is_compressed() || sb.is_compressed() => {
+                // Not inflated (said above): its bytes, never derived.
+                residual.push((*sa, *sb, false, None));
+                continue;
+            }
+            _ => (None, None),
+        };
+        let inflated = xa.zip(xb);
+        if inflated.is_some_and(|(x, y)| x == y) {
             continue;
         }
         if sa.name == b".debug_str" || sa.name == b".debug_line_str" {
             let label = sa.label();
             let path = vec![label.clone()];
-            let out = strings::compare(
-                cx,
-                &strings::Place::in_file(&path, a.data, b.data, sa.offset, sb.offset),
-                sa.data,
-                sb.data,
-                1,
-                None,
-                &st.seen,
-            );
+            let place = match inflated {
+                Some((x, y)) => strings::Place::value(&path, x, y, Some(sa.offset)),
+                None => strings::Place::in_file(&path, a.data, b.data, sa.offset, sb.offset),
+            };
+            let (da, db) = inflated.unwrap_or((sa.data, sb.data));
+            let out = strings::compare(cx, &place, da, db, 1, None, &st.seen);
             st.root_emitted(&label, out.roots);
             if out.roots == 0 && !st.seen.is_empty() {
                 // Its changes were all reported through attributes.
@@ -124,11 +138,48 @@ pub(super) fn compare(
         }
         let verified =
             sa.name == b".debug_info" && walk.unknown == 0 && walk.derived == 0 && walk.shifts > 0;
-        residual.push((*sa, *sb, verified));
+        residual.push((*sa, *sb, verified, inflated));
     }
-    for (sa, sb, verified) in residual {
-        summarise(cx, st, a, b, sa, sb, verified);
+    for (sa, sb, verified, inflated) in residual {
+        summarise(cx, st, a, b, sa, sb, verified, inflated);
     }
+}
+
+/// The compressed debug sections of one file, inflated (by section
+/// index). One that cannot be (zstd, corrupt, over the size limit) is
+/// said so with its offset and stays out: its bytes are compared.
+fn inflate_all(cx: &mut Cx<'_>, e: &Elf<'_>, limit: u64) -> BTreeMap<usize, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for s in e
+        .sections
+        .iter()
+        .filter(|s| s.is_debug() && s.is_compressed())
+    {
+        match e.inflated(s, limit) {
+            Ok(Some(data)) => {
+                // Counted against the artifact's decompression budget; over
+                // it, a `limit` finding and the section stays compressed.
+                if cx.charge(s.name, data.len() as u64).is_ok() {
+                    out.insert(s.index, data);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => cx.emit(
+                Location::Field {
+                    path: vec![s.label()],
+                    at: Some(s.offset),
+                },
+                Cause::Unparsed {
+                    format: "ELF".to_owned(),
+                    reason: error.to_string(),
+                },
+                Evidence::absent(),
+                Evidence::absent(),
+                s.name,
+            ),
+        }
+    }
+    out
 }
 
 fn endian(e: &Elf<'_>) -> RunTimeEndian {
@@ -139,29 +190,45 @@ fn endian(e: &Elf<'_>) -> RunTimeEndian {
     }
 }
 
-/// The debug sections of one file, relocated when it is relocatable.
-fn load<'d>(e: &Elf<'d>) -> Result<gimli::DwarfSections<Cow<'d, [u8]>>, String> {
-    gimli::DwarfSections::load(|id: SectionId| -> Result<Cow<'d, [u8]>, String> {
-        let Some(s) = e.sections.iter().find(|s| s.name == id.name().as_bytes()) else {
+/// The debug sections of one file (inflated where compressed), relocated
+/// when it is relocatable.
+fn load<'m>(
+    e: &Elf<'m>,
+    inflated: &'m BTreeMap<usize, Vec<u8>>,
+) -> Result<gimli::DwarfSections<Cow<'m, [u8]>>, String> {
+    gimli::DwarfSections::load(|id: SectionId| -> Result<Cow<'m, [u8]>, String> {
+        let names = [
+            id.name().to_owned(),
+            id.name().replacen(".debug_", ".zdebug_", 1),
+        ];
+        let Some(s) = e
+            .sections
+            .iter()
+            .find(|s| names.iter().any(|n| s.name == n.as_bytes()))
+        else {
             return Ok(Cow::Borrowed(&[][..]));
         };
-        if s.is_compressed() {
-            return Err(format!(
-                "{} is compressed (SHF_COMPRESSED), which twice does not inflate; at offset {:#x}",
-                id.name(),
-                s.offset
-            ));
-        }
+        let data: &'m [u8] = match inflated.get(&s.index) {
+            Some(d) => d,
+            None if s.is_compressed() => {
+                return Err(format!(
+                    "{} at offset {:#x} could not be inflated",
+                    id.name(),
+                    s.offset
+                ));
+            }
+            None => s.data,
+        };
         if !e.relocatable {
-            return Ok(Cow::Borrowed(s.data));
+            return Ok(Cow::Borrowed(data));
         }
-        relocate(e, s)
+        relocate(e, s, data)
     })
 }
 
 /// Apply the absolute relocations DWARF uses (32 and 64 bit) to a copy of
 /// section `s`: the value is the symbol's plus the addend.
-fn relocate<'d>(e: &Elf<'d>, s: &Section<'d>) -> Result<Cow<'d, [u8]>, String> {
+fn relocate<'m>(e: &Elf<'_>, s: &Section<'_>, base: &'m [u8]) -> Result<Cow<'m, [u8]>, String> {
     let machine = e.header_value("e_machine") as u16;
     let mut out: Option<Vec<u8>> = None;
     for (index, relocs) in &e.relocs {
@@ -171,7 +238,7 @@ fn relocate<'d>(e: &Elf<'d>, s: &Section<'d>) -> Result<Cow<'d, [u8]>, String> {
         if rs.info as usize != s.index || rs.flags & elf::SHF_ALLOC.0 != 0 {
             continue;
         }
-        let data = out.get_or_insert_with(|| s.data.to_vec());
+        let data = out.get_or_insert_with(|| base.to_vec());
         for r in relocs {
             const X86_64: u16 = elf::EM_X86_64.0;
             const AARCH64: u16 = elf::EM_AARCH64.0;
@@ -196,7 +263,7 @@ fn relocate<'d>(e: &Elf<'d>, s: &Section<'d>) -> Result<Cow<'d, [u8]>, String> {
             write(slot, value, e.little);
         }
     }
-    Ok(out.map_or(Cow::Borrowed(s.data), Cow::Owned))
+    Ok(out.map_or(Cow::Borrowed(base), Cow::Owned))
 }
 
 fn bad(s: &Section<'_>, offset: u64) -> String {

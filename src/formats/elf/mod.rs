@@ -218,9 +218,10 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
         match elf::SectionType(sa.sh_type) {
             elf::SHT_SYMTAB | elf::SHT_DYNSYM | elf::SHT_STRTAB => {}
             elf::SHT_NOTE | elf::SHT_DYNAMIC | elf::SHT_RELA | elf::SHT_REL => {}
+            _ if sa.is_debug() => debug = true,
             _ if sa.is_compressed() => {
-                // Inflating would allocate what the compression header
-                // says; twice compares the compressed bytes instead.
+                // Only debug sections are inflated (above); other
+                // compressed sections are compared as bytes.
                 cx.emit(
                     Location::Field {
                         path: vec![label.clone()],
@@ -229,9 +230,8 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
                     Cause::Unparsed {
                         format: Format::Elf.name().to_owned(),
                         reason: format!(
-                            "{label} at offset {:#x} is compressed (SHF_COMPRESSED or .zdebug), \
-                             which twice does not inflate; its bytes are compared (build \
-                             without -gz to see its fields)",
+                            "{label} at offset {:#x} is compressed (SHF_COMPRESSED) and not a \
+                             debug section, which twice does not inflate; its bytes are compared",
                             sa.offset
                         ),
                     },
@@ -241,7 +241,7 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
                 );
                 residual.push((sa, sb, false));
             }
-            _ if sa.is_debug() => debug = true,
+
             _ if sa.name == b".gnu_debuglink" => headers::debuglink(cx, &mut st, a, b, sa, sb),
             _ if sa.name == b".comment" || (!sa.is_exec() && sa.sh_type == elf::SHT_PROGBITS.0) => {
                 let fallback = (sa.name == b".comment").then_some(Cause::Toolchain {
@@ -300,7 +300,7 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
     }
     residual.sort_by_key(|(sa, _, _)| sa.index);
     for (sa, sb, verified) in residual {
-        summarise(cx, &st, a, b, sa, sb, verified);
+        summarise(cx, &st, a, b, sa, sb, verified, None);
     }
     headers::other_notes(cx, &mut st, a, b);
     headers::headers(cx, &st, a, b);
@@ -500,7 +500,9 @@ fn differing_bytes(a: &[u8], b: &[u8]) -> (u64, usize) {
 
 /// One finding for a section whose differences no root explains inside
 /// it: a consequence when the layout moved, unknown otherwise. `verified`:
-/// its records were compared and only offsets differ.
+/// its records were compared and only offsets differ. `inflated`: the
+/// contents of a compressed section, compared instead of its bytes.
+#[expect(clippy::too_many_arguments, reason = "one section of two files")]
 fn summarise(
     cx: &mut Cx<'_>,
     st: &State,
@@ -509,24 +511,35 @@ fn summarise(
     sa: &Section<'_>,
     sb: &Section<'_>,
     verified: bool,
+    inflated: Option<(&[u8], &[u8])>,
 ) {
-    let (n, first) = differing_bytes(sa.data, sb.data);
+    let (da, db) = inflated.unwrap_or((sa.data, sb.data));
+    let (n, first) = differing_bytes(da, db);
     let label = sa.label();
     let name = lossy(sa.name);
     let limit = cx.limits.evidence_bytes;
-    let at_a = sa.offset as usize + first;
-    let at_b = sb.offset as usize + first;
-    let ev = |file: &[u8], at: usize| {
-        if at < file.len() {
-            Evidence::of(binary::excerpt(file, at..(at + 1).min(file.len()), limit))
-        } else {
-            Evidence::value(format!("{name} ends at {at:#x}"))
+    let ev = |file: &[u8], data: &[u8], section_at: u64| {
+        let at = section_at as usize + first;
+        match inflated {
+            // Offsets into the inflated content, which is not in the file.
+            Some(_) => Evidence::value(format!(
+                "{name} (inflated) differs from offset {first:#x}: {}",
+                crate::finding::hex(
+                    data.get(first..(first + 16).min(data.len()))
+                        .unwrap_or_default()
+                )
+            )),
+            None if at < file.len() => {
+                Evidence::of(binary::excerpt(file, at..(at + 1).min(file.len()), limit))
+            }
+            None => Evidence::value(format!("{name} ends at {at:#x}")),
         }
     };
     let cause = match st.root() {
-        // What a compressed section holds is not known: never derived.
+        // What a compressed section holds is not known unless inflated:
+        // then never derived.
         Some(root)
-            if !sa.is_compressed()
+            if (!sa.is_compressed() || inflated.is_some())
                 && (st.layout_changed() || verified || st.reordered_or_rebuilt()) =>
         {
             let what = match (verified, n == 1, st.reordered_or_rebuilt()) {
@@ -542,7 +555,7 @@ fn summarise(
             }
         }
         _ => Cause::Unknown {
-            differences: regions(sa.data, sb.data),
+            differences: regions(da, db),
         },
     };
     cx.emit(
@@ -551,8 +564,8 @@ fn summarise(
             at: Some(sa.offset),
         },
         cause,
-        ev(a.data, at_a),
-        ev(b.data, at_b),
+        ev(a.data, da, sa.offset),
+        ev(b.data, db, sb.offset),
         sa.name,
     );
 }
@@ -744,6 +757,56 @@ mod tests {
                 path: vec!["bytes outside sections".to_owned()],
                 at: Some(gap.start)
             }
+        );
+    }
+
+    /// Compressed debug sections: a header that lies about the size, a
+    /// size over the limit, corrupt data or zstd are each said, with the
+    /// offset, and the section's bytes are compared instead.
+    #[test]
+    fn compressed_sections_are_inflated_within_bounds() {
+        let a = fixture("gz/a/where.o");
+        let elf = Elf::parse(&a).unwrap();
+        let s = elf
+            .sections
+            .iter()
+            .find(|s| s.name == b".debug_info")
+            .unwrap();
+        assert!(s.is_compressed());
+        let size = elf.inflated(s, u64::MAX).unwrap().unwrap().len() as u64;
+        let at = s.offset as usize;
+        // Elf64_Chdr: ch_type, ch_reserved, ch_size (at +8), ch_addralign.
+        let reason = |patch: &dyn Fn(&mut Vec<u8>), limit: u64| {
+            let mut b = a.clone();
+            patch(&mut b);
+            let e = Elf::parse(&b).unwrap();
+            let s = e
+                .sections
+                .iter()
+                .find(|s| s.name == b".debug_info")
+                .unwrap();
+            e.inflated(s, limit).unwrap_err().to_string()
+        };
+        let r = reason(&|b| put(b, at + 8, &(size + 1).to_le_bytes()), u64::MAX);
+        assert!(r.contains(&format!("inflates to {size} bytes")), "{r}");
+        let r = reason(&|b| put(b, at + 8, &(size - 1).to_le_bytes()), u64::MAX);
+        assert!(r.contains("or more"), "{r}");
+        let r = reason(&|b| put(b, at + 8, &u64::MAX.to_le_bytes()), 1 << 30);
+        assert!(r.contains("more than max_member_bytes"), "{r}");
+        let r = reason(&|b| put(b, at, &2u32.to_le_bytes()), u64::MAX);
+        assert!(r.contains("zstd"), "{r}");
+        let r = reason(&|b| put(b, at + 24, &[0xff, 0xff]), u64::MAX);
+        assert!(r.contains("corrupt zlib data"), "{r}");
+        assert!(r.contains("at offset 0x"), "{r}");
+        // Through the comparator: said, then compared as bytes.
+        let mut b = a.clone();
+        put(&mut b, at + 8, &u64::MAX.to_le_bytes());
+        let findings = run(&a, &b);
+        assert!(
+            findings
+                .iter()
+                .any(|f| matches!(&f.cause, Cause::Unparsed { reason, .. } if reason.contains("max_member_bytes"))),
+            "{findings:?}"
         );
     }
 

@@ -14,7 +14,7 @@ use object::read::elf::{
 };
 use object::{Endianness, elf};
 
-use crate::formats::bytes::{ParseError, Result as ParseResult};
+use crate::formats::bytes::{Bytes, ParseError, Result as ParseResult};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Section<'d> {
@@ -92,6 +92,7 @@ pub(crate) type Segment = [(&'static str, u64); 8];
 pub(crate) struct Elf<'d> {
     pub data: &'d [u8],
     pub little: bool,
+    pub is64: bool,
     /// `(field, value)` for every ELF header field.
     pub header: Vec<(&'static str, u64)>,
     pub segments: Vec<Segment>,
@@ -294,6 +295,7 @@ fn parse_as<'d, E: FileHeader<Endian = Endianness>>(data: &'d [u8]) -> ParseResu
     Ok(Elf {
         data,
         little: endian == Endianness::Little,
+        is64: h.is_type_64(),
         header,
         segments,
         sections,
@@ -304,6 +306,103 @@ fn parse_as<'d, E: FileHeader<Endian = Endianness>>(data: &'d [u8]) -> ParseResu
         relocs,
         relocatable: h.e_type(endian) == elf::ET_REL,
     })
+}
+
+impl Elf<'_> {
+    /// The content of a compressed section (`SHF_COMPRESSED` with zlib, or
+    /// GNU `.zdebug_*`), inflated; `None` for a section stored plainly. The
+    /// size its header declares is checked against `limit` before anything
+    /// is inflated, and the inflater stops one byte past it, so a lying
+    /// header costs no more than `limit`.
+    pub fn inflated(&self, s: &Section<'_>, limit: u64) -> ParseResult<Option<Vec<u8>>> {
+        use std::io::Read as _;
+        if !s.is_compressed() {
+            return Ok(None);
+        }
+        let mut r = Bytes::new(s.data);
+        let fail = |at: u64, what: String| ParseError::new(s.offset.saturating_add(at), what);
+        let bad = |e: ParseError| {
+            fail(
+                e.at,
+                format!(
+                    "{} compression header: {}",
+                    String::from_utf8_lossy(s.name),
+                    e.what
+                ),
+            )
+        };
+        let size = if s.name.starts_with(b".zdebug_") {
+            if r.take(4).map_err(bad)? != b"ZLIB" {
+                return Err(fail(
+                    0,
+                    "a .zdebug section without its ZLIB magic".to_owned(),
+                ));
+            }
+            r.u64_be().map_err(bad)?
+        } else {
+            let u32_at = |r: &mut Bytes<'_>| if self.little { r.u32_le() } else { r.u32_be() };
+            let ch_type = u32_at(&mut r).map_err(bad)?;
+            let size = if self.is64 {
+                u32_at(&mut r).map_err(bad)?; // ch_reserved
+                let size = if self.little { r.u64_le() } else { r.u64_be() }.map_err(bad)?;
+                r.skip(8).map_err(bad)?; // ch_addralign
+                size
+            } else {
+                let size = u64::from(u32_at(&mut r).map_err(bad)?);
+                r.skip(4).map_err(bad)?; // ch_addralign
+                size
+            };
+            if ch_type != elf::ELFCOMPRESS_ZLIB.0 {
+                return Err(fail(
+                    0,
+                    format!(
+                        "{} is compressed with type {ch_type} (zstd is 2), which twice does not inflate",
+                        String::from_utf8_lossy(s.name)
+                    ),
+                ));
+            }
+            size
+        };
+        if size > limit {
+            return Err(fail(
+                0,
+                format!(
+                    "{} declares {size} bytes inflated, more than max_member_bytes ({limit})",
+                    String::from_utf8_lossy(s.name)
+                ),
+            ));
+        }
+        let start = r.pos() as u64;
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(r.rest())
+            .take(size.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                fail(
+                    start,
+                    format!(
+                        "{}: corrupt zlib data ({e})",
+                        String::from_utf8_lossy(s.name)
+                    ),
+                )
+            })?;
+        if out.len() as u64 != size {
+            return Err(fail(
+                start,
+                format!(
+                    "{} inflates to {}{} bytes, its header says {size}",
+                    String::from_utf8_lossy(s.name),
+                    out.len(),
+                    if out.len() as u64 > size {
+                        " or more"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        Ok(Some(out))
+    }
 }
 
 /// The offset of `part` inside `whole` (which it borrows from).

@@ -374,6 +374,46 @@ pub enum Cause {
     /// traversal, overlapping entries, impossible sizes). `twice` never
     /// extracts to disk; it reports and goes on where it safely can.
     Suspicious { format: String, reason: String },
+    /// The compiler, linker or the flags they were given differ, or a value
+    /// derived from them (a Rust crate metadata hash in symbol names).
+    /// `differences` counts the records affected.
+    Toolchain {
+        part: ToolchainPart,
+        differences: u64,
+    },
+    /// The GNU build-id (`.note.gnu.build-id`) is the only difference in the
+    /// file: it hashes something that is not in it any more (stripped debug
+    /// info) or is random (`--build-id=uuid`).
+    BuildIdOnly,
+    /// A header field of an `ar` member (date, uid, gid, mode) that
+    /// deterministic mode (`ar D`) would have zeroed.
+    ArchiveHeader { field: MetadataField },
+    /// Names that embed a per-compilation random value (GCC fat-LTO section
+    /// names, anonymous-namespace symbols). `differences` counts them.
+    RandomSeed { differences: u64 },
+}
+
+/// Which part of the toolchain a [`Cause::Toolchain`] difference is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolchainPart {
+    /// The compiler or linker version (`.comment`, `DW_AT_producer`).
+    Version,
+    /// The flags the compiler recorded (`DW_AT_producer`).
+    Flags,
+    /// Rust symbol hashes (`h<16 hex>`), which derive from `-C metadata`
+    /// and the crate's identity.
+    RustMetadataHash,
+}
+
+impl fmt::Display for ToolchainPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ToolchainPart::Version => "compiler or linker version",
+            ToolchainPart::Flags => "recorded compiler flags",
+            ToolchainPart::RustMetadataHash => "Rust crate metadata hash in symbol names",
+        })
+    }
 }
 
 /// The bounds shared by all archive recursion (see `diff::Limits`).
@@ -423,6 +463,10 @@ impl Cause {
             Cause::HashOrder { .. } => "hash_order",
             Cause::Permissions => "permissions",
             Cause::Suspicious { .. } => "suspicious",
+            Cause::Toolchain { .. } => "toolchain",
+            Cause::BuildIdOnly => "build_id_only",
+            Cause::ArchiveHeader { .. } => "archive_header",
+            Cause::RandomSeed { .. } => "random_seed",
         }
     }
 }
@@ -467,6 +511,22 @@ impl fmt::Display for Cause {
             ),
             Cause::Permissions => f.write_str("permission bits differ"),
             Cause::Suspicious { format, reason } => write!(f, "suspicious {format}: {reason}"),
+            Cause::Toolchain {
+                part,
+                differences: 1,
+            } => write!(f, "toolchain: {part}"),
+            Cause::Toolchain { part, differences } => {
+                write!(f, "toolchain: {part} ({differences} differences)")
+            }
+            Cause::BuildIdOnly => f.write_str("build-id only"),
+            Cause::ArchiveHeader { field } => {
+                write!(f, "ar member {field} (archive not in deterministic mode)")
+            }
+            Cause::RandomSeed { differences } => write!(
+                f,
+                "random per-compilation name ({differences} name{})",
+                plural(*differences)
+            ),
         }
     }
 }

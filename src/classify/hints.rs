@@ -1,6 +1,6 @@
 //! A concrete fix for every cause.
 
-use crate::finding::{Cause, MetadataField, TimestampEncoding};
+use crate::finding::{Cause, MetadataField, TimestampEncoding, ToolchainPart};
 
 pub(crate) fn hint(cause: &Cause) -> &'static str {
     use TimestampEncoding as E;
@@ -44,7 +44,7 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
         Cause::BuildPath { .. } => {
             "the build directory leaks into the output: map it to a fixed name with \
              -ffile-prefix-map=$PWD=. (GCC >= 8, Clang >= 10; -fdebug-prefix-map before that), \
-             --remap-path-prefix for rustc, compileall -d for .pyc, and relative paths in generated files"
+             --remap-path-prefix for rustc (cargo: trim-paths), compileall -d for .pyc, and relative paths in generated files"
         }
         Cause::Ordering { .. } => {
             "records come out in directory-listing or hash order: sort inputs before use \
@@ -132,6 +132,43 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
         Cause::Suspicious { .. } => {
             "the archive is malformed in a way extractors mishandle (path traversal, overlapping \
              entries, impossible sizes); twice wrote nothing to disk. Find the tool that produced it"
+        }
+        Cause::Toolchain {
+            part: ToolchainPart::Version,
+            ..
+        } => {
+            "the compiler or linker version differs between the runs: pin the toolchain and make \
+             it an input of the action, so every worker uses the same one"
+        }
+        Cause::Toolchain {
+            part: ToolchainPart::Flags,
+            ..
+        } => {
+            "the compiler recorded different flags (DW_AT_producer, -grecord-gcc-switches): pass \
+             the same flags in every build, keep absolute paths out of them, or build with \
+             -gno-record-gcc-switches"
+        }
+        Cause::Toolchain {
+            part: ToolchainPart::RustMetadataHash,
+            ..
+        } => {
+            "Rust symbol hashes (h<16 hex>) derive from -C metadata and the crate's identity: keep \
+             -C metadata a function of the crate and its version (not of paths or RUSTFLAGS), and \
+             remap paths with --remap-path-prefix or cargo's trim-paths"
+        }
+        Cause::BuildIdOnly => {
+            "only the GNU build-id differs: it hashes the whole link output, including debug info \
+             stripped since, or is random (--build-id=uuid); compare the unstripped or separate \
+             debug files to find the root, and link with --build-id=sha1"
+        }
+        Cause::ArchiveHeader { .. } => {
+            "ar records each member's mtime, uid, gid and mode: create the archive in deterministic \
+             mode (ar rcsD, or ar D; ranlib -D), or build binutils with \
+             --enable-deterministic-archives"
+        }
+        Cause::RandomSeed { .. } => {
+            "GCC names anonymous namespaces and fat-LTO sections with a random value per \
+             compilation: pass -frandom-seed=<output file name> so the name is a function of the input"
         }
     }
 }

@@ -88,14 +88,18 @@ impl Cur<'_> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
-    /// Exactly `n` ASCII digits.
+    /// Exactly `n` ASCII digits (`None` past `u32::MAX`: ten digits such
+    /// as an `ar` size field of 9999999999 used to overflow here).
     fn digits(&mut self, n: usize) -> Option<u32> {
         let part = self.s.get(self.i..self.i + n)?;
         if !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
+        let value = part.iter().try_fold(0u32, |v, &d| {
+            v.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+        })?;
         self.i += n;
-        Some(part.iter().fold(0, |v, &d| v * 10 + u32::from(d - b'0')))
+        Some(value)
     }
 
     /// One or two digits.

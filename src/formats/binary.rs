@@ -287,7 +287,7 @@ fn string_around(data: &[u8], r: &Range<usize>) -> Option<Range<usize>> {
 
 /// Hex-dump context around `r`: from the 16-byte line before it to 16 bytes
 /// after it, with the differing part capped at `limit` bytes.
-fn excerpt(data: &[u8], r: Range<usize>, limit: usize) -> Excerpt {
+pub(crate) fn excerpt(data: &[u8], r: Range<usize>, limit: usize) -> Excerpt {
     let shown = r.start..r.end.min(r.start + limit);
     let from = (shown.start.saturating_sub(16)) & !15;
     let to = (shown.end + 16).min(data.len());
@@ -378,7 +378,7 @@ const STRING_EXCERPT: usize = 160;
 
 /// The string `s` (cut to at most `STRING_EXCERPT` bytes around the token
 /// `t`), with the token marked.
-fn string_excerpt(data: &[u8], s: &Range<usize>, t: Range<usize>) -> Excerpt {
+pub(crate) fn string_excerpt(data: &[u8], s: &Range<usize>, t: Range<usize>) -> Excerpt {
     let from = if s.len() <= STRING_EXCERPT {
         s.start
     } else {

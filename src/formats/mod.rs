@@ -4,6 +4,7 @@
 //! through a [`Cx`]. It never fails the run: what it cannot parse becomes a
 //! finding or a fallback to a simpler comparator.
 
+mod ar;
 mod archive;
 mod binary;
 // The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it;
@@ -11,6 +12,7 @@ mod binary;
 #[allow(dead_code)]
 pub(crate) mod bytes;
 mod cx;
+mod elf;
 mod gzip;
 mod inflate;
 mod pyc;
@@ -128,12 +130,13 @@ pub(crate) trait Comparator: Sync {
 pub(crate) fn comparator(format: Format) -> &'static dyn Comparator {
     match format {
         Format::Text => &text::TextComparator,
+        Format::Elf => &elf::ElfComparator,
+        Format::Ar => &ar::ArComparator,
         Format::Zip => &zip::ZipComparator,
         Format::Pyc => &pyc::PycComparator,
         Format::Gzip => &gzip::GzipComparator,
         Format::Tar => &tar::TarComparator,
-        // Formats whose structural comparator has not landed compare as bytes.
-        Format::Binary | Format::Elf | Format::Ar => &binary::BinaryComparator,
+        Format::Binary => &binary::BinaryComparator,
     }
 }
 

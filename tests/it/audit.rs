@@ -148,11 +148,26 @@ fn demo_findings_are_attributed_and_the_source_is_untouched() {
     ));
     assert!(has(
         &found,
-        "out/libdemo.a",
+        "out/libdemo.a!alpha.o",
         "build_path",
         "build_path",
         "canary"
     ));
+    // Members in `find` order, reordered by the reversed directory listing.
+    assert!(has(
+        &found,
+        "out/libdemo.a",
+        "ordering",
+        "file_order",
+        "likely"
+    ));
+    // The wheel: zip times from the clock, modes from the umask.
+    let wheel = "out/dist/twice_demo-1.0-py3-none-any.whl";
+    assert!(
+        has(&found, wheel, "timestamp", "time", "canary"),
+        "{found:#?}"
+    );
+    assert!(has(&found, wheel, "permissions", "umask", "canary"));
     // The host name, recorded by the generator.
     let host = report["findings"]
         .as_array()

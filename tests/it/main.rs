@@ -5,6 +5,7 @@ mod archives;
 mod audit;
 mod cli;
 mod determinism;
+mod elf;
 mod fixtures;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,19 @@ pub fn findings<'r>(report: &'r Value, artifact: &str, cause: &str) -> Vec<&'r V
         .iter()
         .filter(|f| f["artifact"] == artifact && f["cause"]["kind"] == cause)
         .collect()
+}
+
+/// A field location as text: its path joined with `, `.
+pub fn place(finding: &Value) -> String {
+    finding["location"]["path"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .map(|s| s.as_str().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 /// The token text of one side of a finding.

@@ -38,6 +38,9 @@ pub enum Error {
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
+    /// A build log that cannot be read or decoded.
+    #[error(transparent)]
+    Execlog(#[from] crate::execlog::ExeclogError),
 }
 
 impl Error {
@@ -49,7 +52,8 @@ impl Error {
             | Error::Mismatch { .. }
             | Error::Usage { .. }
             | Error::Output { .. }
-            | Error::Threads { .. } => 2,
+            | Error::Threads { .. }
+            | Error::Execlog(_) => 2,
         }
     }
 }

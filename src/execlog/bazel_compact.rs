@@ -1,0 +1,468 @@
+//! Bazel's `--execution_log_compact_file`: a zstd stream of varint
+//! length-delimited `ExecLogEntry` messages. Files, directories, symlinks and
+//! input sets come first and are referred to by id; each spawn's inputs are
+//! the flattened input set (a DAG of `input_ids` and `transitive_set_ids`).
+//! Entries are decoded one at a time; only what later entries can refer to
+//! is kept, in reduced form.
+
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use prost::Message;
+use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
+
+use super::bazel_json::{empty_digest, symlink_digest};
+use super::error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
+use super::model::{ActionDraft, ContentDigest, Input, Log, LogBuilder, Sym};
+use super::proto::entry::{self, Type, output};
+use super::proto::{Digest, ExecLogEntry};
+
+/// The largest single entry accepted (a spawn with a huge command line is a
+/// few MiB; a corrupt length prefix is usually far larger).
+const MAX_ENTRY: u64 = 256 << 20;
+
+/// A reader that counts the bytes taken from it, in a counter that outlives
+/// it (the zstd decoder takes the reader and drops it on a bad frame).
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        self.count.set(self.count.get() + amt as u64);
+        self.inner.consume(amt);
+    }
+}
+
+/// Decompresses one zstd frame after another until the input ends.
+struct Frames<R: BufRead> {
+    source: Option<Counting<R>>,
+    decoder: Option<StreamingDecoder<Counting<R>, FrameDecoder>>,
+    spare: Option<FrameDecoder>,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl<R: BufRead> Frames<R> {
+    fn compressed_offset(&self) -> u64 {
+        self.consumed.get()
+    }
+}
+
+impl<R: BufRead> Read for Frames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(d) = &mut self.decoder {
+                let n = d.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+                let d = self.decoder.take().expect("checked above");
+                let (source, frame) = d.into_parts();
+                self.source = Some(source);
+                self.spare = Some(frame);
+            }
+            let Some(mut source) = self.source.take() else {
+                return Ok(0);
+            };
+            if source.fill_buf()?.is_empty() {
+                self.source = Some(source);
+                return Ok(0);
+            }
+            let frame = self.spare.take().unwrap_or_default();
+            self.decoder =
+                Some(StreamingDecoder::new_with_decoder(source, frame).map_err(io::Error::other)?);
+        }
+    }
+}
+
+/// What later entries can refer to, reduced.
+enum Entry {
+    /// A file, directory (digest over its files) or unresolved symlink.
+    Leaf {
+        path: Sym,
+        digest: ContentDigest,
+    },
+    Set {
+        inputs: Box<[u32]>,
+        sets: Box<[u32]>,
+    },
+    /// A runfiles tree: its artifacts are in `set`; the symlinks, empty
+    /// files and repo mapping become one input named after the tree.
+    Runfiles {
+        set: u32,
+        rest: Input,
+    },
+    SymlinkSet {
+        fingerprint: u64,
+    },
+}
+
+struct Reader<'p> {
+    path: &'p Path,
+    b: LogBuilder,
+    entries: HashMap<u32, Entry>,
+    /// Scratch space for flattening, reused across spawns.
+    seen: HashSet<u32>,
+    stack: Vec<u32>,
+    decoded_at: u64,
+}
+
+pub(crate) fn read(path: &Path, file: impl BufRead) -> Result<Log, ExeclogError> {
+    let consumed = Rc::new(Cell::new(0));
+    let mut frames = Frames {
+        source: Some(Counting {
+            inner: file,
+            count: Rc::clone(&consumed),
+        }),
+        decoder: None,
+        spare: None,
+        consumed,
+    };
+    let mut r = Reader {
+        path,
+        b: LogBuilder::default(),
+        entries: HashMap::new(),
+        seen: HashSet::new(),
+        stack: Vec::new(),
+        decoded_at: 0,
+    };
+    let mut buf = Vec::new();
+    {
+        let mut decoded = BufReader::with_capacity(64 << 10, &mut frames);
+        loop {
+            let start = r.decoded_at;
+            let len = match read_varint(&mut decoded) {
+                Ok(None) => break,
+                Ok(Some((len, used))) => {
+                    r.decoded_at += used;
+                    len
+                }
+                Err(Framing::Io(e)) => return Err(r.zstd_error(e, &decoded)),
+                Err(Framing::Eof) => return Err(r.corrupt(start, ExeclogErrorKind::Truncated)),
+                Err(Framing::Bad) => return Err(r.corrupt(start, ExeclogErrorKind::BadVarint)),
+            };
+            if len > MAX_ENTRY {
+                return Err(r.corrupt(
+                    start,
+                    ExeclogErrorKind::RecordTooLarge {
+                        len,
+                        max: MAX_ENTRY,
+                    },
+                ));
+            }
+            buf.clear();
+            let got = (&mut decoded)
+                .take(len)
+                .read_to_end(&mut buf)
+                .map_err(|e| r.zstd_error(e, &decoded))?;
+            if (got as u64) < len {
+                return Err(r.corrupt(start, ExeclogErrorKind::Truncated));
+            }
+            let entry = ExecLogEntry::decode(buf.as_slice())
+                .map_err(|e| r.corrupt(r.decoded_at, ExeclogErrorKind::Protobuf(e)))?;
+            let body_at = r.decoded_at;
+            r.decoded_at += len;
+            r.entry(entry).map_err(|kind| r.corrupt(body_at, kind))?;
+        }
+    }
+    Ok(r.b.finish())
+}
+
+enum Framing {
+    Io(io::Error),
+    Eof,
+    Bad,
+}
+
+/// A base-128 varint; `Ok(None)` at a clean end of input.
+fn read_varint(r: &mut impl BufRead) -> Result<Option<(u64, u64)>, Framing> {
+    let mut value = 0u64;
+    for i in 0..10u32 {
+        let byte = match r.fill_buf().map_err(Framing::Io)?.first() {
+            Some(&b) => b,
+            None if i == 0 => return Ok(None),
+            None => return Err(Framing::Eof),
+        };
+        r.consume(1);
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some((value, u64::from(i) + 1)));
+        }
+    }
+    Err(Framing::Bad)
+}
+
+fn digest_of(d: Option<&Digest>) -> ContentDigest {
+    d.map_or_else(empty_digest, |d| {
+        ContentDigest::parse(&d.hash, d.size_bytes)
+    })
+}
+
+impl Reader<'_> {
+    fn corrupt(&self, offset: u64, kind: ExeclogErrorKind) -> ExeclogError {
+        ExeclogError::Corrupt {
+            path: self.path.to_path_buf(),
+            format: LogFormat::BazelCompact,
+            stream: Stream::Decompressed,
+            offset,
+            kind,
+        }
+    }
+
+    fn zstd_error<R: BufRead>(
+        &self,
+        e: io::Error,
+        decoded: &BufReader<&mut Frames<R>>,
+    ) -> ExeclogError {
+        let kind = if e.kind() == io::ErrorKind::UnexpectedEof {
+            ExeclogErrorKind::Truncated
+        } else {
+            ExeclogErrorKind::Zstd(e.to_string())
+        };
+        ExeclogError::Corrupt {
+            path: PathBuf::from(self.path),
+            format: LogFormat::BazelCompact,
+            stream: Stream::Compressed,
+            offset: decoded.get_ref().compressed_offset(),
+            kind,
+        }
+    }
+
+    fn leaf(&self, id: u32, of: u32) -> Result<&Entry, ExeclogErrorKind> {
+        self.entries.get(&id).ok_or(ExeclogErrorKind::DanglingId {
+            id: of,
+            missing: id,
+        })
+    }
+
+    fn entry(&mut self, e: ExecLogEntry) -> Result<(), ExeclogErrorKind> {
+        let id = e.id;
+        let Some(t) = e.r#type else { return Ok(()) };
+        let kept = match t {
+            Type::Invocation(_) => None,
+            Type::File(f) => Some(Entry::Leaf {
+                path: self.b.intern(&f.path),
+                digest: digest_of(f.digest.as_ref()),
+            }),
+            Type::Directory(d) => {
+                let mut h = blake3::Hasher::new();
+                h.update(b"directory\0");
+                let mut size = 0i64;
+                let mut files: Vec<&entry::File> = d.files.iter().collect();
+                files.sort_by(|x, y| x.path.cmp(&y.path));
+                for f in files {
+                    let digest = digest_of(f.digest.as_ref());
+                    size = size.saturating_add(digest.size);
+                    h.update(f.path.as_bytes());
+                    h.update(&[0]);
+                    h.update(&digest.fingerprint().to_le_bytes());
+                }
+                Some(Entry::Leaf {
+                    path: self.b.intern(&d.path),
+                    digest: ContentDigest::synthetic(&h, size),
+                })
+            }
+            Type::UnresolvedSymlink(s) => Some(Entry::Leaf {
+                path: self.b.intern(&s.path),
+                digest: symlink_digest(&s.target_path),
+            }),
+            Type::InputSet(s) => {
+                for &child in s.input_ids.iter().chain(&s.transitive_set_ids) {
+                    self.leaf(child, id)?;
+                }
+                Some(Entry::Set {
+                    inputs: s.input_ids.into(),
+                    sets: s.transitive_set_ids.into(),
+                })
+            }
+            Type::SymlinkEntrySet(s) => {
+                let mut h = blake3::Hasher::new();
+                for (name, target) in &s.direct_entries {
+                    h.update(name.as_bytes());
+                    h.update(&[0]);
+                    h.update(&self.fingerprint(*target, id)?.to_le_bytes());
+                }
+                for &set in &s.transitive_set_ids {
+                    h.update(&self.fingerprint(set, id)?.to_le_bytes());
+                }
+                Some(Entry::SymlinkSet {
+                    fingerprint: ContentDigest::synthetic(&h, 0).fingerprint(),
+                })
+            }
+            Type::RunfilesTree(t) => {
+                if t.input_set_id != 0 {
+                    self.leaf(t.input_set_id, id)?;
+                }
+                let mut h = blake3::Hasher::new();
+                h.update(b"runfiles\0");
+                for set in [t.symlinks_id, t.root_symlinks_id] {
+                    let fp = if set == 0 {
+                        0
+                    } else {
+                        self.fingerprint(set, id)?
+                    };
+                    h.update(&fp.to_le_bytes());
+                }
+                for f in &t.empty_files {
+                    h.update(f.as_bytes());
+                    h.update(&[0]);
+                }
+                if let Some(m) = &t.repo_mapping_manifest {
+                    h.update(&digest_of(m.digest.as_ref()).fingerprint().to_le_bytes());
+                }
+                h.update(&[u8::from(t.legacy_external_runfiles)]);
+                Some(Entry::Runfiles {
+                    set: t.input_set_id,
+                    rest: Input {
+                        path: self.b.intern(&t.path),
+                        fp: ContentDigest::synthetic(&h, 0).fingerprint(),
+                        tool: false,
+                    },
+                })
+            }
+            Type::SymlinkAction(a) => {
+                self.b.alias(&a.output_path, &a.input_path);
+                None
+            }
+            Type::Spawn(s) => {
+                self.spawn(s, id)?;
+                None
+            }
+        };
+        if let (Some(entry), true) = (kept, id != 0) {
+            self.entries.insert(id, entry);
+        }
+        Ok(())
+    }
+
+    /// The fingerprint of a leaf or symlink set referred to by `of`.
+    fn fingerprint(&self, id: u32, of: u32) -> Result<u64, ExeclogErrorKind> {
+        Ok(match self.leaf(id, of)? {
+            Entry::Leaf { digest, .. } => digest.fingerprint(),
+            Entry::SymlinkSet { fingerprint } => *fingerprint,
+            Entry::Runfiles { rest, .. } => rest.fp,
+            Entry::Set { .. } => u64::from(id),
+        })
+    }
+
+    /// Push every input of the set `root` (flattened, each set once).
+    fn flatten(&mut self, root: u32, tool: bool, of: u32) -> Result<(), ExeclogErrorKind> {
+        if root == 0 {
+            return Ok(());
+        }
+        let Reader {
+            b,
+            entries,
+            seen,
+            stack,
+            ..
+        } = self;
+        let get = |id: u32, of: u32| {
+            entries.get(&id).ok_or(ExeclogErrorKind::DanglingId {
+                id: of,
+                missing: id,
+            })
+        };
+        seen.clear();
+        stack.clear();
+        stack.push(root);
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let direct: &[u32] = match get(id, of)? {
+                Entry::Set { inputs, sets } => {
+                    stack.extend(sets.iter().copied());
+                    inputs
+                }
+                _ => std::slice::from_ref(&id),
+            };
+            for &i in direct {
+                match get(i, id)? {
+                    Entry::Leaf { path, digest } => b.input(Input {
+                        path: *path,
+                        fp: digest.fingerprint(),
+                        tool,
+                    }),
+                    Entry::Runfiles { set, rest } => {
+                        b.input(Input { tool, ..*rest });
+                        if *set != 0 {
+                            stack.push(*set);
+                        }
+                    }
+                    Entry::Set { .. } if i != id => stack.push(i),
+                    Entry::Set { .. } | Entry::SymlinkSet { .. } => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, s: entry::Spawn, id: u32) -> Result<(), ExeclogErrorKind> {
+        let result = self.spawn_inner(&s, id);
+        if result.is_err() {
+            self.b.discard_action();
+            return result;
+        }
+        self.b.finish_action(&ActionDraft {
+            label: s.target_label,
+            mnemonic: s.mnemonic,
+            digest: s.digest.map(|d| format!("{}/{}", d.hash, d.size_bytes)),
+            runner: s.runner,
+            has_command: true,
+            has_files: true,
+        });
+        Ok(())
+    }
+
+    fn spawn_inner(&mut self, s: &entry::Spawn, id: u32) -> Result<(), ExeclogErrorKind> {
+        for a in &s.args {
+            self.b.arg(a);
+        }
+        for e in &s.env_vars {
+            self.b.env(&e.name, &e.value);
+        }
+        for p in s.platform.iter().flat_map(|p| &p.properties) {
+            self.b.platform(&p.name, &p.value);
+        }
+        // Tools first: the builder keeps the tool bit of a path seen twice.
+        self.flatten(s.tool_set_id, true, id)?;
+        self.flatten(s.input_set_id, false, id)?;
+        for o in &s.outputs {
+            match &o.r#type {
+                Some(output::Type::OutputId(out)) => match self.leaf(*out, id)? {
+                    Entry::Leaf { path, digest } => {
+                        let (path, digest) = (*path, *digest);
+                        self.b.output(path, Some(digest));
+                    }
+                    Entry::Runfiles { rest, .. } => {
+                        let path = rest.path;
+                        self.b.output(path, None);
+                    }
+                    _ => {}
+                },
+                Some(output::Type::InvalidOutputPath(p)) => {
+                    let path = self.b.intern(p);
+                    self.b.output(path, None);
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}

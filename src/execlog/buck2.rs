@@ -1,0 +1,206 @@
+//! Buck2's `buck2 log what-ran --format json`: one JSON record per line per
+//! command reproducer, `{reason, identity, reproducer: {executor, details}}`.
+//! Remote and cache records carry the action digest (`HASH:SIZE`); local
+//! and worker records carry argv and environment. The log records neither
+//! inputs nor outputs, so Buck2 actions can be compared by key and command,
+//! not traced through the input graph.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
+use super::model::{Action, ActionDraft, Log, LogBuilder};
+
+#[derive(Debug, Deserialize)]
+struct Record {
+    identity: String,
+    reproducer: Reproducer,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "executor", content = "details")]
+enum Reproducer {
+    CacheQuery {
+        digest: String,
+    },
+    Cache {
+        digest: String,
+    },
+    ReDepFileCache {
+        digest: String,
+    },
+    Re {
+        digest: String,
+        #[serde(default)]
+        platform_properties: BTreeMap<String, String>,
+    },
+    Local {
+        #[serde(default)]
+        command: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
+    Worker {
+        #[serde(default)]
+        command: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
+    WorkerInit {
+        #[serde(default)]
+        command: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+    },
+}
+
+/// Split `root//pkg:t (cfg) (category identifier)` into the label with its
+/// configuration, the category and the identifier.
+pub(crate) fn split_identity(identity: &str) -> (&str, &str, &str) {
+    let t = identity.trim_end();
+    if let Some(inner) = t.strip_suffix(')') {
+        if let Some(open) = inner.rfind(" (") {
+            let label = &t[..open];
+            let inside = &inner[open + 2..];
+            let (category, identifier) = inside.split_once(' ').unwrap_or((inside, ""));
+            return (label, category, identifier);
+        }
+    }
+    (t, "", "")
+}
+
+pub(crate) fn read(path: &Path, reader: impl BufRead) -> Result<Log, ExeclogError> {
+    let mut b = LogBuilder::default();
+    // Several records (a cache query, then an RE execution) describe one
+    // action: the later one supersedes, keeping the digest already seen.
+    let mut by_identity: HashMap<String, (usize, Option<String>)> = HashMap::new();
+    let mut superseded = Vec::new();
+    let mut count = 0usize;
+    let mut stream = serde_json::Deserializer::from_reader(reader).into_iter::<Record>();
+    loop {
+        let at = stream.byte_offset();
+        let record = match stream.next() {
+            None => break,
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                return Err(ExeclogError::Corrupt {
+                    path: path.to_path_buf(),
+                    format: LogFormat::Buck2WhatRan,
+                    stream: Stream::File,
+                    offset: at as u64,
+                    kind: if e.is_eof() {
+                        ExeclogErrorKind::Truncated
+                    } else {
+                        ExeclogErrorKind::Json(e)
+                    },
+                });
+            }
+        };
+        let (label, category, identifier) = split_identity(&record.identity);
+        let mut draft = ActionDraft {
+            label: label.to_owned(),
+            mnemonic: category.to_owned(),
+            ..ActionDraft::default()
+        };
+        let (digest, runner) = match record.reproducer {
+            Reproducer::CacheQuery { digest } => (Some(digest), "cache query"),
+            Reproducer::Cache { digest } => (Some(digest), "cache"),
+            Reproducer::ReDepFileCache { digest } => (Some(digest), "re dep-file cache"),
+            Reproducer::Re {
+                digest,
+                platform_properties,
+            } => {
+                for (k, v) in &platform_properties {
+                    b.platform(k, v);
+                }
+                (Some(digest), "re")
+            }
+            Reproducer::Local { command, env } => {
+                command_env(&mut b, &mut draft, &command, &env);
+                (None, "local")
+            }
+            Reproducer::Worker { command, env } | Reproducer::WorkerInit { command, env } => {
+                command_env(&mut b, &mut draft, &command, &env);
+                (None, "worker")
+            }
+        };
+        draft.runner = runner.to_owned();
+        let previous = by_identity.get(&record.identity).cloned();
+        draft.digest = digest.or_else(|| previous.as_ref().and_then(|p| p.1.clone()));
+        if !identifier.is_empty() {
+            let p = b.intern(identifier);
+            b.output(p, None);
+        }
+        b.finish_action(&draft);
+        if let Some((old, _)) = previous {
+            superseded.push(old);
+        }
+        by_identity.insert(record.identity, (count, draft.digest));
+        count += 1;
+    }
+    let mut log = b.finish();
+    superseded.sort_unstable();
+    let mut i = 0;
+    log.actions.retain(|_: &Action| {
+        let keep = superseded.binary_search(&i).is_err();
+        i += 1;
+        keep
+    });
+    Ok(log)
+}
+
+fn command_env(
+    b: &mut LogBuilder,
+    draft: &mut ActionDraft,
+    command: &[String],
+    env: &BTreeMap<String, String>,
+) {
+    draft.has_command = true;
+    for a in command {
+        b.arg(a);
+    }
+    for (k, v) in env {
+        b.env(k, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_split_into_label_category_identifier() {
+        assert_eq!(
+            split_identity("root//a:b (prelude//platforms:default) (cxx_compile a.cpp)"),
+            (
+                "root//a:b (prelude//platforms:default)",
+                "cxx_compile",
+                "a.cpp"
+            )
+        );
+        assert_eq!(
+            split_identity("root//a:b (cxx_link)"),
+            ("root//a:b", "cxx_link", "")
+        );
+        assert_eq!(split_identity("root//a:b"), ("root//a:b", "", ""));
+    }
+
+    #[test]
+    fn later_records_of_one_action_supersede() {
+        let log = concat!(
+            r#"{"reason":"build","identity":"r//:a (c x)","reproducer":{"executor":"CacheQuery","details":{"digest":"d1:10"}}}"#,
+            "\n",
+            r#"{"reason":"build","identity":"r//:a (c x)","reproducer":{"executor":"Local","details":{"command":["cc"],"env":{"A":"1"}}}}"#,
+            "\n"
+        );
+        let log = read(Path::new("x"), log.as_bytes()).unwrap();
+        assert_eq!(log.actions.len(), 1);
+        let a = &log.actions[0];
+        assert!(a.has_command);
+        assert_eq!(log.str(a.digest.unwrap()), "d1:10");
+        assert_eq!(log.args(a).len(), 1);
+    }
+}

@@ -1,0 +1,436 @@
+//! Pairing the actions of two logs and classifying each pair: identical,
+//! non-deterministic (a root), non-hermetic (command, environment, platform
+//! or a source/tool input differs), tainted (only upstream outputs differ),
+//! or unexplained. Then the taint graph: which root tainted which actions,
+//! transitively.
+//!
+//! Both logs share one interner by now, so symbols compare across sides.
+//! Every list that reaches the report is sorted by strings, never by log
+//! order or hash order.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, VecDeque};
+
+use super::model::{Action, ContentDigest, Input, Log, Output, Sym};
+use super::report::{ARGS_SHOWN, Class, Reason};
+use crate::finding::Side;
+
+/// Actions are paired on label + mnemonic + primary output; without
+/// outputs, on the action digest; without either, on label + mnemonic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Output(Sym, Sym, Sym),
+    Digest(Sym),
+    Target(Sym, Sym),
+}
+
+fn key(a: &Action) -> Key {
+    match (a.primary, a.digest) {
+        (Some(p), _) => Key::Output(a.label, a.mnemonic, p),
+        (None, Some(d)) => Key::Digest(d),
+        (None, None) => Key::Target(a.label, a.mnemonic),
+    }
+}
+
+/// A source of a differing input: a paired action, or one that ran in one
+/// build only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Producer {
+    Pair(u32),
+    Only(Side, u32),
+}
+
+pub(crate) struct Pairing {
+    /// (index in A, index in B), sorted by label, mnemonic, primary output.
+    pub(crate) pairs: Vec<(u32, u32)>,
+    pub(crate) only_a: Vec<u32>,
+    pub(crate) only_b: Vec<u32>,
+}
+
+/// Compare two actions by the strings a person sees.
+pub(crate) fn by_name(log: &Log, x: &Action, y: &Action) -> Ordering {
+    let s = |a: &Action| {
+        (
+            log.str(a.label),
+            log.str(a.mnemonic),
+            a.primary.map(|p| log.str(p)),
+        )
+    };
+    s(x).cmp(&s(y)).then_with(|| {
+        log.args(x)
+            .iter()
+            .map(|&a| log.str(a))
+            .cmp(log.args(y).iter().map(|&a| log.str(a)))
+    })
+}
+
+pub(crate) fn pair(a: &Log, b: &Log) -> Pairing {
+    let mut groups: HashMap<Key, (Vec<u32>, Vec<u32>)> = HashMap::new();
+    for (i, act) in a.actions.iter().enumerate() {
+        groups.entry(key(act)).or_default().0.push(i as u32);
+    }
+    for (i, act) in b.actions.iter().enumerate() {
+        groups.entry(key(act)).or_default().1.push(i as u32);
+    }
+    let mut p = Pairing {
+        pairs: Vec::new(),
+        only_a: Vec::new(),
+        only_b: Vec::new(),
+    };
+    for (_, (mut xs, mut ys)) in groups {
+        // Several actions under one key (rare): pair them in command-line
+        // order, which does not depend on the order of the log.
+        if xs.len() > 1 {
+            xs.sort_by(|&i, &j| by_name(a, &a.actions[i as usize], &a.actions[j as usize]));
+        }
+        if ys.len() > 1 {
+            ys.sort_by(|&i, &j| by_name(b, &b.actions[i as usize], &b.actions[j as usize]));
+        }
+        let n = xs.len().min(ys.len());
+        p.pairs.extend(xs.iter().copied().zip(ys.iter().copied()));
+        p.only_a.extend_from_slice(&xs[n..]);
+        p.only_b.extend_from_slice(&ys[n..]);
+    }
+    p.pairs.sort_by(|x, y| {
+        by_name(a, &a.actions[x.0 as usize], &a.actions[y.0 as usize])
+            .then_with(|| by_name(b, &b.actions[x.1 as usize], &b.actions[y.1 as usize]))
+    });
+    p.only_a
+        .sort_by(|&i, &j| by_name(a, &a.actions[i as usize], &a.actions[j as usize]));
+    p.only_b
+        .sort_by(|&i, &j| by_name(b, &b.actions[i as usize], &b.actions[j as usize]));
+    p
+}
+
+/// One paired action, classified.
+#[derive(Debug)]
+pub(crate) struct Verdict {
+    pub(crate) class: Class,
+    pub(crate) reasons: Vec<Reason>,
+    /// Differing inputs explained by upstream actions: (producer, path).
+    pub(crate) upstream: Vec<(Producer, Sym)>,
+    pub(crate) outputs: Vec<(Sym, Option<ContentDigest>, Option<ContentDigest>)>,
+}
+
+/// Who produced each path, in either build.
+pub(crate) struct Producers {
+    map: HashMap<Sym, Producer>,
+    aliases: HashMap<Sym, Sym>,
+}
+
+impl Producers {
+    pub(crate) fn new(a: &Log, b: &Log, p: &Pairing) -> Producers {
+        let mut map = HashMap::new();
+        for (i, &(x, y)) in p.pairs.iter().enumerate() {
+            let i = i as u32;
+            for log_act in [(a, x), (b, y)] {
+                let (log, idx) = log_act;
+                for o in log.outputs(&log.actions[idx as usize]) {
+                    map.entry(o.path).or_insert(Producer::Pair(i));
+                }
+            }
+        }
+        for (side, log, only) in [(Side::A, a, &p.only_a), (Side::B, b, &p.only_b)] {
+            for &idx in only {
+                for o in log.outputs(&log.actions[idx as usize]) {
+                    map.entry(o.path).or_insert(Producer::Only(side, idx));
+                }
+            }
+        }
+        let mut aliases = a.aliases.clone();
+        for (k, v) in &b.aliases {
+            aliases.entry(*k).or_insert(*v);
+        }
+        Producers { map, aliases }
+    }
+
+    /// The action that produced `path`, following symlink actions.
+    pub(crate) fn of(&self, mut path: Sym) -> Option<Producer> {
+        for _ in 0..32 {
+            if let Some(&p) = self.map.get(&path) {
+                return Some(p);
+            }
+            path = *self.aliases.get(&path)?;
+        }
+        None
+    }
+}
+
+/// Walk two sorted lists together; `f` gets each key with its items.
+fn merge<'x, T, K: Ord + Copy>(
+    xs: &'x [T],
+    ys: &'x [T],
+    key: impl Fn(&T) -> K,
+    mut f: impl FnMut(K, Option<&'x T>, Option<&'x T>),
+) {
+    let (mut i, mut j) = (0, 0);
+    while i < xs.len() || j < ys.len() {
+        match (xs.get(i), ys.get(j)) {
+            (Some(x), Some(y)) => match key(x).cmp(&key(y)) {
+                Ordering::Less => {
+                    f(key(x), Some(x), None);
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    f(key(y), None, Some(y));
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    f(key(x), Some(x), Some(y));
+                    i += 1;
+                    j += 1;
+                }
+            },
+            (Some(x), None) => {
+                f(key(x), Some(x), None);
+                i += 1;
+            }
+            (None, Some(y)) => {
+                f(key(y), None, Some(y));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}
+
+/// The differing middle of two command lines.
+fn arguments(log: &Log, xa: &[Sym], xb: &[Sym]) -> Option<Reason> {
+    if xa == xb {
+        return None;
+    }
+    let prefix = xa.iter().zip(xb).take_while(|(x, y)| x == y).count();
+    let suffix = xa[prefix..]
+        .iter()
+        .rev()
+        .zip(xb[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let mid = |xs: &[Sym]| {
+        xs[prefix..xs.len() - suffix]
+            .iter()
+            .take(ARGS_SHOWN)
+            .map(|&s| log.str(s).to_owned())
+            .collect()
+    };
+    Some(Reason::Arguments {
+        at: prefix,
+        a: mid(xa),
+        b: mid(xb),
+        a_len: xa.len(),
+        b_len: xb.len(),
+    })
+}
+
+fn pairs_differ(
+    log: &Log,
+    xa: &[(Sym, Sym)],
+    xb: &[(Sym, Sym)],
+    make: impl Fn(String, Option<String>, Option<String>) -> Reason,
+    out: &mut Vec<Reason>,
+) {
+    let mut found = Vec::new();
+    merge(
+        xa,
+        xb,
+        |e| e.0,
+        |name, x, y| {
+            if x.map(|e| e.1) != y.map(|e| e.1) {
+                let v = |e: Option<&(Sym, Sym)>| e.map(|e| log.str(e.1).to_owned());
+                found.push(make(log.str(name).to_owned(), v(x), v(y)));
+            }
+        },
+    );
+    found.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
+    out.extend(found);
+}
+
+fn fp(i: Option<&Input>) -> Option<String> {
+    i.map(|i| format!("{:016x}", i.fp))
+}
+
+/// Classify one pair. `log` holds the shared strings (side A's log).
+pub(crate) fn classify(
+    a: &Log,
+    b: &Log,
+    x: &Action,
+    y: &Action,
+    producers: &Producers,
+    me: u32,
+) -> Verdict {
+    let mut reasons = Vec::new();
+    if x.has_command && y.has_command {
+        reasons.extend(arguments(a, a.args(x), b.args(y)));
+        pairs_differ(
+            a,
+            a.env(x),
+            b.env(y),
+            |name, a, b| Reason::Environment { name, a, b },
+            &mut reasons,
+        );
+    }
+    pairs_differ(
+        a,
+        a.platform(x),
+        b.platform(y),
+        |name, a, b| Reason::Platform { name, a, b },
+        &mut reasons,
+    );
+    let mut upstream = Vec::new();
+    let mut outputs = Vec::new();
+    let files = x.has_files && y.has_files;
+    if files {
+        let mut inputs = Vec::new();
+        merge(
+            a.inputs(x),
+            b.inputs(y),
+            |i| i.path,
+            |path, ia, ib| {
+                if ia.map(|i| i.fp) != ib.map(|i| i.fp) {
+                    match producers.of(path) {
+                        Some(p) if p != Producer::Pair(me) => upstream.push((p, path)),
+                        _ => inputs.push(Reason::Input {
+                            path: a.str(path).to_owned(),
+                            tool: ia.or(ib).is_some_and(|i| i.tool),
+                            a: fp(ia),
+                            b: fp(ib),
+                        }),
+                    }
+                }
+            },
+        );
+        inputs.sort_by(|p, q| format!("{p:?}").cmp(&format!("{q:?}")));
+        reasons.extend(inputs);
+        merge(
+            a.outputs(x),
+            b.outputs(y),
+            |o: &Output| o.path,
+            |path, oa, ob| {
+                let (da, db) = (oa.and_then(|o| o.digest), ob.and_then(|o| o.digest));
+                if da != db || oa.is_none() || ob.is_none() {
+                    outputs.push((path, da, db));
+                }
+            },
+        );
+        outputs.sort_by(|p, q| a.str(p.0).cmp(a.str(q.0)));
+    }
+    let keys_differ = matches!((x.digest, y.digest), (Some(p), Some(q)) if p != q);
+    let class = if !reasons.is_empty() {
+        Class::NonHermetic
+    } else if !upstream.is_empty() {
+        Class::Tainted
+    } else if keys_differ {
+        let (p, q) = (x.digest.expect("matched"), y.digest.expect("matched"));
+        reasons.push(Reason::ActionKey {
+            a: a.str(p).to_owned(),
+            b: a.str(q).to_owned(),
+        });
+        Class::Unexplained
+    } else if !outputs.is_empty() {
+        Class::NonDeterministic
+    } else {
+        Class::Identical
+    };
+    upstream.sort_unstable();
+    upstream.dedup();
+    Verdict {
+        class,
+        reasons,
+        upstream,
+        outputs,
+    }
+}
+
+/// The taint graph over pairs: an edge from each upstream pair to each
+/// tainted pair that consumed its differing outputs.
+pub(crate) struct TaintGraph {
+    /// Compressed adjacency: `edges[start[u]..start[u+1]]`.
+    start: Vec<u32>,
+    edges: Vec<u32>,
+}
+
+/// What a root tainted.
+#[derive(Debug, Default)]
+pub(crate) struct Reach {
+    pub(crate) tainted: u64,
+    pub(crate) direct: u64,
+    /// The longest chain (by BFS depth), root first.
+    pub(crate) chain: Vec<u32>,
+}
+
+impl TaintGraph {
+    pub(crate) fn new(pairs: usize, verdicts: &[Verdict]) -> TaintGraph {
+        let mut list: Vec<(u32, u32)> = Vec::new();
+        for (d, v) in verdicts.iter().enumerate() {
+            if v.class != Class::Tainted {
+                continue;
+            }
+            for (p, _) in &v.upstream {
+                if let Producer::Pair(u) = p {
+                    list.push((*u, d as u32));
+                }
+            }
+        }
+        list.sort_unstable();
+        list.dedup();
+        let mut start = vec![0u32; pairs + 1];
+        for &(u, _) in &list {
+            start[u as usize + 1] += 1;
+        }
+        for i in 0..pairs {
+            start[i + 1] += start[i];
+        }
+        TaintGraph {
+            start,
+            edges: list.into_iter().map(|(_, d)| d).collect(),
+        }
+    }
+
+    fn next(&self, u: u32) -> &[u32] {
+        let (s, e) = (self.start[u as usize], self.start[u as usize + 1]);
+        &self.edges[s as usize..e as usize]
+    }
+
+    /// Breadth-first from `root`. `stamp` is scratch space of one entry per
+    /// pair, `mark` a value not used in it before. `order` breaks depth ties
+    /// (smaller first) so the chain does not depend on the log.
+    pub(crate) fn reach(
+        &self,
+        root: u32,
+        stamp: &mut [u32],
+        mark: u32,
+        parent: &mut [u32],
+        chain: bool,
+    ) -> Reach {
+        let mut queue = VecDeque::from([root]);
+        stamp[root as usize] = mark;
+        let mut last = root;
+        let mut tainted = 0u64;
+        while let Some(u) = queue.pop_front() {
+            last = u;
+            for &d in self.next(u) {
+                if stamp[d as usize] != mark {
+                    stamp[d as usize] = mark;
+                    parent[d as usize] = u;
+                    tainted += 1;
+                    queue.push_back(d);
+                }
+            }
+        }
+        let mut path = Vec::new();
+        if chain {
+            let mut at = last;
+            path.push(at);
+            while at != root {
+                at = parent[at as usize];
+                path.push(at);
+            }
+            path.reverse();
+        }
+        Reach {
+            tainted,
+            direct: self.next(root).len() as u64,
+            chain: path,
+        }
+    }
+}

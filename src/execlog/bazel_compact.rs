@@ -466,3 +466,163 @@ impl Reader<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execlog::synth::{Build, spawns, write_bazel_compact};
+    use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+
+    fn compact(build: Build) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_bazel_compact(spawns(build, 0), &mut out).unwrap();
+        out
+    }
+
+    fn decompressed(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        StreamingDecoder::new(data)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    fn read_bytes(data: &[u8]) -> Result<Log, ExeclogError> {
+        read(Path::new("log"), data)
+    }
+
+    #[test]
+    fn reads_spawns_with_flattened_inputs_and_tools() {
+        let log = read_bytes(&compact(Build::A)).unwrap();
+        assert_eq!(log.actions.len(), 11);
+        let b = log
+            .actions
+            .iter()
+            .find(|a| log.str(a.label) == "//src:b" && log.str(a.mnemonic) == "CppCompile")
+            .unwrap();
+        let inputs: Vec<(&str, bool)> = log
+            .inputs(b)
+            .iter()
+            .map(|i| (log.str(i.path), i.tool))
+            .collect();
+        // src/util.h and the tool come through two levels of input sets.
+        assert_eq!(
+            inputs.len(),
+            3,
+            "{inputs:?} should hold b.c, util.h and the compiler"
+        );
+        assert!(inputs.contains(&("external/toolchain/bin/cc", true)));
+        assert!(inputs.contains(&("src/util.h", false)));
+    }
+
+    #[test]
+    fn several_frames_read_as_one_stream() {
+        let plain = decompressed(&compact(Build::A));
+        let (x, y) = plain.split_at(plain.len() / 3);
+        let mut two = compress_to_vec(x, CompressionLevel::Fastest);
+        two.extend(compress_to_vec(y, CompressionLevel::Uncompressed));
+        assert_eq!(read_bytes(&two).unwrap().actions.len(), 11);
+    }
+
+    #[test]
+    fn every_truncation_of_the_compressed_file_is_an_error() {
+        let data = compact(Build::B);
+        for cut in 1..data.len() {
+            match read_bytes(&data[..cut]) {
+                Err(ExeclogError::Corrupt { offset, stream, .. }) => {
+                    if stream == Stream::Compressed {
+                        assert!(offset <= cut as u64, "cut {cut}: offset {offset}");
+                    }
+                }
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_truncated_entry_names_its_decompressed_offset() {
+        let plain = decompressed(&compact(Build::A));
+        // Entry boundaries, from the varint framing.
+        let mut bounds = vec![0usize];
+        let mut at = 0;
+        while at < plain.len() {
+            let mut r = &plain[at..];
+            let (len, used) = read_varint(&mut r).ok().flatten().unwrap();
+            at += used as usize + len as usize;
+            bounds.push(at);
+        }
+        for cut in 1..plain.len() {
+            let z = compress_to_vec(&plain[..cut], CompressionLevel::Fastest);
+            let result = read_bytes(&z);
+            if bounds.contains(&cut) {
+                assert!(result.is_ok(), "cut at a boundary {cut}: {result:?}");
+                continue;
+            }
+            let start = bounds.iter().rev().find(|&&b| b < cut).copied().unwrap();
+            match result {
+                Err(ExeclogError::Corrupt {
+                    stream: Stream::Decompressed,
+                    offset,
+                    kind: ExeclogErrorKind::Truncated,
+                    ..
+                }) => assert_eq!(offset, start as u64, "cut {cut}"),
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_bytes_never_panic() {
+        let plain = decompressed(&compact(Build::A));
+        for at in 0..plain.len() {
+            let mut bad = plain.clone();
+            bad[at] ^= 0xa5;
+            let z = compress_to_vec(bad.as_slice(), CompressionLevel::Fastest);
+            let _ = read_bytes(&z);
+        }
+        let z = compact(Build::A);
+        for at in 0..z.len() {
+            let mut bad = z.clone();
+            bad[at] ^= 0xa5;
+            let _ = read_bytes(&bad);
+        }
+    }
+
+    #[test]
+    fn an_id_that_was_never_defined_is_an_error() {
+        let mut plain = Vec::new();
+        ExecLogEntry {
+            id: 0,
+            r#type: Some(Type::Spawn(entry::Spawn {
+                input_set_id: 99,
+                ..entry::Spawn::default()
+            })),
+        }
+        .encode_length_delimited(&mut plain)
+        .unwrap();
+        let z = compress_to_vec(plain.as_slice(), CompressionLevel::Fastest);
+        match read_bytes(&z) {
+            Err(ExeclogError::Corrupt {
+                kind: ExeclogErrorKind::DanglingId { missing: 99, .. },
+                offset: 1,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_huge_length_prefix_is_refused_before_allocating() {
+        let mut plain = Vec::new();
+        prost::encoding::encode_varint(u64::MAX >> 1, &mut plain);
+        let z = compress_to_vec(plain.as_slice(), CompressionLevel::Fastest);
+        assert!(matches!(
+            read_bytes(&z),
+            Err(ExeclogError::Corrupt {
+                kind: ExeclogErrorKind::RecordTooLarge { .. },
+                ..
+            })
+        ));
+    }
+}

@@ -3,6 +3,7 @@
 
 mod cli;
 mod determinism;
+mod execlog;
 mod fixtures;
 
 use std::path::{Path, PathBuf};

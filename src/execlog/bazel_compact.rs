@@ -6,7 +6,6 @@
 //! is kept, in reduced form.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -16,7 +15,7 @@ use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 
 use super::bazel_json::{empty_digest, symlink_digest};
 use super::error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
-use super::model::{ActionDraft, ContentDigest, Input, Log, LogBuilder, Sym};
+use super::model::{ActionDraft, ContentDigest, FastMap, Input, Log, LogBuilder, Sym};
 use super::proto::entry::{self, Type, output};
 use super::proto::{Digest, ExecLogEntry};
 
@@ -60,6 +59,17 @@ struct Frames<R: BufRead> {
 impl<R: BufRead> Frames<R> {
     fn compressed_offset(&self) -> u64 {
         self.consumed.get()
+    }
+
+    /// Whether every compressed byte has been taken: a decoding error there
+    /// means the file was cut short.
+    fn at_end(&mut self) -> bool {
+        let source = match (&mut self.decoder, &mut self.source) {
+            (Some(d), _) => d.get_mut(),
+            (None, Some(s)) => s,
+            (None, None) => return true,
+        };
+        source.fill_buf().is_ok_and(<[u8]>::is_empty)
     }
 }
 
@@ -115,9 +125,9 @@ enum Entry {
 struct Reader<'p> {
     path: &'p Path,
     b: LogBuilder,
-    entries: HashMap<u32, Entry>,
+    entries: FastMap<u32, Entry>,
     /// Scratch space for flattening, reused across spawns.
-    seen: HashSet<u32>,
+    seen: rustc_hash::FxHashSet<u32>,
     stack: Vec<u32>,
     decoded_at: u64,
 }
@@ -136,8 +146,8 @@ pub(crate) fn read(path: &Path, file: impl BufRead) -> Result<Log, ExeclogError>
     let mut r = Reader {
         path,
         b: LogBuilder::default(),
-        entries: HashMap::new(),
-        seen: HashSet::new(),
+        entries: FastMap::default(),
+        seen: Default::default(),
         stack: Vec::new(),
         decoded_at: 0,
     };
@@ -152,7 +162,7 @@ pub(crate) fn read(path: &Path, file: impl BufRead) -> Result<Log, ExeclogError>
                     r.decoded_at += used;
                     len
                 }
-                Err(Framing::Io(e)) => return Err(r.zstd_error(e, &decoded)),
+                Err(Framing::Io(e)) => return Err(r.zstd_error(e, &mut decoded)),
                 Err(Framing::Eof) => return Err(r.corrupt(start, ExeclogErrorKind::Truncated)),
                 Err(Framing::Bad) => return Err(r.corrupt(start, ExeclogErrorKind::BadVarint)),
             };
@@ -169,7 +179,7 @@ pub(crate) fn read(path: &Path, file: impl BufRead) -> Result<Log, ExeclogError>
             let got = (&mut decoded)
                 .take(len)
                 .read_to_end(&mut buf)
-                .map_err(|e| r.zstd_error(e, &decoded))?;
+                .map_err(|e| r.zstd_error(e, &mut decoded))?;
             if (got as u64) < len {
                 return Err(r.corrupt(start, ExeclogErrorKind::Truncated));
             }
@@ -227,9 +237,10 @@ impl Reader<'_> {
     fn zstd_error<R: BufRead>(
         &self,
         e: io::Error,
-        decoded: &BufReader<&mut Frames<R>>,
+        decoded: &mut BufReader<&mut Frames<R>>,
     ) -> ExeclogError {
-        let kind = if e.kind() == io::ErrorKind::UnexpectedEof {
+        let frames = decoded.get_mut();
+        let kind = if e.kind() == io::ErrorKind::UnexpectedEof || frames.at_end() {
             ExeclogErrorKind::Truncated
         } else {
             ExeclogErrorKind::Zstd(e.to_string())
@@ -238,7 +249,7 @@ impl Reader<'_> {
             path: PathBuf::from(self.path),
             format: LogFormat::BazelCompact,
             stream: Stream::Compressed,
-            offset: decoded.get_ref().compressed_offset(),
+            offset: frames.compressed_offset(),
             kind,
         }
     }
@@ -553,7 +564,7 @@ mod tests {
             bounds.push(at);
         }
         for cut in 1..plain.len() {
-            let z = compress_to_vec(&plain[..cut], CompressionLevel::Fastest);
+            let z = compress_to_vec(&plain[..cut], CompressionLevel::Uncompressed);
             let result = read_bytes(&z);
             if bounds.contains(&cut) {
                 assert!(result.is_ok(), "cut at a boundary {cut}: {result:?}");
@@ -578,7 +589,7 @@ mod tests {
         for at in 0..plain.len() {
             let mut bad = plain.clone();
             bad[at] ^= 0xa5;
-            let z = compress_to_vec(bad.as_slice(), CompressionLevel::Fastest);
+            let z = compress_to_vec(bad.as_slice(), CompressionLevel::Uncompressed);
             let _ = read_bytes(&z);
         }
         let z = compact(Build::A);

@@ -3,62 +3,80 @@
 //! pretty-printed object after another with no array around them. Read with
 //! a streaming deserializer, one spawn at a time.
 
-use std::io::BufRead;
+use std::borrow::Cow;
+use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
+use super::error::{ExeclogError, LogFormat};
+use super::json_stream::each_value;
 use super::model::{ActionDraft, ContentDigest, Input, Log, LogBuilder};
 
+/// A string borrowed from the input unless it has escapes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct SpawnExec {
-    #[serde(alias = "command_args")]
-    command_args: Vec<String>,
-    #[serde(alias = "environment_variables")]
-    environment_variables: Vec<NameValue>,
-    platform: Option<Platform>,
-    inputs: Vec<File>,
-    #[serde(alias = "listed_outputs")]
-    listed_outputs: Vec<String>,
-    #[serde(alias = "actual_outputs")]
-    actual_outputs: Vec<File>,
-    mnemonic: String,
-    runner: String,
-    #[serde(alias = "target_label")]
-    target_label: String,
-    digest: Option<Digest>,
+struct SpawnExec<'a> {
+    #[serde(borrow, alias = "command_args")]
+    command_args: Vec<Str<'a>>,
+    #[serde(borrow, alias = "environment_variables")]
+    environment_variables: Vec<NameValue<'a>>,
+    #[serde(borrow)]
+    platform: Option<Platform<'a>>,
+    #[serde(borrow)]
+    inputs: Vec<File<'a>>,
+    #[serde(borrow, alias = "listed_outputs")]
+    listed_outputs: Vec<Str<'a>>,
+    #[serde(borrow, alias = "actual_outputs")]
+    actual_outputs: Vec<File<'a>>,
+    #[serde(borrow)]
+    mnemonic: Str<'a>,
+    #[serde(borrow)]
+    runner: Str<'a>,
+    #[serde(borrow, alias = "target_label")]
+    target_label: Str<'a>,
+    #[serde(borrow)]
+    digest: Option<Digest<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct NameValue {
-    pub(crate) name: String,
-    pub(crate) value: String,
+struct NameValue<'a> {
+    #[serde(borrow)]
+    name: Str<'a>,
+    #[serde(borrow)]
+    value: Str<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct Platform {
-    properties: Vec<NameValue>,
+struct Platform<'a> {
+    #[serde(borrow)]
+    properties: Vec<NameValue<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct File {
-    path: String,
-    digest: Option<Digest>,
+struct File<'a> {
+    #[serde(borrow)]
+    path: Str<'a>,
+    #[serde(borrow)]
+    digest: Option<Digest<'a>>,
     #[serde(alias = "is_tool")]
     is_tool: bool,
-    #[serde(alias = "symlink_target_path")]
-    symlink_target_path: String,
+    #[serde(borrow, alias = "symlink_target_path")]
+    symlink_target_path: Str<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct Digest {
-    hash: String,
+struct Digest<'a> {
+    #[serde(borrow)]
+    hash: Str<'a>,
     #[serde(alias = "size_bytes", deserialize_with = "int64")]
     size_bytes: i64,
 }
@@ -77,9 +95,9 @@ fn int64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
 }
 
-impl Digest {
+impl Digest<'_> {
     fn content(&self) -> ContentDigest {
-        ContentDigest::parse(&self.hash, self.size_bytes)
+        ContentDigest::parse(&self.hash.0, self.size_bytes)
     }
 }
 
@@ -97,54 +115,39 @@ pub(crate) fn symlink_digest(target: &str) -> ContentDigest {
     ContentDigest::synthetic(&h, 0)
 }
 
-pub(crate) fn read(path: &Path, reader: impl BufRead) -> Result<Log, ExeclogError> {
+pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> {
     let mut b = LogBuilder::default();
-    let mut stream = serde_json::Deserializer::from_reader(reader).into_iter::<SpawnExec>();
-    loop {
-        let at = stream.byte_offset();
-        let spawn = match stream.next() {
-            None => break,
-            Some(Ok(spawn)) => spawn,
-            Some(Err(e)) => {
-                let kind = if e.is_eof() {
-                    ExeclogErrorKind::Truncated
-                } else {
-                    ExeclogErrorKind::Json(e)
-                };
-                return Err(ExeclogError::Corrupt {
-                    path: path.to_path_buf(),
-                    format: LogFormat::BazelJson,
-                    stream: Stream::File,
-                    offset: at as u64,
-                    kind,
-                });
-            }
-        };
-        add(&mut b, spawn);
-    }
+    each_value(path, LogFormat::BazelJson, reader, |window, consumed| {
+        let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<SpawnExec<'_>>();
+        while let Some(spawn) = stream.next() {
+            add(&mut b, spawn?);
+            *consumed = stream.byte_offset();
+        }
+        Ok(())
+    })?;
     Ok(b.finish())
 }
 
-fn add(b: &mut LogBuilder, s: SpawnExec) {
+fn add(b: &mut LogBuilder, s: SpawnExec<'_>) {
     for a in &s.command_args {
-        b.arg(a);
+        b.arg(&a.0);
     }
     for e in &s.environment_variables {
-        b.env(&e.name, &e.value);
+        b.env(&e.name.0, &e.value.0);
     }
     for p in s.platform.iter().flat_map(|p| &p.properties) {
-        b.platform(&p.name, &p.value);
+        b.platform(&p.name.0, &p.value.0);
     }
     for f in &s.inputs {
-        let fp = if f.symlink_target_path.is_empty() {
+        let fp = if f.symlink_target_path.0.is_empty() {
             f.digest
                 .as_ref()
                 .map_or_else(empty_digest, Digest::content)
                 .fingerprint()
         } else {
-            symlink_digest(&f.symlink_target_path).fingerprint()
+            symlink_digest(&f.symlink_target_path.0).fingerprint()
         };
-        let path = b.intern(&f.path);
+        let path = b.intern(&f.path.0);
         b.input(Input {
             path,
             fp,
@@ -153,26 +156,26 @@ fn add(b: &mut LogBuilder, s: SpawnExec) {
     }
     let mut produced = Vec::with_capacity(s.actual_outputs.len());
     for f in &s.actual_outputs {
-        let digest = if f.symlink_target_path.is_empty() {
+        let digest = if f.symlink_target_path.0.is_empty() {
             f.digest.as_ref().map_or_else(empty_digest, Digest::content)
         } else {
-            symlink_digest(&f.symlink_target_path)
+            symlink_digest(&f.symlink_target_path.0)
         };
-        let path = b.intern(&f.path);
+        let path = b.intern(&f.path.0);
         produced.push(path);
         b.output(path, Some(digest));
     }
     for listed in &s.listed_outputs {
-        let path = b.intern(listed);
+        let path = b.intern(&listed.0);
         if !produced.contains(&path) {
             b.output(path, None);
         }
     }
     b.finish_action(&ActionDraft {
-        label: s.target_label,
-        mnemonic: s.mnemonic,
-        digest: s.digest.map(|d| format!("{}/{}", d.hash, d.size_bytes)),
-        runner: s.runner,
+        label: s.target_label.0.into_owned(),
+        mnemonic: s.mnemonic.0.into_owned(),
+        digest: s.digest.map(|d| format!("{}/{}", d.hash.0, d.size_bytes)),
+        runner: s.runner.0.into_owned(),
         has_command: true,
         has_files: true,
     });
@@ -181,6 +184,7 @@ fn add(b: &mut LogBuilder, s: SpawnExec) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execlog::error::{ExeclogErrorKind, Stream};
 
     const TWO: &str = r#"{
   "commandArgs": ["cc", "-c", "a.c"],

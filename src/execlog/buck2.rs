@@ -5,14 +5,15 @@
 //! inputs nor outputs, so Buck2 actions can be compared by key and command,
 //! not traced through the input graph.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
-use super::model::{Action, ActionDraft, Log, LogBuilder};
+use super::error::{ExeclogError, LogFormat};
+use super::json_stream::each_value;
+use super::model::{Action, ActionDraft, FastMap, Log, LogBuilder};
 
 #[derive(Debug, Deserialize)]
 struct Record {
@@ -72,75 +73,62 @@ pub(crate) fn split_identity(identity: &str) -> (&str, &str, &str) {
     (t, "", "")
 }
 
-pub(crate) fn read(path: &Path, reader: impl BufRead) -> Result<Log, ExeclogError> {
+pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> {
     let mut b = LogBuilder::default();
     // Several records (a cache query, then an RE execution) describe one
     // action: the later one supersedes, keeping the digest already seen.
-    let mut by_identity: HashMap<String, (usize, Option<String>)> = HashMap::new();
+    let mut by_identity: FastMap<String, (usize, Option<String>)> = FastMap::default();
     let mut superseded = Vec::new();
     let mut count = 0usize;
-    let mut stream = serde_json::Deserializer::from_reader(reader).into_iter::<Record>();
-    loop {
-        let at = stream.byte_offset();
-        let record = match stream.next() {
-            None => break,
-            Some(Ok(r)) => r,
-            Some(Err(e)) => {
-                return Err(ExeclogError::Corrupt {
-                    path: path.to_path_buf(),
-                    format: LogFormat::Buck2WhatRan,
-                    stream: Stream::File,
-                    offset: at as u64,
-                    kind: if e.is_eof() {
-                        ExeclogErrorKind::Truncated
-                    } else {
-                        ExeclogErrorKind::Json(e)
-                    },
-                });
-            }
-        };
-        let (label, category, identifier) = split_identity(&record.identity);
-        let mut draft = ActionDraft {
-            label: label.to_owned(),
-            mnemonic: category.to_owned(),
-            ..ActionDraft::default()
-        };
-        let (digest, runner) = match record.reproducer {
-            Reproducer::CacheQuery { digest } => (Some(digest), "cache query"),
-            Reproducer::Cache { digest } => (Some(digest), "cache"),
-            Reproducer::ReDepFileCache { digest } => (Some(digest), "re dep-file cache"),
-            Reproducer::Re {
-                digest,
-                platform_properties,
-            } => {
-                for (k, v) in &platform_properties {
-                    b.platform(k, v);
+    each_value(path, LogFormat::Buck2WhatRan, reader, |window, consumed| {
+        let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<Record>();
+        while let Some(record) = stream.next() {
+            let record = record?;
+            let (label, category, identifier) = split_identity(&record.identity);
+            let mut draft = ActionDraft {
+                label: label.to_owned(),
+                mnemonic: category.to_owned(),
+                ..ActionDraft::default()
+            };
+            let (digest, runner) = match record.reproducer {
+                Reproducer::CacheQuery { digest } => (Some(digest), "cache query"),
+                Reproducer::Cache { digest } => (Some(digest), "cache"),
+                Reproducer::ReDepFileCache { digest } => (Some(digest), "re dep-file cache"),
+                Reproducer::Re {
+                    digest,
+                    platform_properties,
+                } => {
+                    for (k, v) in &platform_properties {
+                        b.platform(k, v);
+                    }
+                    (Some(digest), "re")
                 }
-                (Some(digest), "re")
+                Reproducer::Local { command, env } => {
+                    command_env(&mut b, &mut draft, &command, &env);
+                    (None, "local")
+                }
+                Reproducer::Worker { command, env } | Reproducer::WorkerInit { command, env } => {
+                    command_env(&mut b, &mut draft, &command, &env);
+                    (None, "worker")
+                }
+            };
+            draft.runner = runner.to_owned();
+            let previous = by_identity.get(&record.identity).cloned();
+            draft.digest = digest.or_else(|| previous.as_ref().and_then(|p| p.1.clone()));
+            if !identifier.is_empty() {
+                let p = b.intern(identifier);
+                b.output(p, None);
             }
-            Reproducer::Local { command, env } => {
-                command_env(&mut b, &mut draft, &command, &env);
-                (None, "local")
+            b.finish_action(&draft);
+            if let Some((old, _)) = previous {
+                superseded.push(old);
             }
-            Reproducer::Worker { command, env } | Reproducer::WorkerInit { command, env } => {
-                command_env(&mut b, &mut draft, &command, &env);
-                (None, "worker")
-            }
-        };
-        draft.runner = runner.to_owned();
-        let previous = by_identity.get(&record.identity).cloned();
-        draft.digest = digest.or_else(|| previous.as_ref().and_then(|p| p.1.clone()));
-        if !identifier.is_empty() {
-            let p = b.intern(identifier);
-            b.output(p, None);
+            by_identity.insert(record.identity, (count, draft.digest));
+            count += 1;
+            *consumed = stream.byte_offset();
         }
-        b.finish_action(&draft);
-        if let Some((old, _)) = previous {
-            superseded.push(old);
-        }
-        by_identity.insert(record.identity, (count, draft.digest));
-        count += 1;
-    }
+        Ok(())
+    })?;
     let mut log = b.finish();
     superseded.sort_unstable();
     let mut i = 0;

@@ -9,9 +9,9 @@
 //! order or hash order.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
-use super::model::{Action, ContentDigest, Input, Log, Output, Sym};
+use super::model::{Action, ContentDigest, FastMap, Input, Log, Output, Sym};
 use super::report::{ARGS_SHOWN, Class, Reason};
 use crate::finding::Side;
 
@@ -65,7 +65,7 @@ pub(crate) fn by_name(log: &Log, x: &Action, y: &Action) -> Ordering {
 }
 
 pub(crate) fn pair(a: &Log, b: &Log) -> Pairing {
-    let mut groups: HashMap<Key, (Vec<u32>, Vec<u32>)> = HashMap::new();
+    let mut groups: FastMap<Key, (Vec<u32>, Vec<u32>)> = FastMap::default();
     for (i, act) in a.actions.iter().enumerate() {
         groups.entry(key(act)).or_default().0.push(i as u32);
     }
@@ -114,13 +114,13 @@ pub(crate) struct Verdict {
 
 /// Who produced each path, in either build.
 pub(crate) struct Producers {
-    map: HashMap<Sym, Producer>,
-    aliases: HashMap<Sym, Sym>,
+    map: FastMap<Sym, Producer>,
+    aliases: FastMap<Sym, Sym>,
 }
 
 impl Producers {
     pub(crate) fn new(a: &Log, b: &Log, p: &Pairing) -> Producers {
-        let mut map = HashMap::new();
+        let mut map = FastMap::default();
         for (i, &(x, y)) in p.pairs.iter().enumerate() {
             let i = i as u32;
             for log_act in [(a, x), (b, y)] {

@@ -9,6 +9,7 @@ mod bazel_json;
 mod buck2;
 mod classify;
 mod error;
+mod json_stream;
 mod model;
 pub mod proto;
 mod render;

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
 
 use crate::finding::hex;
 
@@ -13,35 +12,89 @@ use crate::finding::hex;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Sym(pub(crate) u32);
 
-/// Strings of one log, stored once each.
+/// The hash maps of `execlog`: keys are log-derived but the logs are the
+/// user's own builds, so a fast non-keyed hash is fine.
+pub(crate) type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+pub(crate) struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Strings of one log, stored once each in one arena. The index maps a
+/// string's hash to its symbol; the rare strings whose hash is taken go to
+/// `collided`.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    ids: HashMap<Arc<str>, Sym>,
-    strings: Vec<Arc<str>>,
+    arena: String,
+    spans: Vec<(usize, usize)>,
+    index: HashMap<u64, Sym, std::hash::BuildHasherDefault<Prehashed>>,
+    collided: FastMap<u64, Vec<Sym>>,
+}
+
+fn hash_str(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(s)
 }
 
 impl Interner {
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.ids.get(s) {
-            return sym;
+        let h = hash_str(s);
+        match self.index.get(&h) {
+            Some(&sym) if self.get(sym) == s => return sym,
+            Some(_) => {
+                if let Some(&sym) = self
+                    .collided
+                    .get(&h)
+                    .and_then(|syms| syms.iter().find(|&&x| self.get(x) == s))
+                {
+                    return sym;
+                }
+                let sym = self.push(s);
+                self.collided.entry(h).or_default().push(sym);
+                sym
+            }
+            None => {
+                let sym = self.push(s);
+                self.index.insert(h, sym);
+                sym
+            }
         }
-        let sym = Sym(u32::try_from(self.strings.len()).expect("fewer than 2^32 strings"));
-        let arc: Arc<str> = Arc::from(s);
-        self.strings.push(Arc::clone(&arc));
-        self.ids.insert(arc, sym);
+    }
+
+    fn push(&mut self, s: &str) -> Sym {
+        let sym = Sym(u32::try_from(self.spans.len()).expect("fewer than 2^32 strings"));
+        self.spans.push((self.arena.len(), s.len()));
+        self.arena.push_str(s);
         sym
     }
 
     pub(crate) fn get(&self, sym: Sym) -> &str {
-        self.strings
+        self.spans
             .get(sym.0 as usize)
-            .map_or("", |s: &Arc<str>| s)
+            .and_then(|&(at, len)| self.arena.get(at..at + len))
+            .unwrap_or("")
     }
 
     /// Move every string of `other` into `self`; the result maps `other`'s
     /// symbols to `self`'s.
     pub(crate) fn absorb(&mut self, other: &Interner) -> Vec<Sym> {
-        other.strings.iter().map(|s| self.intern(s)).collect()
+        (0..other.spans.len() as u32)
+            .map(|i| self.intern(other.get(Sym(i))))
+            .collect()
     }
 }
 
@@ -185,7 +238,7 @@ pub(crate) struct Log {
     /// Sorted by path within an action.
     pub(crate) outputs: Vec<Output>,
     /// Symlinks made by non-spawn actions: output path → input path.
-    pub(crate) aliases: HashMap<Sym, Sym>,
+    pub(crate) aliases: FastMap<Sym, Sym>,
 }
 
 fn slice<'a, T>(all: &'a [T], r: &Range<u32>) -> &'a [T] {

@@ -117,7 +117,13 @@ fn assert_bazel_report(report: &Value) {
         .collect();
     assert_eq!(
         chain,
-        ["CppCompile", "CppArchive", "CppLink", "CppLink", "TestRunner"]
+        [
+            "CppCompile",
+            "CppArchive",
+            "CppLink",
+            "CppLink",
+            "TestRunner"
+        ]
     );
     // Non-hermetic reasons name the variable and the argument.
     assert_eq!(
@@ -250,10 +256,23 @@ fn fetched_outputs_are_compared_structurally() {
         serde_json::json!({"status": "missing", "side": "b"})
     );
     // Tainted actions are not compared: their roots explain them.
-    assert!(action(&report, "app")["outputs"][0].get("comparison").is_none());
+    assert!(
+        action(&report, "app")["outputs"][0]
+            .get("comparison")
+            .is_none()
+    );
     // The text report shows the findings under the root.
     let text = twice()
-        .args(["execlog", &a, &b, "--color", "never", "--fetch-outputs", s(&oa), s(&ob)])
+        .args([
+            "execlog",
+            &a,
+            &b,
+            "--color",
+            "never",
+            "--fetch-outputs",
+            s(&oa),
+            s(&ob),
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
@@ -270,13 +289,21 @@ fn text_report_ranks_roots_and_shows_chains() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    let first = text.find("1. //src:b CppCompile").expect("b.o ranked first");
+    let first = text
+        .find("1. //src:b CppCompile")
+        .expect("b.o ranked first");
     let second = text.find("2. //src:c CppCompile").expect("c.o second");
     assert!(first < second, "{text}");
-    assert!(text.contains("environment LANG: A \"C\", B \"en_US.UTF-8\""), "{text}");
+    assert!(
+        text.contains("environment LANG: A \"C\", B \"en_US.UTF-8\""),
+        "{text}"
+    );
     // --top 1: only the worst root shows its chain.
     assert_eq!(text.matches("chain:").count(), 1, "{text}");
-    assert!(text.contains("differs: 3 roots, 6 tainted actions"), "{text}");
+    assert!(
+        text.contains("differs: 3 roots, 6 tainted actions"),
+        "{text}"
+    );
 }
 
 fn bad_input(a: &Path, b: &Path) -> String {
@@ -299,7 +326,10 @@ fn truncated_logs_are_input_errors_naming_the_offset() {
     let cut = dir.path().join("cut.json");
     fs::write(&cut, &json[..json.len() / 2]).unwrap();
     let err = bad_input(Path::new(&good), &cut);
-    assert!(err.contains("cut.json: Bazel JSON execution log at byte offset"), "{err}");
+    assert!(
+        err.contains("cut.json: Bazel JSON execution log at byte offset"),
+        "{err}"
+    );
     assert!(err.contains("ends inside a record"), "{err}");
 
     let (good, _) = pair("exec.zst");
@@ -307,7 +337,10 @@ fn truncated_logs_are_input_errors_naming_the_offset() {
     let cut = dir.path().join("cut.zst");
     fs::write(&cut, &zst[..zst.len() - 7]).unwrap();
     let err = bad_input(Path::new(&good), &cut);
-    assert!(err.contains("cut.zst: Bazel compact execution log at"), "{err}");
+    assert!(
+        err.contains("cut.zst: Bazel compact execution log at"),
+        "{err}"
+    );
     assert!(err.contains("byte offset"), "{err}");
 
     let (good, _) = pair("what-ran.jsonl");
@@ -315,7 +348,10 @@ fn truncated_logs_are_input_errors_naming_the_offset() {
     let cut = dir.path().join("cut.jsonl");
     fs::write(&cut, &text[..text.len() - 20]).unwrap();
     let err = bad_input(Path::new(&good), &cut);
-    assert!(err.contains("Buck2 what-ran JSON log at byte offset"), "{err}");
+    assert!(
+        err.contains("Buck2 what-ran JSON log at byte offset"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -328,12 +364,18 @@ fn corrupt_unknown_empty_and_mixed_logs_are_input_errors() {
     let bad = dir.path().join("bad.zst");
     fs::write(&bad, &zst).unwrap();
     let err = bad_input(Path::new(&good), &bad);
-    assert!(err.contains("bad.zst: Bazel compact execution log at"), "{err}");
+    assert!(
+        err.contains("bad.zst: Bazel compact execution log at"),
+        "{err}"
+    );
 
     let json = dir.path().join("bad.json");
     fs::write(&json, "{\"commandArgs\": [1, 2]}").unwrap();
     let err = bad_input(&json, &json);
-    assert!(err.contains("invalid JSON") && err.contains("byte offset 0"), "{err}");
+    assert!(
+        err.contains("invalid JSON") && err.contains("byte offset 0"),
+        "{err}"
+    );
 
     let elf = dir.path().join("a.out");
     fs::write(&elf, b"\x7fELF\x02\x01\x01").unwrap();
@@ -346,7 +388,10 @@ fn corrupt_unknown_empty_and_mixed_logs_are_input_errors() {
 
     let (buck, _) = pair("what-ran.jsonl");
     let err = bad_input(Path::new(&good), Path::new(&buck));
-    assert!(err.contains("cannot compare a Bazel compact execution log with a Buck2"), "{err}");
+    assert!(
+        err.contains("cannot compare a Bazel compact execution log with a Buck2"),
+        "{err}"
+    );
 
     let missing = dir.path().join("missing.json");
     assert!(bad_input(&missing, Path::new(&good)).contains("missing.json"));

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::error::{ExeclogError, LogFormat};
 use super::json_stream::each_value;
-use super::model::{Action, ActionDraft, FastMap, Log, LogBuilder};
+use super::model::{Action, ActionDraft, FastMap, Log, LogBuilder, Sym};
 
 #[derive(Debug, Deserialize)]
 struct Record {
@@ -77,7 +77,7 @@ pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> 
     let mut b = LogBuilder::default();
     // Several records (a cache query, then an RE execution) describe one
     // action: the later one supersedes, keeping the digest already seen.
-    let mut by_identity: FastMap<String, (usize, Option<String>)> = FastMap::default();
+    let mut by_identity: FastMap<(Sym, Sym, Sym), (usize, Option<String>)> = FastMap::default();
     let mut superseded = Vec::new();
     let mut count = 0usize;
     each_value(path, LogFormat::Buck2WhatRan, reader, |window, consumed| {
@@ -113,7 +113,8 @@ pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> 
                 }
             };
             draft.runner = runner.to_owned();
-            let previous = by_identity.get(&record.identity).cloned();
+            let key = (b.intern(label), b.intern(category), b.intern(identifier));
+            let previous = by_identity.get(&key).cloned();
             draft.digest = digest.or_else(|| previous.as_ref().and_then(|p| p.1.clone()));
             if !identifier.is_empty() {
                 let p = b.intern(identifier);
@@ -123,7 +124,7 @@ pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> 
             if let Some((old, _)) = previous {
                 superseded.push(old);
             }
-            by_identity.insert(record.identity, (count, draft.digest));
+            by_identity.insert(key, (count, draft.digest));
             count += 1;
             *consumed = stream.byte_offset();
         }

@@ -91,10 +91,27 @@ pub(crate) fn pair(a: &Log, b: &Log) -> Pairing {
         p.only_a.extend_from_slice(&xs[n..]);
         p.only_b.extend_from_slice(&ys[n..]);
     }
-    p.pairs.sort_by(|x, y| {
-        by_name(a, &a.actions[x.0 as usize], &a.actions[y.0 as usize])
+    // Sort on the key strings, looked up once; full names break the rare
+    // ties (several actions under one key).
+    let mut keyed: Vec<_> = p
+        .pairs
+        .iter()
+        .map(|&(x, y)| {
+            let act = &a.actions[x as usize];
+            let k = (
+                a.str(act.label),
+                a.str(act.mnemonic),
+                act.primary.map(|s| a.str(s)),
+            );
+            (k, (x, y))
+        })
+        .collect();
+    keyed.sort_unstable_by(|(kx, x), (ky, y)| {
+        kx.cmp(ky)
+            .then_with(|| by_name(a, &a.actions[x.0 as usize], &a.actions[y.0 as usize]))
             .then_with(|| by_name(b, &b.actions[x.1 as usize], &b.actions[y.1 as usize]))
     });
+    p.pairs = keyed.into_iter().map(|(_, pair)| pair).collect();
     p.only_a
         .sort_by(|&i, &j| by_name(a, &a.actions[i as usize], &a.actions[j as usize]));
     p.only_b

@@ -184,7 +184,6 @@ fn add(b: &mut LogBuilder, s: SpawnExec<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execlog::error::{ExeclogErrorKind, Stream};
 
     const TWO: &str = r#"{
   "commandArgs": ["cc", "-c", "a.c"],

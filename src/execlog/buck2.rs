@@ -62,13 +62,13 @@ enum Reproducer {
 /// configuration, the category and the identifier.
 pub(crate) fn split_identity(identity: &str) -> (&str, &str, &str) {
     let t = identity.trim_end();
-    if let Some(inner) = t.strip_suffix(')') {
-        if let Some(open) = inner.rfind(" (") {
-            let label = &t[..open];
-            let inside = &inner[open + 2..];
-            let (category, identifier) = inside.split_once(' ').unwrap_or((inside, ""));
-            return (label, category, identifier);
-        }
+    if let Some(inner) = t.strip_suffix(')')
+        && let Some(open) = inner.rfind(" (")
+    {
+        let label = &t[..open];
+        let inside = &inner[open + 2..];
+        let (category, identifier) = inside.split_once(' ').unwrap_or((inside, ""));
+        return (label, category, identifier);
     }
     (t, "", "")
 }

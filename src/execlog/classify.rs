@@ -246,7 +246,7 @@ fn pairs_differ(
     make: impl Fn(String, Option<String>, Option<String>) -> Reason,
     out: &mut Vec<Reason>,
 ) {
-    let mut found = Vec::new();
+    let mut found: Vec<(&str, Reason)> = Vec::new();
     merge(
         xa,
         xb,
@@ -254,19 +254,20 @@ fn pairs_differ(
         |name, x, y| {
             if x.map(|e| e.1) != y.map(|e| e.1) {
                 let v = |e: Option<&(Sym, Sym)>| e.map(|e| log.str(e.1).to_owned());
-                found.push(make(log.str(name).to_owned(), v(x), v(y)));
+                found.push((log.str(name), make(log.str(name).to_owned(), v(x), v(y))));
             }
         },
     );
-    found.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
-    out.extend(found);
+    // Symbol order is interning order: sort by name for the report.
+    found.sort_by(|x, y| x.0.cmp(y.0));
+    out.extend(found.into_iter().map(|(_, r)| r));
 }
 
 fn fp(i: Option<&Input>) -> Option<String> {
     i.map(|i| format!("{:016x}", i.fp))
 }
 
-/// Classify one pair. `log` holds the shared strings (side A's log).
+/// Classify one pair; `a` holds the strings of both logs by now.
 pub(crate) fn classify(
     a: &Log,
     b: &Log,
@@ -306,18 +307,21 @@ pub(crate) fn classify(
                 if ia.map(|i| i.fp) != ib.map(|i| i.fp) {
                     match producers.of(path) {
                         Some(p) if p != Producer::Pair(me) => upstream.push((p, path)),
-                        _ => inputs.push(Reason::Input {
-                            path: a.str(path).to_owned(),
-                            tool: ia.or(ib).is_some_and(|i| i.tool),
-                            a: fp(ia),
-                            b: fp(ib),
-                        }),
+                        _ => inputs.push((
+                            a.str(path),
+                            Reason::Input {
+                                path: a.str(path).to_owned(),
+                                tool: ia.or(ib).is_some_and(|i| i.tool),
+                                a: fp(ia),
+                                b: fp(ib),
+                            },
+                        )),
                     }
                 }
             },
         );
-        inputs.sort_by(|p, q| format!("{p:?}").cmp(&format!("{q:?}")));
-        reasons.extend(inputs);
+        inputs.sort_by(|p, q| p.0.cmp(q.0));
+        reasons.extend(inputs.into_iter().map(|(_, r)| r));
         merge(
             a.outputs(x),
             b.outputs(y),
@@ -408,9 +412,10 @@ impl TaintGraph {
         &self.edges[s as usize..e as usize]
     }
 
-    /// Breadth-first from `root`. `stamp` is scratch space of one entry per
-    /// pair, `mark` a value not used in it before. `order` breaks depth ties
-    /// (smaller first) so the chain does not depend on the log.
+    /// Breadth-first from `root`. `stamp` and `parent` are scratch space of
+    /// one entry per pair, `mark` a value not used in `stamp` before. Edges
+    /// are visited in pair order (name order), so the chain, which ends at
+    /// the last action reached, does not depend on the log.
     pub(crate) fn reach(
         &self,
         root: u32,

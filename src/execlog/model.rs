@@ -54,7 +54,7 @@ impl Interner {
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
         let h = hash_str(s);
         match self.index.get(&h) {
-            Some(&sym) if self.get(sym) == s => return sym,
+            Some(&sym) if self.get(sym) == s => sym,
             Some(_) => {
                 if let Some(&sym) = self
                     .collided
@@ -112,7 +112,7 @@ impl ContentDigest {
     pub(crate) fn parse(hash: &str, size: i64) -> ContentDigest {
         let mut bytes = [0u8; 32];
         let raw = hash.as_bytes();
-        let fits = raw.len() % 2 == 0 && raw.len() <= 64;
+        let fits = raw.len().is_multiple_of(2) && raw.len() <= 64;
         let decoded = fits
             && raw.chunks(2).zip(bytes.iter_mut()).all(|(pair, out)| {
                 match (nibble(pair[0]), nibble(pair[1])) {

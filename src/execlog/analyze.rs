@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::classify::{self, Producer, Producers, TaintGraph, Verdict};
 use super::error::{ExeclogError, LogFormat};
-use super::model::{Action, Log};
+use super::model::{Action, Log, unify};
 use super::report::{
     ActionDelta, ActionRef, Class, ExeclogReport, ExeclogSummary, Limitation, LogInput, LogInputs,
     OutputComparison, OutputDelta, Root, Upstream,
@@ -107,10 +107,7 @@ pub fn analyze(a: &Path, b: &Path, opts: &ExeclogOptions) -> Result<ExeclogRepor
     if family(fa) != family(fb) {
         return Err(ExeclogError::Mixed { a: fa, b: fb });
     }
-    // One interner for both: B's symbols are re-keyed into A's.
-    let map = la.strings.absorb(&lb.strings);
-    lb.remap(&map);
-    lb.strings = Default::default();
+    unify(&mut la, &mut lb);
     let log_a = &la;
     let log_b = &lb;
     // Strings are looked up in A's interner, which now holds both sides.

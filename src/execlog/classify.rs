@@ -47,23 +47,25 @@ pub(crate) struct Pairing {
     pub(crate) only_b: Vec<u32>,
 }
 
-/// Compare two actions by the strings a person sees.
-pub(crate) fn by_name(log: &Log, x: &Action, y: &Action) -> Ordering {
+/// Compare two actions of `log` by the strings a person sees, looked up in
+/// `strings` (A's log, which holds both logs' strings once they share an
+/// interner).
+pub(crate) fn by_name(strings: &Log, log: &Log, x: u32, y: u32) -> Ordering {
+    let (x, y) = (&log.actions[x as usize], &log.actions[y as usize]);
     let s = |a: &Action| {
         (
-            log.str(a.label),
-            log.str(a.mnemonic),
-            a.primary.map(|p| log.str(p)),
+            strings.str(a.label),
+            strings.str(a.mnemonic),
+            a.primary.map(|p| strings.str(p)),
         )
     };
     s(x).cmp(&s(y)).then_with(|| {
-        log.args(x)
-            .iter()
-            .map(|&a| log.str(a))
-            .cmp(log.args(y).iter().map(|&a| log.str(a)))
+        let args = |a: &Action| log.args(a).iter().map(|&s| strings.str(s));
+        args(x).cmp(args(y))
     })
 }
 
+/// Pair the actions of two logs that share A's interner.
 pub(crate) fn pair(a: &Log, b: &Log) -> Pairing {
     let mut groups: FastMap<Key, (Vec<u32>, Vec<u32>)> = FastMap::default();
     for (i, act) in a.actions.iter().enumerate() {
@@ -81,10 +83,10 @@ pub(crate) fn pair(a: &Log, b: &Log) -> Pairing {
         // Several actions under one key (rare): pair them in command-line
         // order, which does not depend on the order of the log.
         if xs.len() > 1 {
-            xs.sort_by(|&i, &j| by_name(a, &a.actions[i as usize], &a.actions[j as usize]));
+            xs.sort_by(|&i, &j| by_name(a, a, i, j));
         }
         if ys.len() > 1 {
-            ys.sort_by(|&i, &j| by_name(b, &b.actions[i as usize], &b.actions[j as usize]));
+            ys.sort_by(|&i, &j| by_name(a, b, i, j));
         }
         let n = xs.len().min(ys.len());
         p.pairs.extend(xs.iter().copied().zip(ys.iter().copied()));
@@ -108,14 +110,12 @@ pub(crate) fn pair(a: &Log, b: &Log) -> Pairing {
         .collect();
     keyed.sort_unstable_by(|(kx, x), (ky, y)| {
         kx.cmp(ky)
-            .then_with(|| by_name(a, &a.actions[x.0 as usize], &a.actions[y.0 as usize]))
-            .then_with(|| by_name(b, &b.actions[x.1 as usize], &b.actions[y.1 as usize]))
+            .then_with(|| by_name(a, a, x.0, y.0))
+            .then_with(|| by_name(a, b, x.1, y.1))
     });
     p.pairs = keyed.into_iter().map(|(_, pair)| pair).collect();
-    p.only_a
-        .sort_by(|&i, &j| by_name(a, &a.actions[i as usize], &a.actions[j as usize]));
-    p.only_b
-        .sort_by(|&i, &j| by_name(b, &b.actions[i as usize], &b.actions[j as usize]));
+    p.only_a.sort_by(|&i, &j| by_name(a, a, i, j));
+    p.only_b.sort_by(|&i, &j| by_name(a, b, i, j));
     p
 }
 
@@ -454,5 +454,234 @@ impl TaintGraph {
             direct: self.next(root).len() as u64,
             chain: path,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execlog::model::{ActionDraft, LogBuilder, unify};
+
+    struct S<'a> {
+        label: &'a str,
+        args: &'a [&'a str],
+        /// (path, hash, tool)
+        inputs: &'a [(&'a str, &'a str, bool)],
+        outputs: &'a [(&'a str, &'a str)],
+        digest: Option<&'a str>,
+    }
+
+    fn s<'a>(
+        label: &'a str,
+        inputs: &'a [(&'a str, &'a str, bool)],
+        outputs: &'a [(&'a str, &'a str)],
+    ) -> S<'a> {
+        S {
+            label,
+            args: &["run"],
+            inputs,
+            outputs,
+            digest: None,
+        }
+    }
+
+    fn log(spawns: &[S<'_>], aliases: &[(&str, &str)]) -> Log {
+        let mut b = LogBuilder::default();
+        for sp in spawns {
+            for a in sp.args {
+                b.arg(a);
+            }
+            for (path, hash, tool) in sp.inputs {
+                let path = b.intern(path);
+                let fp = ContentDigest::parse(hash, 1).fingerprint();
+                b.input(Input {
+                    path,
+                    fp,
+                    tool: *tool,
+                });
+            }
+            for (path, hash) in sp.outputs {
+                let path = b.intern(path);
+                b.output(path, Some(ContentDigest::parse(hash, 1)));
+            }
+            b.finish_action(&ActionDraft {
+                label: sp.label.to_owned(),
+                mnemonic: "M".to_owned(),
+                digest: sp.digest.map(str::to_owned),
+                has_command: true,
+                has_files: true,
+                ..ActionDraft::default()
+            });
+        }
+        for (link, target) in aliases {
+            b.alias(link, target);
+        }
+        b.finish()
+    }
+
+    /// (label, class, reasons) of each pair.
+    fn run(mut a: Log, mut b: Log) -> Vec<(String, Class, Vec<Reason>)> {
+        unify(&mut a, &mut b);
+        let p = pair(&a, &b);
+        let producers = Producers::new(&a, &b, &p);
+        p.pairs
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y))| {
+                let (ax, by) = (&a.actions[x as usize], &b.actions[y as usize]);
+                let v = classify(&a, &b, ax, by, &producers, i as u32);
+                (a.str(ax.label).to_owned(), v.class, v.reasons)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_differing_source_or_tool_is_named() {
+        let a = log(
+            &[s(
+                "//:x",
+                &[("x.c", "aa", false), ("cc", "01", true)],
+                &[("x.o", "10")],
+            )],
+            &[],
+        );
+        let b = log(
+            &[s(
+                "//:x",
+                &[("x.c", "aa", false), ("cc", "02", true)],
+                &[("x.o", "11")],
+            )],
+            &[],
+        );
+        let got = run(a, b);
+        assert_eq!(got[0].1, Class::NonHermetic);
+        match &got[0].2[..] {
+            [
+                Reason::Input {
+                    path,
+                    tool: true,
+                    a: Some(_),
+                    b: Some(_),
+                },
+            ] => assert_eq!(path, "cc"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn symlink_actions_carry_taint_to_their_consumers() {
+        let spawns = |obj: &'static str| {
+            log(
+                &[
+                    s("//:gen", &[("g.c", "aa", false)], &[("out/g.o", obj)]),
+                    s(
+                        "//:use",
+                        &[("out/link.o", obj, false)],
+                        &[("out/use", "33")],
+                    ),
+                ],
+                &[("out/link.o", "out/g.o")],
+            )
+        };
+        let got = run(spawns("01"), spawns("02"));
+        assert_eq!(
+            got[0],
+            ("//:gen".to_owned(), Class::NonDeterministic, vec![])
+        );
+        assert_eq!(got[1].1, Class::Tainted);
+    }
+
+    #[test]
+    fn an_upstream_action_in_one_build_only_still_taints() {
+        let a = log(
+            &[
+                s("//:gen", &[], &[("g.h", "01")]),
+                s("//:use", &[("g.h", "01", false)], &[("u", "5")]),
+            ],
+            &[],
+        );
+        let mut other = s("//:gen2", &[], &[("g.h", "02")]);
+        other.args = &["other"];
+        let b = log(
+            &[other, s("//:use", &[("g.h", "02", false)], &[("u", "6")])],
+            &[],
+        );
+        let got = run(a, b);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1, Class::Tainted);
+    }
+
+    #[test]
+    fn a_key_that_differs_for_no_logged_reason_is_unexplained() {
+        let mut x = s("//:x", &[("x.c", "aa", false)], &[("x.o", "10")]);
+        x.digest = Some("k1/1");
+        let mut y = s("//:x", &[("x.c", "aa", false)], &[("x.o", "10")]);
+        y.digest = Some("k2/1");
+        let got = run(log(&[x], &[]), log(&[y], &[]));
+        assert_eq!(got[0].1, Class::Unexplained);
+        assert!(matches!(got[0].2[..], [Reason::ActionKey { .. }]));
+    }
+
+    #[test]
+    fn command_lines_differ_in_their_middle() {
+        let mut x = s("//:x", &[], &[("x.o", "10")]);
+        x.args = &["cc", "-O2", "-DA=1", "-c", "x.c"];
+        let mut y = s("//:x", &[], &[("x.o", "10")]);
+        y.args = &["cc", "-O2", "-DA=2", "-g", "-c", "x.c"];
+        let got = run(log(&[x], &[]), log(&[y], &[]));
+        assert_eq!(
+            got[0].2,
+            [Reason::Arguments {
+                at: 2,
+                a: vec!["-DA=1".to_owned()],
+                b: vec!["-DA=2".to_owned(), "-g".to_owned()],
+                a_len: 5,
+                b_len: 6,
+            }]
+        );
+    }
+
+    #[test]
+    fn actions_sharing_a_key_pair_by_command_line_not_log_order() {
+        let mut p = s("//:x", &[], &[("same.o", "1")]);
+        p.args = &["p"];
+        let mut q = s("//:x", &[], &[("same.o", "2")]);
+        q.args = &["q"];
+        let (p2, q2) = (
+            S {
+                args: &["p"],
+                ..s("//:x", &[], &[("same.o", "1")])
+            },
+            S {
+                args: &["q"],
+                ..s("//:x", &[], &[("same.o", "2")])
+            },
+        );
+        let got = run(log(&[p, q], &[]), log(&[q2, p2], &[]));
+        assert!(got.iter().all(|g| g.1 == Class::Identical), "{got:?}");
+    }
+
+    #[test]
+    fn taint_counts_are_transitive_and_chains_follow_the_longest_path() {
+        // r → t1 → t2 → t3, and r → t4: four tainted, chain of four.
+        let mut verdicts: Vec<Verdict> = (0..5)
+            .map(|_| Verdict {
+                class: Class::Tainted,
+                reasons: vec![],
+                upstream: vec![],
+                outputs: vec![],
+            })
+            .collect();
+        verdicts[0].class = Class::NonDeterministic;
+        for (d, u) in [(1, 0), (2, 1), (3, 2), (4, 0)] {
+            verdicts[d].upstream.push((Producer::Pair(u), Sym(0)));
+        }
+        let g = TaintGraph::new(5, &verdicts);
+        let (mut stamp, mut parent) = (vec![u32::MAX; 5], vec![0; 5]);
+        let r = g.reach(0, &mut stamp, 0, &mut parent, true);
+        assert_eq!((r.tainted, r.direct), (4, 2));
+        assert_eq!(r.chain, [0, 1, 2, 3]);
+        let r = g.reach(2, &mut stamp, 1, &mut parent, true);
+        assert_eq!((r.tainted, r.direct, r.chain), (1, 1, vec![2, 3]));
     }
 }

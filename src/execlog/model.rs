@@ -309,6 +309,14 @@ impl Log {
     }
 }
 
+/// Give two logs one interner (A's): B's symbols are re-keyed into it and
+/// B's own strings dropped.
+pub(crate) fn unify(a: &mut Log, b: &mut Log) {
+    let map = a.strings.absorb(&b.strings);
+    b.remap(&map);
+    b.strings = Interner::default();
+}
+
 fn sort_range<T, K: Ord>(all: &mut [T], r: &Range<u32>, key: impl Fn(&T) -> K) {
     if let Some(s) = all.get_mut(r.start as usize..r.end as usize) {
         s.sort_by_key(key);

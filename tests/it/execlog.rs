@@ -396,3 +396,39 @@ fn corrupt_unknown_empty_and_mixed_logs_are_input_errors() {
     let missing = dir.path().join("missing.json");
     assert!(bad_input(&missing, Path::new(&good)).contains("missing.json"));
 }
+
+#[test]
+fn text_report_snapshot() {
+    // Relative paths keep the snapshot independent of the checkout.
+    let out = twice()
+        .args([
+            "execlog",
+            "fixtures/execlog/a.exec.zst",
+            "fixtures/execlog/b.exec.zst",
+            "--color",
+            "never",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    insta::assert_snapshot!("execlog_text_report", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn json_report_snapshot() {
+    let out = twice()
+        .args([
+            "execlog",
+            "fixtures/execlog/a.exec.json",
+            "fixtures/execlog/b.exec.json",
+            "--format",
+            "json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    insta::assert_json_snapshot!("execlog_json_report", report, {
+        ".tool.version" => "[version]",
+    });
+}

@@ -433,7 +433,7 @@ impl Reader<'_> {
         self.b.finish_action(&ActionDraft {
             label: s.target_label,
             mnemonic: s.mnemonic,
-            digest: s.digest.map(|d| format!("{}/{}", d.hash, d.size_bytes)),
+            digest: s.digest.as_ref().map(|d| digest_of(Some(d))),
             runner: s.runner,
             has_command: true,
             has_files: true,

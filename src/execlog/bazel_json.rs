@@ -174,7 +174,7 @@ fn add(b: &mut LogBuilder, s: SpawnExec<'_>) {
     b.finish_action(&ActionDraft {
         label: s.target_label.0.into_owned(),
         mnemonic: s.mnemonic.0.into_owned(),
-        digest: s.digest.map(|d| format!("{}/{}", d.hash.0, d.size_bytes)),
+        digest: s.digest.as_ref().map(Digest::content),
         runner: s.runner.0.into_owned(),
         has_command: true,
         has_files: true,

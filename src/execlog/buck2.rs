@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::error::{ExeclogError, LogFormat};
 use super::json_stream::each_value;
-use super::model::{Action, ActionDraft, FastMap, Log, LogBuilder, Sym};
+use super::model::{Action, ActionDraft, ContentDigest, FastMap, Log, LogBuilder, Sym};
 
 #[derive(Debug, Deserialize)]
 struct Record {
@@ -77,7 +77,8 @@ pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> 
     let mut b = LogBuilder::default();
     // Several records (a cache query, then an RE execution) describe one
     // action: the later one supersedes, keeping the digest already seen.
-    let mut by_identity: FastMap<(Sym, Sym, Sym), (usize, Option<String>)> = FastMap::default();
+    let mut by_identity: FastMap<(Sym, Sym, Sym), (usize, Option<ContentDigest>)> =
+        FastMap::default();
     let mut superseded = Vec::new();
     let mut count = 0usize;
     each_value(path, LogFormat::Buck2WhatRan, reader, |window, consumed| {
@@ -115,7 +116,9 @@ pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> 
             draft.runner = runner.to_owned();
             let key = (b.intern(label), b.intern(category), b.intern(identifier));
             let previous = by_identity.get(&key).cloned();
-            draft.digest = digest.or_else(|| previous.as_ref().and_then(|p| p.1.clone()));
+            draft.digest = digest
+                .map(|d| action_digest(&d))
+                .or_else(|| previous.and_then(|p| p.1));
             if !identifier.is_empty() {
                 let p = b.intern(identifier);
                 b.output(p, None);
@@ -139,6 +142,14 @@ pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> 
         keep
     });
     Ok(log)
+}
+
+/// An action digest as Buck2 writes it, `HASH:SIZE`.
+fn action_digest(d: &str) -> ContentDigest {
+    match d.split_once(':').map(|(h, s)| (h, s.parse::<i64>())) {
+        Some((hash, Ok(size))) => ContentDigest::parse(hash, size),
+        _ => ContentDigest::parse(d, 0),
+    }
 }
 
 fn command_env(
@@ -189,7 +200,7 @@ mod tests {
         assert_eq!(log.actions.len(), 1);
         let a = &log.actions[0];
         assert!(a.has_command);
-        assert_eq!(log.str(a.digest.unwrap()), "d1:10");
+        assert_eq!(a.digest.unwrap().to_string(), "d1/10");
         assert_eq!(log.args(a).len(), 1);
     }
 }

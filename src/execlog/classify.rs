@@ -20,7 +20,7 @@ use crate::finding::Side;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Key {
     Output(Sym, Sym, Sym),
-    Digest(Sym),
+    Digest(ContentDigest),
     Target(Sym, Sym),
 }
 
@@ -343,8 +343,8 @@ pub(crate) fn classify(
     } else if keys_differ {
         let (p, q) = (x.digest.expect("matched"), y.digest.expect("matched"));
         reasons.push(Reason::ActionKey {
-            a: a.str(p).to_owned(),
-            b: a.str(q).to_owned(),
+            a: p.to_string(),
+            b: q.to_string(),
         });
         Class::Unexplained
     } else if !outputs.is_empty() {
@@ -507,7 +507,7 @@ mod tests {
             b.finish_action(&ActionDraft {
                 label: sp.label.to_owned(),
                 mnemonic: "M".to_owned(),
-                digest: sp.digest.map(str::to_owned),
+                digest: sp.digest.map(|d| ContentDigest::parse(d, 1)),
                 has_command: true,
                 has_files: true,
                 ..ActionDraft::default()
@@ -614,9 +614,9 @@ mod tests {
     #[test]
     fn a_key_that_differs_for_no_logged_reason_is_unexplained() {
         let mut x = s("//:x", &[("x.c", "aa", false)], &[("x.o", "10")]);
-        x.digest = Some("k1/1");
+        x.digest = Some("01");
         let mut y = s("//:x", &[("x.c", "aa", false)], &[("x.o", "10")]);
-        y.digest = Some("k2/1");
+        y.digest = Some("02");
         let got = run(log(&[x], &[]), log(&[y], &[]));
         assert_eq!(got[0].1, Class::Unexplained);
         assert!(matches!(got[0].2[..], [Reason::ActionKey { .. }]));

@@ -63,8 +63,6 @@ pub enum ExeclogErrorKind {
     Json(#[from] serde_json::Error),
     #[error("entry {id} refers to entry {missing}, which does not precede it")]
     DanglingId { id: u32, missing: u32 },
-    #[error("input sets nest deeper than {max} levels")]
-    TooDeep { max: usize },
 }
 
 #[derive(Debug, thiserror::Error)]

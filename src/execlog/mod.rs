@@ -11,7 +11,7 @@ mod classify;
 mod error;
 mod json_stream;
 mod model;
-pub mod proto;
+mod proto;
 mod render;
 mod report;
 #[doc(hidden)]

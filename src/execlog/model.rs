@@ -210,7 +210,7 @@ pub(crate) struct Action {
     /// The smallest output path: with label and mnemonic, the pairing key.
     pub(crate) primary: Option<Sym>,
     /// The action-cache key, when the log records one.
-    pub(crate) digest: Option<Sym>,
+    pub(crate) digest: Option<ContentDigest>,
     pub(crate) runner: Sym,
     /// Whether the log records the command line (Buck2 logs only do so for
     /// local commands).
@@ -276,9 +276,6 @@ impl Log {
             if let Some(p) = &mut a.primary {
                 m(p);
             }
-            if let Some(d) = &mut a.digest {
-                m(d);
-            }
         }
         self.args.iter_mut().for_each(m);
         for (k, v) in self.env.iter_mut().chain(self.platform.iter_mut()) {
@@ -332,7 +329,7 @@ fn len32(n: usize) -> u32 {
 pub(crate) struct ActionDraft {
     pub(crate) label: String,
     pub(crate) mnemonic: String,
-    pub(crate) digest: Option<String>,
+    pub(crate) digest: Option<ContentDigest>,
     pub(crate) runner: String,
     pub(crate) has_command: bool,
     pub(crate) has_files: bool,
@@ -410,13 +407,12 @@ impl LogBuilder {
         let label = log.strings.intern(&draft.label);
         let mnemonic = log.strings.intern(&draft.mnemonic);
         let runner = log.strings.intern(&draft.runner);
-        let digest = draft.digest.as_deref().map(|d| log.strings.intern(d));
         let r = |from: usize, to: usize| len32(from)..len32(to);
         log.actions.push(Action {
             label,
             mnemonic,
             primary,
-            digest,
+            digest: draft.digest,
             runner,
             has_command: draft.has_command,
             has_files: draft.has_files,

@@ -122,10 +122,45 @@ enum Entry {
     },
 }
 
+/// Entries by id. Bazel numbers entries 1, 2, 3, …, so a vector indexed
+/// by id holds them without a hash table; ids far beyond it (allowed, if
+/// unusual) go to a map.
+#[derive(Default)]
+struct Entries {
+    dense: Vec<Option<Entry>>,
+    sparse: FastMap<u32, Entry>,
+}
+
+impl Entries {
+    /// How far past the end an id may be to still extend the vector.
+    const GAP: usize = 1 << 16;
+
+    /// An id stored in the map before the vector grew past it is still
+    /// found: lookups fall back to the map.
+    fn get(&self, id: u32) -> Option<&Entry> {
+        self.dense
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .or_else(|| self.sparse.get(&id))
+    }
+
+    fn insert(&mut self, id: u32, e: Entry) {
+        let i = id as usize;
+        if let Some(slot) = self.dense.get_mut(i) {
+            *slot = Some(e);
+        } else if i < self.dense.len() + Self::GAP {
+            self.dense.resize_with(i, || None);
+            self.dense.push(Some(e));
+        } else {
+            self.sparse.insert(id, e);
+        }
+    }
+}
+
 struct Reader<'p> {
     path: &'p Path,
     b: LogBuilder,
-    entries: FastMap<u32, Entry>,
+    entries: Entries,
     /// Scratch space for flattening, reused across spawns.
     seen: rustc_hash::FxHashSet<u32>,
     stack: Vec<u32>,
@@ -146,7 +181,7 @@ pub(crate) fn read(path: &Path, file: impl BufRead) -> Result<Log, ExeclogError>
     let mut r = Reader {
         path,
         b: LogBuilder::default(),
-        entries: FastMap::default(),
+        entries: Entries::default(),
         seen: Default::default(),
         stack: Vec::new(),
         decoded_at: 0,
@@ -255,7 +290,7 @@ impl Reader<'_> {
     }
 
     fn leaf(&self, id: u32, of: u32) -> Result<&Entry, ExeclogErrorKind> {
-        self.entries.get(&id).ok_or(ExeclogErrorKind::DanglingId {
+        self.entries.get(id).ok_or(ExeclogErrorKind::DanglingId {
             id: of,
             missing: id,
         })
@@ -384,7 +419,7 @@ impl Reader<'_> {
             ..
         } = self;
         let get = |id: u32, of: u32| {
-            entries.get(&id).ok_or(ExeclogErrorKind::DanglingId {
+            entries.get(id).ok_or(ExeclogErrorKind::DanglingId {
                 id: of,
                 missing: id,
             })
@@ -635,5 +670,42 @@ mod tests {
                 ..
             })
         ));
+    }
+}
+
+#[cfg(test)]
+mod entries_tests {
+    use super::*;
+
+    fn leaf(n: u32) -> Entry {
+        Entry::SymlinkSet {
+            fingerprint: u64::from(n),
+        }
+    }
+
+    fn fp(e: &Entries, id: u32) -> Option<u64> {
+        match e.get(id) {
+            Some(Entry::SymlinkSet { fingerprint }) => Some(*fingerprint),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn sparse_and_dense_ids_are_all_found() {
+        let mut e = Entries::default();
+        e.insert(1, leaf(1));
+        e.insert(1_000_000, leaf(7));
+        e.insert(3, leaf(3));
+        for i in 4..70_000 {
+            e.insert(i, leaf(i));
+        }
+        e.insert(200_000, leaf(9));
+        assert_eq!(fp(&e, 1), Some(1));
+        assert_eq!(fp(&e, 2), None);
+        assert_eq!(fp(&e, 3), Some(3));
+        assert_eq!(fp(&e, 69_999), Some(69_999));
+        assert_eq!(fp(&e, 1_000_000), Some(7));
+        assert_eq!(fp(&e, 200_000), Some(9));
+        assert_eq!(fp(&e, 5_000_000), None);
     }
 }

@@ -77,15 +77,24 @@ pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> 
     let mut b = LogBuilder::default();
     // Several records (a cache query, then an RE execution) describe one
     // action: the later one supersedes, keeping the digest already seen.
-    let mut by_identity: FastMap<(Sym, Sym, Sym), (usize, Option<ContentDigest>)> =
-        FastMap::default();
+    let mut by_identity: FastMap<(Sym, Sym, Sym), usize> = FastMap::default();
     let mut superseded = Vec::new();
-    let mut count = 0usize;
     each_value(path, LogFormat::Buck2WhatRan, reader, |window, consumed| {
         let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<Record>();
         while let Some(record) = stream.next() {
             let record = record?;
             let (label, category, identifier) = split_identity(&record.identity);
+            let key = (b.intern(label), b.intern(category), b.intern(identifier));
+            // Buck2 writes the records of one action together: the one it
+            // supersedes is usually the last, and is taken back whole.
+            let previous = match by_identity.get(&key) {
+                Some(&i) if i + 1 == b.len() => b.pop_last().and_then(|a| a.digest),
+                Some(&i) => {
+                    superseded.push(i);
+                    b.action(i).and_then(|a| a.digest)
+                }
+                None => None,
+            };
             let mut draft = ActionDraft {
                 label: label.to_owned(),
                 mnemonic: category.to_owned(),
@@ -114,21 +123,13 @@ pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> 
                 }
             };
             draft.runner = runner.to_owned();
-            let key = (b.intern(label), b.intern(category), b.intern(identifier));
-            let previous = by_identity.get(&key).cloned();
-            draft.digest = digest
-                .map(|d| action_digest(&d))
-                .or_else(|| previous.and_then(|p| p.1));
+            draft.digest = digest.map(|d| action_digest(&d)).or(previous);
             if !identifier.is_empty() {
                 let p = b.intern(identifier);
                 b.output(p, None);
             }
             b.finish_action(&draft);
-            if let Some((old, _)) = previous {
-                superseded.push(old);
-            }
-            by_identity.insert(key, (count, draft.digest));
-            count += 1;
+            by_identity.insert(key, b.len() - 1);
             *consumed = stream.byte_offset();
         }
         Ok(())
@@ -202,5 +203,41 @@ mod tests {
         assert!(a.has_command);
         assert_eq!(a.digest.unwrap().to_string(), "d1/10");
         assert_eq!(log.args(a).len(), 1);
+    }
+
+    #[test]
+    fn interleaved_records_of_two_actions_merge_per_action() {
+        let q = |id: &str, d: &str| {
+            format!(
+                r#"{{"reason":"build","identity":"r//:{id} (c {id})","reproducer":{{"executor":"CacheQuery","details":{{"digest":"{d}:1"}}}}}}"#
+            )
+        };
+        let log = [
+            q("a", "aa"),
+            q("b", "bb"),
+            r#"{"reason":"build","identity":"r//:a (c a)","reproducer":{"executor":"Local","details":{"command":["x"],"env":{}}}}"#.to_owned(),
+            r#"{"reason":"build","identity":"r//:b (c b)","reproducer":{"executor":"Re","details":{"digest":"cc:2","platform_properties":{"k":"v"}}}}"#.to_owned(),
+        ]
+        .join("\n");
+        let log = read(Path::new("x"), log.as_bytes()).unwrap();
+        let got: Vec<(String, String, usize, usize)> = log
+            .actions
+            .iter()
+            .map(|a| {
+                (
+                    log.str(a.label).to_owned(),
+                    a.digest.unwrap().to_string(),
+                    log.args(a).len(),
+                    log.platform(a).len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("r//:a".to_owned(), "aa/1".to_owned(), 1, 0),
+                ("r//:b".to_owned(), "cc/2".to_owned(), 0, 1),
+            ]
+        );
     }
 }

@@ -429,6 +429,29 @@ impl LogBuilder {
         self.outputs_at = log.outputs.len();
     }
 
+    /// The number of actions finished so far.
+    pub(crate) fn len(&self) -> usize {
+        self.log.actions.len()
+    }
+
+    pub(crate) fn action(&self, i: usize) -> Option<&Action> {
+        self.log.actions.get(i)
+    }
+
+    /// Take back the last finished action and everything pushed for it
+    /// (along with anything pushed since).
+    pub(crate) fn pop_last(&mut self) -> Option<Action> {
+        let a = self.log.actions.pop()?;
+        let at = |r: &Range<u32>| r.start as usize;
+        self.args_at = at(&a.args);
+        self.env_at = at(&a.env);
+        self.platform_at = at(&a.platform);
+        self.inputs_at = at(&a.inputs);
+        self.outputs_at = at(&a.outputs);
+        self.discard_action();
+        Some(a)
+    }
+
     pub(crate) fn finish(mut self) -> Log {
         self.discard_action();
         self.log

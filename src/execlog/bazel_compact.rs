@@ -157,12 +157,51 @@ impl Entries {
     }
 }
 
+/// The sets one flattening has visited: a stamp per dense id, so nothing is
+/// cleared between spawns (clearing a hash set costs its capacity, which
+/// one huge spawn would leave large for all later ones), and a set for ids
+/// beyond the vector.
+#[derive(Default)]
+struct Visited {
+    stamps: Vec<u32>,
+    round: u32,
+    far: rustc_hash::FxHashSet<u32>,
+}
+
+impl Visited {
+    fn start(&mut self, dense: usize) {
+        self.round = self.round.wrapping_add(1);
+        if self.round == 0 {
+            self.stamps.fill(0);
+            self.round = 1;
+        }
+        if self.stamps.len() < dense {
+            self.stamps.resize(dense, 0);
+        }
+        if !self.far.is_empty() {
+            self.far.clear();
+        }
+    }
+
+    /// True the first time `id` is seen in this round.
+    fn first(&mut self, id: u32) -> bool {
+        match self.stamps.get_mut(id as usize) {
+            Some(stamp) if *stamp == self.round => false,
+            Some(stamp) => {
+                *stamp = self.round;
+                true
+            }
+            None => self.far.insert(id),
+        }
+    }
+}
+
 struct Reader<'p> {
     path: &'p Path,
     b: LogBuilder,
     entries: Entries,
     /// Scratch space for flattening, reused across spawns.
-    seen: rustc_hash::FxHashSet<u32>,
+    seen: Visited,
     stack: Vec<u32>,
     decoded_at: u64,
 }
@@ -424,11 +463,11 @@ impl Reader<'_> {
                 missing: id,
             })
         };
-        seen.clear();
+        seen.start(entries.dense.len());
         stack.clear();
         stack.push(root);
         while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
+            if !seen.first(id) {
                 continue;
             }
             let direct: &[u32] = match get(id, of)? {
@@ -707,5 +746,23 @@ mod entries_tests {
         assert_eq!(fp(&e, 1_000_000), Some(7));
         assert_eq!(fp(&e, 200_000), Some(9));
         assert_eq!(fp(&e, 5_000_000), None);
+    }
+}
+
+#[cfg(test)]
+mod visited_tests {
+    use super::Visited;
+
+    #[test]
+    fn each_round_starts_fresh_without_clearing() {
+        let mut v = Visited::default();
+        v.start(10);
+        assert!(v.first(3) && !v.first(3));
+        assert!(v.first(1_000) && !v.first(1_000));
+        v.start(10);
+        assert!(v.first(3) && v.first(1_000));
+        v.round = u32::MAX;
+        v.start(10);
+        assert!(v.first(3), "the stamp wrap resets");
     }
 }

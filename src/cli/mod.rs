@@ -25,8 +25,9 @@ pub enum Command {
     /// the non-deterministic and non-hermetic ones, and ranks them by how
     /// many downstream actions they tainted.
     ///
-    /// Exit status: 0 every action identical, 1 differences found, 2 usage
-    /// or input error.
+    /// Exit status: 0 every action identical, 1 differences found (a
+    /// differing action, or one that ran in one build only), 2 usage or
+    /// input error (a truncated or corrupt log names the byte offset).
     Execlog(ExeclogArgs),
 }
 

@@ -317,7 +317,7 @@ impl Reader<'_> {
         let kind = if e.kind() == io::ErrorKind::UnexpectedEof || frames.at_end() {
             ExeclogErrorKind::Truncated
         } else {
-            ExeclogErrorKind::Zstd(e.to_string())
+            ExeclogErrorKind::Zstd(e)
         };
         ExeclogError::Corrupt {
             path: PathBuf::from(self.path),

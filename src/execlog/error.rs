@@ -56,7 +56,7 @@ pub enum ExeclogErrorKind {
     #[error("a record declares {len} bytes, more than the {max} allowed")]
     RecordTooLarge { len: u64, max: u64 },
     #[error("the zstd stream is corrupt: {0}")]
-    Zstd(String),
+    Zstd(#[source] std::io::Error),
     #[error("a protobuf message does not decode: {0}")]
     Protobuf(#[from] prost::DecodeError),
     #[error("invalid JSON: {0}")]

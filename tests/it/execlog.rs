@@ -432,3 +432,11 @@ fn json_report_snapshot() {
         ".tool.version" => "[version]",
     });
 }
+
+#[test]
+fn thread_count_does_not_change_the_report() {
+    let (a, b) = pair("exec.zst");
+    let (_, one, _) = execlog(&[&a, &b, "-j", "1"]);
+    let (_, four, _) = execlog(&[&a, &b, "-j", "4"]);
+    assert_eq!(one, four);
+}

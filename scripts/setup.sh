@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what twice needs from the system: the tools its build variations
 # use (bubblewrap, faketime, disorderfs, util-linux) and the toolchains its
-# fixture scripts drive (gcc, binutils, python3, tar, gzip, zip).
+# fixture scripts and the demo project drive (gcc, binutils, make, python3
+# with setuptools and wheel, tar, gzip, zip).
 # Idempotent: does nothing when everything is already present.
 set -euo pipefail
 
@@ -17,6 +18,11 @@ have python3 || need+=(python3)
 have tar || need+=(tar)
 have gzip || need+=(gzip)
 have zip || need+=(zip)
+have make || need+=(make)
+have fusermount3 || have fusermount || need+=(fuse3)
+have domainname || need+=(hostname)
+have localedef || need+=(libc-bin)
+[ -d /usr/share/i18n/locales ] || need+=(locales)
 have cargo || { echo "setup: cargo not found; install Rust with rustup first" >&2; exit 1; }
 
 if ((${#need[@]})); then
@@ -29,4 +35,12 @@ if ((${#need[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     "${sudo[@]}" apt-get update -qq
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# The demo project and the archive fixtures build wheels with pip, setuptools
+# and wheel (`pip wheel --no-build-isolation`), offline.
+if ! python3 -c 'import setuptools, wheel' >/dev/null 2>&1; then
+    echo "setup: installing the Python packages wheel and setuptools" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        wheel setuptools
 fi

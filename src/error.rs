@@ -32,6 +32,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A build of an audit failed: exit code 3.
+    #[error("build {run} failed ({status}); full log: {}\n--- last lines of the log ---\n{tail}", log.display())]
+    BuildFailed {
+        run: String,
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
+    /// The sandbox or a tool it needs could not be set up.
+    #[error("{message}")]
+    Sandbox { message: String },
+    /// Ctrl-C or SIGTERM: builds were killed and temporary files removed.
+    #[error("interrupted; builds killed and sandboxes removed")]
+    Interrupted,
     #[error("cannot start {threads} worker threads: {source}")]
     Threads {
         threads: usize,
@@ -44,14 +58,18 @@ pub enum Error {
 }
 
 impl Error {
-    /// 2 for usage and input errors; 3 is reserved for a failed build.
+    /// 2 for usage and input errors, 3 for a failed build, 130 when
+    /// interrupted.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::BuildFailed { .. } => 3,
+            Error::Interrupted => 130,
             Error::Input { .. }
             | Error::NotRegular { .. }
             | Error::Mismatch { .. }
             | Error::Usage { .. }
             | Error::Output { .. }
+            | Error::Sandbox { .. }
             | Error::Threads { .. }
             | Error::Execlog(_) => 2,
         }

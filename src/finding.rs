@@ -177,6 +177,11 @@ pub enum Location {
     Lines { a: LineSpan, b: LineSpan },
     /// Bytes of a file.
     Bytes { a: ByteSpan, b: ByteSpan },
+    /// A named place in a parsed structure, outermost first: `["section
+    /// .debug_info", "CU hello.c", "DW_AT_comp_dir"]`, `["entry pkg/x.py",
+    /// "external_attr"]`, `["code <module>.f", "co_consts[2]"]`. `at` is the
+    /// offset of the field in side A, where there is one.
+    Field { path: Vec<String>, at: Option<u64> },
 }
 
 impl Location {
@@ -187,6 +192,7 @@ impl Location {
             Location::Metadata { field } => (1, *field as u64),
             Location::Lines { a, .. } => (2, a.start),
             Location::Bytes { a, .. } => (2, a.at),
+            Location::Field { at, .. } => (2, at.unwrap_or(0)),
         }
     }
 }
@@ -207,6 +213,13 @@ impl fmt::Display for Location {
                 write!(f, "offset {:#x}, {} byte{}", a.at, a.len, plural(a.len))?;
                 if a.at != b.at || a.len != b.len {
                     write!(f, " (B: {:#x}, {} byte{})", b.at, b.len, plural(b.len))?;
+                }
+                Ok(())
+            }
+            Location::Field { path, at } => {
+                f.write_str(&path.join(", "))?;
+                if let Some(at) = at {
+                    write!(f, " at {at:#x}")?;
                 }
                 Ok(())
             }
@@ -274,6 +287,12 @@ pub enum TimestampEncoding {
     DosDateTime,
     /// A file's modification time in the file system.
     FileMtime,
+    /// The source mtime in a timestamp-based `.pyc` header (PEP 552),
+    /// 32-bit little-endian.
+    PycSourceMtime,
+    /// The MTIME field of a gzip member header (RFC 1952), 32-bit
+    /// little-endian.
+    GzipMtime,
 }
 
 impl fmt::Display for TimestampEncoding {
@@ -291,6 +310,8 @@ impl fmt::Display for TimestampEncoding {
             TimestampEncoding::CTime => "__TIME__",
             TimestampEncoding::DosDateTime => "MS-DOS date/time",
             TimestampEncoding::FileMtime => "file mtime",
+            TimestampEncoding::PycSourceMtime => "pyc source mtime",
+            TimestampEncoding::GzipMtime => "gzip header MTIME",
         })
     }
 }
@@ -320,6 +341,64 @@ pub enum Cause {
     /// Differences no detector explains: `differences` differing ranges
     /// (or lines) in a run with nothing explained between them.
     Unknown { differences: u64 },
+    /// A difference that follows from another one (offsets shifted by a
+    /// longer string, a build-id or a RECORD hash over changed content).
+    /// `of` names the root it follows from.
+    Consequence { of: String },
+    /// A format comparator could not parse one side; a byte comparison
+    /// follows. `reason` says what was wrong and at which offset.
+    Unparsed { format: String, reason: String },
+    /// A bound on archive recursion was reached; what lies beyond it was
+    /// not compared.
+    Limit { limit: LimitKind, detail: String },
+    /// A value of the build machine's environment captured in the output:
+    /// `what` is `hostname`, `domain`, `user`, `home` or `environment
+    /// variable` (an audit's canary values).
+    Environment { what: String },
+    /// An archive member whose content is the same on both sides but whose
+    /// compressed bytes differ: another compressor, version, level or
+    /// method. `format` names the container (zip, gzip).
+    Compressor { format: String },
+    /// Marshalled Python values that are equal but encoded differently:
+    /// the FLAG_REF bit, back-reference numbering or string interning,
+    /// which CPython derives from reference counts. `flagged_a` and
+    /// `flagged_b` count the objects each side flags.
+    MarshalRefs { flagged_a: u64, flagged_b: u64 },
+    /// Elements of a set or frozenset in another order, which follows the
+    /// string hash seed. `records` counts the elements out of place.
+    HashOrder { records: u64 },
+    /// Permission bits of an archive member differ (typically the umask of
+    /// the build); the modes are in the evidence.
+    Permissions,
+    /// An archive structure that tools extracting it may mishandle (path
+    /// traversal, overlapping entries, impossible sizes). `twice` never
+    /// extracts to disk; it reports and goes on where it safely can.
+    Suspicious { format: String, reason: String },
+}
+
+/// The bounds shared by all archive recursion (see `diff::Limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// Archives nested deeper than `max_depth`.
+    Depth,
+    /// More members than `max_members` in one archive.
+    Members,
+    /// More than `max_unpacked_bytes` decompressed below one artifact.
+    UnpackedBytes,
+    /// One member larger than `max_member_bytes` once decompressed.
+    MemberBytes,
+}
+
+impl fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LimitKind::Depth => "nesting depth",
+            LimitKind::Members => "member count",
+            LimitKind::UnpackedBytes => "total decompressed bytes",
+            LimitKind::MemberBytes => "member size",
+        })
+    }
 }
 
 impl Cause {
@@ -335,6 +414,15 @@ impl Cause {
             Cause::SymlinkTarget => "symlink_target",
             Cause::Metadata { .. } => "metadata",
             Cause::Unknown { .. } => "unknown",
+            Cause::Consequence { .. } => "consequence",
+            Cause::Unparsed { .. } => "unparsed",
+            Cause::Limit { .. } => "limit",
+            Cause::Environment { .. } => "environment",
+            Cause::Compressor { .. } => "compressor",
+            Cause::MarshalRefs { .. } => "marshal_refs",
+            Cause::HashOrder { .. } => "hash_order",
+            Cause::Permissions => "permissions",
+            Cause::Suspicious { .. } => "suspicious",
         }
     }
 }
@@ -355,6 +443,30 @@ impl fmt::Display for Cause {
             Cause::Metadata { field } => write!(f, "{field} differs"),
             Cause::Unknown { differences: 1 } => f.write_str("unknown"),
             Cause::Unknown { differences } => write!(f, "unknown ({differences} differences)"),
+            Cause::Consequence { of } => write!(f, "consequence of {of}"),
+            Cause::Unparsed { format, reason } => {
+                write!(f, "could not parse as {format}: {reason}")
+            }
+            Cause::Limit { limit, detail } => write!(f, "{limit} limit reached: {detail}"),
+            Cause::Environment { what } => write!(f, "captured {what}"),
+            Cause::Compressor { format } => write!(
+                f,
+                "compressor differs ({format}: same content, different compressed bytes)"
+            ),
+            Cause::MarshalRefs {
+                flagged_a,
+                flagged_b,
+            } => write!(
+                f,
+                "marshal reference flags differ (equal values; A flags {flagged_a} objects, B {flagged_b})"
+            ),
+            Cause::HashOrder { records } => write!(
+                f,
+                "ordering by hash seed ({records} set element{} moved)",
+                plural(*records)
+            ),
+            Cause::Permissions => f.write_str("permission bits differ"),
+            Cause::Suspicious { format, reason } => write!(f, "suspicious {format}: {reason}"),
         }
     }
 }
@@ -457,6 +569,52 @@ pub struct Finding {
     pub b: Evidence,
     pub hint: &'static str,
     pub fingerprint: Fingerprint,
+    /// Which variation of an audit triggers this difference, and how that
+    /// was established. `None` outside audits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variation: Option<Attribution>,
+}
+
+/// The variation(s) a finding is pinned to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Attribution {
+    /// Variation names; two when only the pair together triggers it. Empty
+    /// with `by: inherent` (it differs with nothing varied).
+    pub variations: Vec<&'static str>,
+    pub by: AttributedBy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributedBy {
+    /// Side A holds run A's value of the variation and side B run B's:
+    /// certain.
+    Canary,
+    /// Reruns with subsets of the variations reproduce it exactly when
+    /// these are varied.
+    Bisect,
+    /// The kind of difference points at the variation (records reordered
+    /// while the file order varied), without proof.
+    Likely,
+    /// It differs even between two runs with nothing varied: randomness or
+    /// scheduling inside the build.
+    Inherent,
+}
+
+impl fmt::Display for Attribution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let by = match self.by {
+            AttributedBy::Canary => "canary",
+            AttributedBy::Bisect => "bisect",
+            AttributedBy::Likely => "likely",
+            AttributedBy::Inherent => "differs with nothing varied",
+        };
+        if self.variations.is_empty() {
+            f.write_str(by)
+        } else {
+            write!(f, "{} ({by})", self.variations.join(" + "))
+        }
+    }
 }
 
 /// The fingerprint of a finding: the artifact, the cause kind, the location
@@ -488,6 +646,8 @@ fn location_kind(loc: &Location) -> String {
         Location::Metadata { field } => format!("metadata:{field}"),
         Location::Lines { .. } => "lines".to_owned(),
         Location::Bytes { .. } => "bytes".to_owned(),
+        // Field names are stable; the offset is not part of the identity.
+        Location::Field { path, .. } => format!("field:{}", path.join("\u{1f}")),
     }
 }
 

@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod diff;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use classify::Canaries;
-use cli::{ColorArg, Command, DiffArgs, ExeclogArgs, FormatArg, OutputArgs};
+use cli::{AuditArgs, ColorArg, Command, DiffArgs, ExeclogArgs, FormatArg, OutputArgs};
 use diff::{DiffOptions, diff_paths};
 use report::{AnyReport, TextOptions, render_json, render_text};
 
@@ -31,8 +32,48 @@ use report::{AnyReport, TextOptions, render_json, render_text};
 pub fn run(cli: cli::Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Diff(args) => run_diff(args),
+        Command::Audit(args) => run_audit(args),
         Command::Execlog(args) => run_execlog(args),
     }
+}
+
+fn run_audit(args: AuditArgs) -> Result<u8, Error> {
+    if args.list_variations {
+        print!("{}", audit::list_variations());
+        return Ok(0);
+    }
+    let vary = audit::parse_vary(&args.vary).map_err(|message| Error::Usage { message })?;
+    let timeout = match args.timeout {
+        Some(t) if !(t.is_finite() && t > 0.0) => {
+            return Err(Error::Usage {
+                message: format!("--timeout {t}: must be a positive number of seconds"),
+            });
+        }
+        t => t.map(std::time::Duration::from_secs_f64),
+    };
+    let opts = audit::AuditOptions {
+        source: args.source,
+        command: args.command,
+        runs: args.runs,
+        vary,
+        outputs: args.outputs,
+        bisect: args.bisect,
+        bisect_budget: args.bisect_budget,
+        parallel: args.parallel,
+        keep: args.keep,
+        timeout,
+        network: args.network,
+        strict: args.strict,
+        quiet: args.quiet,
+    };
+    let output = OutputArgs {
+        format: args.format,
+        output: args.report,
+        color: args.color,
+    };
+    let report = with_jobs(args.jobs, || audit::audit(opts))??;
+    emit(AnyReport::Findings(&report), &output)?;
+    Ok(report.verdict.exit_code())
 }
 
 fn run_diff(args: DiffArgs) -> Result<u8, Error> {
@@ -45,12 +86,15 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
     };
     let opts = DiffOptions {
         metadata: args.metadata,
-        canaries: Canaries { roots },
+        canaries: Canaries {
+            roots,
+            values: Vec::new(),
+        },
         now: now(),
         ..DiffOptions::default()
     };
     let report = with_jobs(args.jobs, || diff_paths(&args.a, &args.b, &opts))??;
-    emit(AnyReport::Diff(&report), &args.output)?;
+    emit(AnyReport::Findings(&report), &args.output)?;
     Ok(report.verdict.exit_code())
 }
 
@@ -68,7 +112,7 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
     Ok(report.verdict.exit_code())
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -105,9 +149,9 @@ fn emit(report: AnyReport<'_>, out: &OutputArgs) -> Result<(), Error> {
     };
     let text = TextOptions { color };
     let render = |w: &mut dyn Write| match (out.format, report) {
-        (FormatArg::Text, AnyReport::Diff(r)) => render_text(r, text, w),
+        (FormatArg::Text, AnyReport::Findings(r)) => render_text(r, text, w),
         (FormatArg::Text, AnyReport::Execlog(r)) => execlog::render_text(r, text, w),
-        (FormatArg::Json, AnyReport::Diff(r)) => render_json(r, w),
+        (FormatArg::Json, AnyReport::Findings(r)) => render_json(r, w),
         (FormatArg::Json, AnyReport::Execlog(r)) => render_json(r, w),
     };
     match &out.output {

@@ -23,6 +23,20 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
             "file mtimes are not part of a content-addressed cache key; where they are archived, \
              pin them (tar --mtime=@$SOURCE_DATE_EPOCH --clamp-mtime, touch -d @$SOURCE_DATE_EPOCH)"
         }
+        Cause::Timestamp {
+            encoding: E::PycSourceMtime,
+        } => {
+            "a timestamp-based .pyc records its source's mtime: compile with \
+             `python -m compileall --invalidation-mode checked-hash` (py_compile defaults to it when \
+             SOURCE_DATE_EPOCH is set; uv: UV_COMPILE_BYTECODE with PYC_INVALIDATION_MODE), or clamp \
+             source mtimes to SOURCE_DATE_EPOCH before compiling"
+        }
+        Cause::Timestamp {
+            encoding: E::GzipMtime,
+        } => {
+            "the gzip header records the input's mtime (and name): compress with `gzip -n`, \
+             GzipFile(mtime=0) in Python, or tar ... | gzip -n; SOURCE_DATE_EPOCH alone does not reach gzip"
+        }
         Cause::Timestamp { .. } => {
             "the build embeds the current time: take it from SOURCE_DATE_EPOCH \
              (reproducible-builds.org/specs/source-date-epoch) or leave it out"
@@ -65,6 +79,59 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
             "no known pattern explains this difference: `twice audit --bisect` pins it to a \
              variation; suspects are random values, hash-seed-dependent iteration (PYTHONHASHSEED) \
              and parallel scheduling"
+        }
+        Cause::Consequence { .. } => {
+            "this difference follows from another one in the same artifact: fix that root cause and \
+             this one disappears with it"
+        }
+        Cause::Unparsed { .. } => {
+            "the file is truncated, corrupt or of a variant twice does not read; the bytes were \
+             compared instead. If a real tool produced it, report it with the file attached"
+        }
+        Cause::Environment { what } if what == "home" => {
+            "the build records $HOME: use paths relative to the source tree, or pass the directory \
+             explicitly instead of expanding ~"
+        }
+        Cause::Environment { what } if what == "user" => {
+            "the build records the user name ($USER, getpwuid): leave it out, or take it from a \
+             fixed build variable"
+        }
+        Cause::Environment { what } if what == "hostname" || what == "domain" => {
+            "the build records the machine's host or domain name (uname -n, socket.gethostname(), \
+             `hostname`): leave it out of artifacts, or use a fixed value for release builds"
+        }
+        Cause::Environment { .. } => {
+            "the build copies an environment value into its output: pass only the variables it \
+             needs, with fixed values (env -i, Bazel's --incompatible_strict_action_env)"
+        }
+        Cause::Limit { .. } => {
+            "twice stopped descending into this archive at a safety limit; raise it only for \
+             archives you trust (members beyond it were not compared)"
+        }
+        Cause::Compressor { .. } => {
+            "the content is identical but the compressed bytes differ: pin the compressor (zlib vs \
+             zlib-ng, its version) and the level, or store members uncompressed; the archive is a \
+             cache key even when what it holds is not"
+        }
+        Cause::MarshalRefs { .. } => {
+            "CPython sets marshal's FLAG_REF from reference counts, so what else the compiling \
+             process held changes the bytes (cpython#98819, #129724): compile each file in a fresh \
+             process in a fixed order (compileall -j0 does not guarantee it), or normalise the .pyc \
+             afterwards (add-determinism's pyc handler)"
+        }
+        Cause::HashOrder { .. } => {
+            "set and frozenset constants are marshalled in hash order, which follows the string \
+             hash seed before Python 3.11: build with PYTHONHASHSEED=0, or on 3.11+ where marshal \
+             sorts set elements"
+        }
+        Cause::Permissions => {
+            "member modes come from the umask or the checkout: set them explicitly (umask 022, \
+             chmod before packing, tar --mode=go-w; flit and strip-nondeterminism normalise to \
+             644/755)"
+        }
+        Cause::Suspicious { .. } => {
+            "the archive is malformed in a way extractors mishandle (path traversal, overlapping \
+             entries, impossible sizes); twice wrote nothing to disk. Find the tool that produced it"
         }
     }
 }

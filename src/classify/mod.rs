@@ -23,6 +23,18 @@ pub struct Canaries {
     /// The build roots of run A and run B (`--root-a/--root-b`, or the
     /// sandbox paths of an audit).
     pub roots: Option<(Vec<u8>, Vec<u8>)>,
+    /// Other values known to differ between the runs (an audit's host
+    /// names, user names, home directories): where A shows run A's value and
+    /// B run B's, the difference is that environment value.
+    pub values: Vec<CanaryValue>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CanaryValue {
+    /// What the value is, as named in `Cause::Environment`.
+    pub what: &'static str,
+    pub a: Vec<u8>,
+    pub b: Vec<u8>,
 }
 
 /// Detectors configured for one comparison.
@@ -39,6 +51,8 @@ enum Class {
     Root,
     Path,
     Time(TimestampEncoding, Option<i64>),
+    /// `canaries.values[i]`.
+    Canary(u8),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -95,6 +109,19 @@ impl Classifier {
         }
         let overlaps =
             |out: &[Token], s: usize, e: usize| out.iter().any(|t| s < t.end && t.start < e);
+        for (i, value) in self.canaries.values.iter().enumerate().take(256) {
+            let needle = if side == Side::A { &value.a } else { &value.b };
+            for start in find_all(text, needle) {
+                let end = start + needle.len();
+                if !overlaps(&out, start, end) {
+                    out.push(Token {
+                        start,
+                        end,
+                        class: Class::Canary(i as u8),
+                    });
+                }
+            }
+        }
         for (start, end) in path::scan(text) {
             if !overlaps(&out, start, end) {
                 out.push(Token {
@@ -136,11 +163,20 @@ impl Classifier {
             for same in [
                 |c: Class| matches!(c, Class::Root | Class::Path),
                 |c: Class| matches!(c, Class::Time(..)),
+                |c: Class| matches!(c, Class::Canary(..)),
             ] {
                 let xa: Vec<Token> = ta.iter().copied().filter(|t| same(t.class)).collect();
                 let xb: Vec<Token> = tb.iter().copied().filter(|t| same(t.class)).collect();
                 if xa.len() == xb.len() {
-                    pairs.extend(xa.into_iter().zip(xb));
+                    // Without aligned texts, a timestamp pairs only with one
+                    // in the same encoding: `Wed Nov 25 …` against a
+                    // localised `mer. 25 nov. …` is not a clock difference.
+                    pairs.extend(xa.into_iter().zip(xb).filter(|(x, y)| {
+                        match (x.class, y.class) {
+                            (Class::Time(ex, _), Class::Time(ey, _)) => ex == ey,
+                            _ => true,
+                        }
+                    }));
                 }
             }
             pairs
@@ -156,6 +192,16 @@ impl Classifier {
                 (Class::Path, Class::Path) => (Cause::BuildPath { exact: false }, None, None),
                 (Class::Time(encoding, ea), Class::Time(_, eb)) => {
                     (Cause::Timestamp { encoding }, ea, eb)
+                }
+                (Class::Canary(i), Class::Canary(j)) if i == j => {
+                    let what = self.canaries.values[usize::from(i)].what;
+                    (
+                        Cause::Environment {
+                            what: what.to_owned(),
+                        },
+                        None,
+                        None,
+                    )
                 }
                 _ => continue,
             };
@@ -186,15 +232,33 @@ impl Classifier {
     }
 }
 
+/// Start offsets of the non-overlapping occurrences of `needle`.
+fn find_all(text: &[u8], needle: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    if needle.is_empty() || needle.len() > text.len() {
+        return out;
+    }
+    let mut at = 0;
+    while let Some(i) = text[at..].windows(needle.len()).position(|w| w == needle) {
+        out.push(at + i);
+        at += i + needle.len();
+        if at + needle.len() > text.len() {
+            break;
+        }
+    }
+    out
+}
+
 fn masked(text: &[u8], tokens: &[Token]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut at = 0;
     for t in tokens {
         out.extend_from_slice(&text[at..t.start]);
-        out.extend_from_slice(match t.class {
-            Class::Root | Class::Path => b"\0P\0",
-            Class::Time(..) => b"\0T\0",
-        });
+        match t.class {
+            Class::Root | Class::Path => out.extend_from_slice(b"\0P\0"),
+            Class::Time(..) => out.extend_from_slice(b"\0T\0"),
+            Class::Canary(i) => out.extend_from_slice(&[0, b'C', i, 0]),
+        }
         at = t.end;
     }
     out.extend_from_slice(&text[at..]);
@@ -242,6 +306,7 @@ mod tests {
         Classifier::new(
             Canaries {
                 roots: roots.map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec())),
+                values: Vec::new(),
             },
             1_795_614_312,
         )
@@ -299,6 +364,42 @@ mod tests {
                 encoding: TimestampEncoding::Iso8601
             }]
         );
+    }
+
+    #[test]
+    fn canary_values_name_the_environment() {
+        let mut c = classifier(None);
+        c.canaries.values.push(CanaryValue {
+            what: "hostname",
+            a: b"twice-host-a".to_vec(),
+            b: b"twice-host-variant-1".to_vec(),
+        });
+        let (found, residual) = causes(
+            &c,
+            "BUILD_HOST = 'twice-host-a'",
+            "BUILD_HOST = 'twice-host-variant-1'",
+        );
+        assert!(!residual);
+        assert_eq!(
+            found,
+            vec![Cause::Environment {
+                what: "hostname".into()
+            }]
+        );
+        // Run A's value on side B is not the canary.
+        let (found, residual) = causes(&c, "h=twice-host-a", "h=other-host");
+        assert!(residual && found.is_empty());
+    }
+
+    #[test]
+    fn localised_dates_are_not_clock_differences() {
+        let (found, residual) = causes(
+            &classifier(None),
+            "Wed Nov 25 15:31:56 UTC 2026",
+            "mer. 25 nov. 2026 15:31:56 UTC",
+        );
+        assert!(residual);
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

@@ -296,7 +296,9 @@ fn asctime(text: &[u8], at: usize) -> Option<TimeToken> {
     c.eat(b' ')?;
     let (h, m, s) = c.hms()?;
     c.eat(b' ')?;
-    // An optional zone abbreviation before the year.
+    // An optional zone before the year: an abbreviation (`UTC`, `CET`) or,
+    // for zones without one, a numeric offset (`+14`, `-0330`).
+    let mut offset = 0;
     c.try_(|c| {
         let start = c.i;
         while c.peek().is_some_and(|d| d.is_ascii_uppercase()) {
@@ -305,11 +307,24 @@ fn asctime(text: &[u8], at: usize) -> Option<TimeToken> {
         (c.i - start >= 2 && c.i - start <= 5).then_some(())?;
         c.eat(b' ')
     });
+    c.try_(|c| {
+        let sign = match c.peek()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        c.i += 1;
+        let hours = i64::from(c.digits(2)?);
+        let minutes = c.try_(|c| c.digits(2)).map_or(0, i64::from);
+        c.eat(b' ')?;
+        offset = sign * (hours * 3600 + minutes * 60);
+        Some(())
+    });
     let year = i64::from(c.digits(4)?);
     if !valid_date(year, month, day) {
         return None;
     }
-    let epoch = epoch_of(year, month, day, h, m, s);
+    let epoch = epoch_of(year, month, day, h, m, s) - offset;
     token(at, c.i, TimestampEncoding::Asctime, Some(epoch))
 }
 
@@ -509,6 +524,12 @@ mod tests {
             kinds("Wed Nov 25 13:45:12 UTC 2026"),
             vec![(Asctime, "Wed Nov 25 13:45:12 UTC 2026")]
         );
+        assert_eq!(
+            kinds("at Thu Jan 10 20:31:18 +14 2030."),
+            vec![(Asctime, "Thu Jan 10 20:31:18 +14 2030")]
+        );
+        let t = scan(b"Wed Nov 25 09:45:12 -0330 2026", WINDOW);
+        assert_eq!(t[0].epoch, Some(epoch_of(2026, 11, 25, 13, 15, 12)));
         assert_eq!(
             kinds("epoch 1764078312\n"),
             vec![(EpochDecimal, "1764078312")]

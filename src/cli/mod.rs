@@ -19,6 +19,15 @@ pub enum Command {
     ///
     /// Exit status: 0 identical, 1 differences found, 2 usage or input error.
     Diff(DiffArgs),
+    /// Build twice in sandboxes under deliberate variations (build path,
+    /// clock, time zone, locale, umask, environment, host name, file order…),
+    /// compare the outputs and attribute every difference to a variation.
+    ///
+    /// Usage: twice audit [OPTIONS] -- BUILD COMMAND...
+    ///
+    /// Exit status: 0 reproducible, 1 differences found, 2 usage or input
+    /// error, 3 a build failed (its log is kept and its tail printed).
+    Audit(AuditArgs),
     /// Explain remote-cache misses from two builds' logs: Bazel execution
     /// logs (--execution_log_json_file or --execution_log_compact_file) or
     /// Buck2 `log what-ran --format json` output. Pairs the actions, names
@@ -29,6 +38,70 @@ pub enum Command {
     /// differing action, or one that ran in one build only), 2 usage or
     /// input error (a truncated or corrupt log names the byte offset).
     Execlog(ExeclogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The source tree to build (copied into each sandbox; never written).
+    #[arg(short = 'C', long, value_name = "DIR", default_value = ".")]
+    pub source: PathBuf,
+    /// How many builds to compare (run A against each of the others).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub runs: usize,
+    /// Variations to apply: `default`, `all`, `none`, names (`time,umask`),
+    /// or edits of the default set (`+aslr,-time`). See --list-variations.
+    #[arg(long, value_name = "LIST", default_value = "default")]
+    pub vary: String,
+    /// List the variations, what each changes and what it needs, and exit.
+    #[arg(long)]
+    pub list_variations: bool,
+    /// Compare only outputs matching GLOB (repeatable; relative to the
+    /// source tree; `*` stays within a path segment, `**` crosses them; a
+    /// pattern without `/` matches file names at any depth). Default: every
+    /// file the build created or changed.
+    #[arg(long = "output", value_name = "GLOB")]
+    pub outputs: Vec<String>,
+    /// Rerun with subsets of the variations until each difference no canary
+    /// explains is pinned to the variation (or pair) that triggers it.
+    #[arg(long)]
+    pub bisect: bool,
+    /// Most extra builds --bisect may spend.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub bisect_budget: usize,
+    /// Run the builds at the same time.
+    #[arg(long)]
+    pub parallel: bool,
+    /// Threads for hashing and comparing (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Keep the sandbox directories (their path is printed).
+    #[arg(long)]
+    pub keep: bool,
+    /// Kill a build that runs longer than SECONDS.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Let the builds reach the network (off by default under bubblewrap).
+    #[arg(long)]
+    pub network: bool,
+    /// Fail instead of skipping a variation whose tool is missing.
+    #[arg(long)]
+    pub strict: bool,
+    /// No progress display and no warnings on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of standard output (`--output` is
+    /// the output selector here).
+    #[arg(short = 'o', long = "report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Colour in the text report: auto, always, never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// The build command and its arguments (after `--`).
+    #[arg(last = true, value_name = "BUILD COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -102,4 +175,15 @@ pub enum ColorArg {
     Auto,
     Always,
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -12,7 +12,7 @@ use crate::classify::{Canaries, Classifier};
 use crate::finding::{
     Artifact, Cause, Decoded, Evidence, Finding, Location, MetadataField, Side, Text, sort_findings,
 };
-use crate::formats::{Cx, Format, comparator, sniff_pair};
+use crate::formats::{Cx, Format, compare_bytes};
 use crate::report::{ArtifactDelta, FileFacts, Inputs, Problem, Report, Summary};
 use crate::tree::{Entry, EntryKind, FileData, Meta, Tree, pair, walk};
 
@@ -28,6 +28,15 @@ pub struct Limits {
     /// Above this many NUL-terminated records (both sides together), binary
     /// files of different lengths are not aligned record by record.
     pub align_records: usize,
+    /// Archives nested deeper than this are not opened (a top-level file is
+    /// depth 0, a member of it depth 1).
+    pub max_depth: usize,
+    /// Members read per archive.
+    pub max_members: u64,
+    /// Bytes decompressed in all below one top-level artifact, per side.
+    pub max_unpacked_bytes: u64,
+    /// Bytes one member may decompress to.
+    pub max_member_bytes: u64,
 }
 
 impl Default for Limits {
@@ -37,6 +46,10 @@ impl Default for Limits {
             evidence_bytes: 64,
             evidence_lines: 8,
             align_records: 1_000_000,
+            max_depth: 8,
+            max_members: 100_000,
+            max_unpacked_bytes: 4 << 30,
+            max_member_bytes: 1 << 30,
         }
     }
 }
@@ -421,7 +434,5 @@ fn compare_content(
             return None;
         }
     };
-    let format = sniff_pair(&da, &db);
-    comparator(format).compare(cx, &da, &db);
-    Some(format)
+    Some(compare_bytes(cx, &da, &db))
 }

@@ -18,7 +18,8 @@ use crate::formats::Format;
 /// a new renderer or a new command cannot forget one.
 #[derive(Clone, Copy, Debug)]
 pub enum AnyReport<'r> {
-    Diff(&'r Report),
+    /// `twice diff` and `twice audit`: files compared, findings.
+    Findings(&'r Report),
     Execlog(&'r crate::execlog::ExeclogReport),
 }
 
@@ -39,6 +40,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Inputs that could not be read; the rest was still compared.
     pub problems: Vec<Problem>,
+    /// How an audit's builds ran (`twice audit` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::audit::AuditInfo>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -139,14 +143,7 @@ impl Report {
         findings: Vec<Finding>,
         problems: Vec<Problem>,
     ) -> Report {
-        let verdict = if !problems.is_empty() {
-            Verdict::Incomplete
-        } else if artifacts.is_empty() {
-            Verdict::Identical
-        } else {
-            Verdict::Differs
-        };
-        Report {
+        let mut report = Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
                 name: "twice",
@@ -154,11 +151,25 @@ impl Report {
             },
             command,
             inputs,
-            verdict,
+            verdict: Verdict::Identical,
             summary,
             artifacts,
             findings,
             problems,
-        }
+            audit: None,
+        };
+        report.refresh_verdict();
+        report
+    }
+
+    /// Recompute the verdict from the problems and artifacts.
+    pub(crate) fn refresh_verdict(&mut self) {
+        self.verdict = if !self.problems.is_empty() {
+            Verdict::Incomplete
+        } else if self.artifacts.is_empty() {
+            Verdict::Identical
+        } else {
+            Verdict::Differs
+        };
     }
 }

@@ -8,6 +8,7 @@ use std::io::Write;
 use comfy_table::{ContentArrangement, Table, presets};
 
 use super::{ArtifactDelta, Report, Verdict};
+use crate::audit::AuditInfo;
 use crate::classify::format_epoch;
 use crate::finding::{Decoded, Evidence, Excerpt, Finding, Side};
 
@@ -110,16 +111,84 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn summary(report: &Report, p: &Paint, s: &mut String) {
-    let sm = &report.summary;
+fn audit_header(info: &AuditInfo, p: &Paint, s: &mut String) {
+    let command: Vec<String> = info
+        .command
+        .iter()
+        .map(|c| c.lossy().into_owned())
+        .collect();
     let _ = writeln!(
         s,
-        "{} {} {} {}",
+        "{} audit of {}: {}  {}",
         p.bold("twice"),
-        report.command,
-        report.inputs.a.lossy(),
-        report.inputs.b.lossy()
+        info.source.lossy(),
+        p.bold(&command.join(" ")),
+        p.dim(&format!("(sandbox: {})", info.sandbox))
     );
+    let varied: Vec<&str> = info
+        .variations
+        .iter()
+        .filter(|v| v.status == "varied")
+        .map(|v| v.name)
+        .collect();
+    let _ = writeln!(
+        s,
+        "varied: {}",
+        if varied.is_empty() {
+            "nothing".to_owned()
+        } else {
+            varied.join(", ")
+        }
+    );
+    for v in info.variations.iter().filter(|v| v.status != "varied") {
+        let _ = writeln!(
+            s,
+            "skipped: {} ({})",
+            v.name,
+            v.reason.as_deref().unwrap_or("")
+        );
+    }
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "run",
+            "build directory",
+            "varied",
+            "build time",
+            "outputs",
+        ]);
+    for r in &info.runs {
+        t.add_row(vec![
+            r.label.clone(),
+            r.build_dir.lossy().into_owned(),
+            if r.varied.is_empty() {
+                "-".to_owned()
+            } else {
+                r.varied.join(", ")
+            },
+            format!("{:.1} s", r.seconds),
+            r.outputs.to_string(),
+        ]);
+    }
+    let _ = writeln!(s, "{t}");
+}
+
+fn summary(report: &Report, p: &Paint, s: &mut String) {
+    let sm = &report.summary;
+    match &report.audit {
+        Some(info) => audit_header(info, p, s),
+        None => {
+            let _ = writeln!(
+                s,
+                "{} {} {} {}",
+                p.bold("twice"),
+                report.command,
+                report.inputs.a.lossy(),
+                report.inputs.b.lossy()
+            );
+        }
+    }
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
@@ -157,6 +226,24 @@ fn summary(report: &Report, p: &Paint, s: &mut String) {
         let _ = write!(findings, ", {} more not shown", sm.omitted);
     }
     t.add_row(vec!["findings".to_owned(), findings]);
+    if report.audit.is_some() {
+        let mut by_variation: BTreeMap<String, u64> = BTreeMap::new();
+        for f in &report.findings {
+            let key = match &f.variation {
+                Some(v) if v.variations.is_empty() => "nothing varied".to_owned(),
+                Some(v) => v.variations.join(" + "),
+                None => "unattributed".to_owned(),
+            };
+            *by_variation.entry(key).or_default() += 1;
+        }
+        let list: Vec<String> = by_variation
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        if !list.is_empty() {
+            t.add_row(vec!["by variation".to_owned(), list.join(", ")]);
+        }
+    }
     let _ = writeln!(s, "{t}");
 }
 
@@ -169,6 +256,9 @@ fn finding(f: &Finding, p: &Paint, s: &mut String) {
         p.cause(&f.cause.to_string()),
         p.dim(&format!("[{}]", &fp[..8]))
     );
+    if let Some(v) = &f.variation {
+        let _ = writeln!(s, "    {} {v}", p.dim("variation:"));
+    }
     evidence(Side::A, &f.a, p, s);
     evidence(Side::B, &f.b, p, s);
     if let (Some(Decoded::Time(x)), Some(Decoded::Time(y))) = (&f.a.decoded, &f.b.decoded) {
@@ -328,7 +418,21 @@ fn fixes(report: &Report, p: &Paint, s: &mut String) {
 
 fn verdict(report: &Report, p: &Paint, s: &mut String) {
     let sm = &report.summary;
+    let audit = report.audit.is_some();
+    if let Some(b) = report.audit.as_ref().and_then(|a| a.bisect.as_ref()) {
+        let _ = writeln!(
+            s,
+            "\n{} {} extra build{}: {} pinned to a variation, {} differ with nothing varied, {} unresolved",
+            p.bold("bisect:"),
+            b.builds,
+            if b.builds == 1 { "" } else { "s" },
+            b.pinned,
+            b.inherent,
+            b.unresolved
+        );
+    }
     let line = match report.verdict {
+        Verdict::Identical if audit => "reproducible: the builds' outputs are identical".to_owned(),
         Verdict::Identical => "identical: nothing differs".to_owned(),
         Verdict::Differs => format!(
             "differs: {} artifact{} with {} finding{}",
@@ -350,4 +454,7 @@ fn verdict(report: &Report, p: &Paint, s: &mut String) {
         ),
     };
     let _ = writeln!(s, "\n{}", p.bold(&line));
+    if let Some(kept) = report.audit.as_ref().and_then(|a| a.kept.as_ref()) {
+        let _ = writeln!(s, "sandboxes and logs kept in {}", kept.lossy());
+    }
 }

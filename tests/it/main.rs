@@ -1,6 +1,8 @@
 //! Integration tests: the real `twice` binary over fixture pairs built by
 //! `fixtures/make_fixtures.sh` and over trees made on the spot.
 
+mod archives;
+mod audit;
 mod cli;
 mod determinism;
 mod execlog;
@@ -68,4 +70,15 @@ pub fn findings<'r>(report: &'r Value, artifact: &str, cause: &str) -> Vec<&'r V
 /// The token text of one side of a finding.
 pub fn token<'r>(finding: &'r Value, side: &str) -> &'r str {
     finding[side]["token"]["text"].as_str().unwrap_or("")
+}
+
+/// The absolute path of a program on PATH.
+pub fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("{program} not on PATH"))
 }

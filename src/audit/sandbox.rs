@@ -1,0 +1,524 @@
+//! Where and how one build runs: the work directory, staging the source
+//! tree, the system tools, bubblewrap or a plain directory, disorderfs, and
+//! killing the build on Ctrl-C or a timeout.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::variation::{
+    BWRAP, DISORDERFS, DOMAINNAME, FAKETIME, LOCALEDEF, SETARCH, TASKSET, Tool,
+};
+
+/// The system tools found on this machine.
+#[derive(Clone, Debug, Default)]
+pub struct Tools {
+    found: BTreeMap<&'static str, PathBuf>,
+    /// libfaketime's multi-threaded preload library.
+    pub libfaketime: Option<PathBuf>,
+    /// `fusermount3`, `fusermount` or `umount` to unmount disorderfs.
+    pub unmount: Option<PathBuf>,
+}
+
+impl Tools {
+    pub fn detect() -> Tools {
+        let mut t = Tools::default();
+        for tool in [
+            BWRAP, FAKETIME, DISORDERFS, TASKSET, SETARCH, LOCALEDEF, DOMAINNAME,
+        ] {
+            if let Some(p) = find_program(tool.program) {
+                t.found.insert(tool.program, p);
+            }
+        }
+        if let Some(faketime) = t.found.get(FAKETIME.program) {
+            t.libfaketime = find_libfaketime(faketime);
+            if t.libfaketime.is_none() {
+                t.found.remove(FAKETIME.program);
+            }
+        }
+        t.unmount = ["fusermount3", "fusermount", "umount"]
+            .into_iter()
+            .find_map(find_program);
+        t
+    }
+
+    pub fn get(&self, tool: Tool) -> Option<&Path> {
+        self.found.get(tool.program).map(PathBuf::as_path)
+    }
+
+    pub fn has(&self, tool: Tool) -> bool {
+        self.found.contains_key(tool.program)
+    }
+}
+
+/// `name` on `$PATH`, as an executable file.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+fn find_libfaketime(faketime: &Path) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(prefix) = faketime.parent().and_then(Path::parent) {
+        dirs.push(prefix.join("lib/faketime"));
+        if let Ok(rd) = fs::read_dir(prefix.join("lib")) {
+            let mut multiarch: Vec<PathBuf> = rd
+                .flatten()
+                .map(|e| e.path().join("faketime"))
+                .filter(|p| p.is_dir())
+                .collect();
+            multiarch.sort();
+            dirs.extend(multiarch);
+        }
+    }
+    dirs.into_iter()
+        .flat_map(|d| [d.join("libfaketimeMT.so.1"), d.join("libfaketime.so.1")])
+        .find(|p| p.is_file())
+}
+
+/// The audit's own temporary directory: staged trees, homes, logs. Removed
+/// when dropped unless kept; logs survive a failed build.
+pub struct WorkDir {
+    pub root: PathBuf,
+    keep: bool,
+    keep_logs: bool,
+}
+
+impl WorkDir {
+    pub fn create(keep: bool) -> io::Result<WorkDir> {
+        let base = std::env::temp_dir();
+        let pid = std::process::id();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for attempt in 0..100u32 {
+            let root = base.join(format!("twice-audit-{pid}-{:x}", nanos ^ attempt));
+            match fs::create_dir(&root) {
+                Ok(()) => {
+                    fs::create_dir(root.join("logs"))?;
+                    return Ok(WorkDir {
+                        root,
+                        keep,
+                        keep_logs: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other("no unused temporary directory name"))
+    }
+
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// Keep the logs directory when the rest is removed.
+    pub fn keep_logs(&mut self) {
+        self.keep_logs = true;
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        if !self.keep_logs {
+            let _ = fs::remove_dir_all(&self.root);
+            return;
+        }
+        if let Ok(rd) = fs::read_dir(&self.root) {
+            for e in rd.flatten() {
+                if e.file_name() != "logs" {
+                    let _ = remove_tree(&e.path());
+                }
+            }
+        }
+    }
+}
+
+/// Remove a staged tree, restoring write permission on directories a build
+/// made read-only.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            for e in walkdir::WalkDir::new(path)
+                .follow_links(false)
+                .into_iter()
+                .flatten()
+            {
+                if e.file_type().is_dir() {
+                    let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o755));
+                }
+            }
+            fs::remove_dir_all(path)
+        }
+    }
+}
+
+/// Copy the source tree to `dest` (which must not exist): regular files,
+/// directories and symlinks, with modes and mtimes, never following links.
+/// Special files are skipped and returned. The source is only read.
+pub fn stage(source: &Path, dest: &Path) -> Result<Vec<PathBuf>, (PathBuf, io::Error)> {
+    let mut skipped = Vec::new();
+    let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
+    let walker = walkdir::WalkDir::new(source)
+        .follow_links(false)
+        .sort_by_file_name();
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(source).to_path_buf();
+            (path, io::Error::other(e.to_string()))
+        })?;
+        let rel = entry.path().strip_prefix(source).unwrap_or(Path::new(""));
+        let to = dest.join(rel);
+        let from = entry.path();
+        let fail = |e: io::Error| (from.to_path_buf(), e);
+        let meta = entry
+            .metadata()
+            .map_err(|e| fail(io::Error::other(e.to_string())))?;
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            fs::create_dir(&to).map_err(fail)?;
+            dirs.push((to, meta));
+        } else if ft.is_symlink() {
+            let target = fs::read_link(from).map_err(fail)?;
+            std::os::unix::fs::symlink(target, &to).map_err(fail)?;
+        } else if ft.is_file() {
+            fs::copy(from, &to).map_err(fail)?;
+            set_times(&to, &meta).map_err(fail)?;
+        } else {
+            skipped.push(rel.to_path_buf());
+        }
+    }
+    // Directory modes and times last: copying into them changed both.
+    for (dir, meta) in dirs.into_iter().rev() {
+        let _ = set_times(&dir, &meta);
+        let _ = fs::set_permissions(
+            &dir,
+            fs::Permissions::from_mode(meta.mode() & 0o7777 | 0o700),
+        );
+    }
+    Ok(skipped)
+}
+
+fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+    let times = fs::FileTimes::new()
+        .set_modified(meta.modified()?)
+        .set_accessed(meta.accessed()?);
+    fs::File::open(path)?.set_times(times)
+}
+
+/// What identifies a file's state for change detection: a build that writes
+/// a file changes its ctime even when size and mtime come out the same.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    kind: u32,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+    mode: u32,
+}
+
+/// Every entry below `root`, by relative path.
+pub fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, Stamp> {
+    let mut out = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .min_depth(1)
+        .into_iter()
+        .flatten()
+    {
+        let Ok(m) = entry.metadata() else { continue };
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        out.insert(
+            rel.as_os_str().as_bytes().to_vec(),
+            Stamp {
+                kind: m.mode() & 0o170000,
+                size: m.len(),
+                mtime: (m.mtime(), m.mtime_nsec()),
+                ctime: (m.ctime(), m.ctime_nsec()),
+                ino: m.ino(),
+                mode: m.mode(),
+            },
+        );
+    }
+    out
+}
+
+/// Paths that are new or changed in `after`.
+pub fn changed(
+    before: &BTreeMap<Vec<u8>, Stamp>,
+    after: &BTreeMap<Vec<u8>, Stamp>,
+) -> Vec<Vec<u8>> {
+    after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// A disorderfs mount over a staged tree; unmounted when dropped.
+pub struct Disorder {
+    mountpoint: PathBuf,
+    unmount: Option<PathBuf>,
+}
+
+impl Disorder {
+    pub fn mount(
+        disorderfs: &Path,
+        unmount: Option<&Path>,
+        source: &Path,
+        mountpoint: &Path,
+        reverse: bool,
+        shuffle: bool,
+    ) -> io::Result<Disorder> {
+        fs::create_dir_all(mountpoint)?;
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let out = Command::new(disorderfs)
+            .arg(format!("--reverse-dirents={}", yes(reverse)))
+            .arg(format!("--shuffle-dirents={}", yes(shuffle)))
+            .arg("--sort-dirents=no")
+            .arg("--quiet")
+            .arg(source)
+            .arg(mountpoint)
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "disorderfs failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(Disorder {
+            mountpoint: mountpoint.to_path_buf(),
+            unmount: unmount.map(Path::to_path_buf),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.mountpoint
+    }
+}
+
+impl Drop for Disorder {
+    fn drop(&mut self) {
+        let Some(tool) = &self.unmount else { return };
+        let flag = if tool.ends_with("umount") {
+            "-l"
+        } else {
+            "-uz"
+        };
+        for _ in 0..50 {
+            let ok = Command::new(tool)
+                .arg(flag)
+                .arg(&self.mountpoint)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// How a build process ended.
+#[derive(Debug)]
+pub enum Ended {
+    Exited(ExitStatus),
+    TimedOut(Duration),
+    Interrupted,
+}
+
+/// Run `cmd` with its output appended to `log`, in its own process group,
+/// killing the whole group on interrupt or timeout.
+pub fn run_logged(
+    mut cmd: Command,
+    log: &Path,
+    timeout: Option<Duration>,
+    interrupted: &Arc<AtomicBool>,
+) -> io::Result<Ended> {
+    let file = fs::OpenOptions::new().create(true).append(true).open(log)?;
+    cmd.stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let started = Instant::now();
+    let kill = |child: &mut std::process::Child| {
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    };
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Ended::Exited(status));
+        }
+        if interrupted.load(Ordering::SeqCst) {
+            kill(&mut child);
+            return Ok(Ended::Interrupted);
+        }
+        if let Some(limit) = timeout
+            && started.elapsed() >= limit
+        {
+            kill(&mut child);
+            return Ok(Ended::TimedOut(limit));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Describe an exit status for humans: `exit code 2`, `killed by signal 9`.
+pub fn describe_status(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => status.to_string(),
+    }
+}
+
+/// The last `lines` lines of a log (at most 64 KiB read).
+pub fn tail(log: &Path, lines: usize) -> String {
+    let Ok(mut f) = fs::File::open(log) else {
+        return String::new();
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Where compiled locales are kept between audits: `$XDG_CACHE_HOME/twice`
+/// or `~/.cache/twice`, falling back to the audit's work directory.
+pub fn locale_cache(work: &Path) -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    match base {
+        Some(b) if fs::create_dir_all(b.join("twice/locales")).is_ok() => b.join("twice/locales"),
+        _ => work.join("locales"),
+    }
+}
+
+/// Compile a locale with localedef into `dir/name`, unless it is there.
+/// Compiles into a private directory and renames, so concurrent audits
+/// never see half a locale.
+pub fn compile_locale(localedef: &Path, dir: &Path, name: &str) -> Result<(), String> {
+    let done = |d: &Path| d.join("LC_CTYPE").exists();
+    if done(&dir.join(name)) {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let (input, charmap) = name.split_once('.').unwrap_or((name, "UTF-8"));
+    let out = Command::new(localedef)
+        .args(["-i", input, "-f", charmap])
+        .arg(&tmp)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run localedef: {e}"))?;
+    // localedef exits 1 on warnings but still writes the locale.
+    if !done(&tmp) {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(format!(
+            "localedef -i {input} -f {charmap} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    if fs::rename(&tmp, dir.join(name)).is_err() {
+        // Another audit got there first.
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    if done(&dir.join(name)) {
+        Ok(())
+    } else {
+        Err(format!("{} is incomplete", dir.join(name).display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_copies_modes_times_and_links_without_touching_the_source() {
+        let src = tempfile::tempdir().unwrap();
+        let s = src.path();
+        fs::create_dir(s.join("sub")).unwrap();
+        fs::write(s.join("sub/a.sh"), "echo hi\n").unwrap();
+        fs::set_permissions(s.join("sub/a.sh"), fs::Permissions::from_mode(0o750)).unwrap();
+        std::os::unix::fs::symlink("sub/a.sh", s.join("link")).unwrap();
+        let old = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        fs::File::open(s.join("sub/a.sh"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let before = snapshot(s);
+        let dest = tempfile::tempdir().unwrap();
+        let to = dest.path().join("stage");
+        assert!(stage(s, &to).unwrap().is_empty());
+        let m = fs::metadata(to.join("sub/a.sh")).unwrap();
+        assert_eq!(m.mode() & 0o777, 0o750);
+        assert_eq!(m.mtime(), 1_000_000_000);
+        assert_eq!(
+            fs::read_link(to.join("link")).unwrap(),
+            Path::new("sub/a.sh")
+        );
+        assert_eq!(snapshot(s), before);
+    }
+
+    #[test]
+    fn changes_are_new_or_rewritten_files() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("kept"), "x").unwrap();
+        fs::write(d.path().join("rewritten"), "x").unwrap();
+        let before = snapshot(d.path());
+        fs::write(d.path().join("rewritten"), "x").unwrap();
+        fs::write(d.path().join("new"), "y").unwrap();
+        let after = snapshot(d.path());
+        assert_eq!(
+            changed(&before, &after),
+            [b"new".to_vec(), b"rewritten".to_vec()]
+        );
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("log");
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo started; sleep 30 & sleep 30; echo never"]);
+        let t = Instant::now();
+        let ended = run_logged(cmd, &log, Some(Duration::from_millis(300)), &flag).unwrap();
+        assert!(matches!(ended, Ended::TimedOut(_)), "{ended:?}");
+        assert!(t.elapsed() < Duration::from_secs(20));
+        assert_eq!(tail(&log, 5), "started");
+    }
+}

@@ -148,11 +148,14 @@ impl ContentDigest {
         }
     }
 
-    /// 64 bits that identify the digest, for input comparison.
+    /// The first 64 bits of the hash, for input comparison: printed as 16
+    /// hex digits they are the prefix of the digest the log records. The
+    /// size is left out; for the cryptographic hashes build tools use, the
+    /// hash alone identifies the content.
     pub(crate) fn fingerprint(&self) -> u64 {
         let mut head = [0u8; 8];
         head.copy_from_slice(&self.bytes[..8]);
-        u64::from_le_bytes(head) ^ (self.size as u64).rotate_left(29) ^ u64::from(self.len)
+        u64::from_be_bytes(head)
     }
 }
 
@@ -472,9 +475,12 @@ mod tests {
             d.fingerprint(),
             ContentDigest::parse("00fe", 3).fingerprint()
         );
-        assert_ne!(
-            d.fingerprint(),
-            ContentDigest::parse("00ff", 4).fingerprint()
+        assert_eq!(
+            format!(
+                "{:016x}",
+                ContentDigest::parse("0123456789abcdef0011", 9).fingerprint()
+            ),
+            "0123456789abcdef"
         );
     }
 

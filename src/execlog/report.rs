@@ -115,7 +115,8 @@ pub enum Reason {
         b: Option<String>,
     },
     /// A source or tool input (produced by no logged action) differs; `a` and
-    /// `b` are digest fingerprints, absent when the side lacks the input.
+    /// `b` are the first 16 hex digits of its digest on each side, absent
+    /// when the side lacks the input.
     Input {
         path: String,
         tool: bool,

@@ -108,157 +108,29 @@ pub fn analyze(a: &Path, b: &Path, opts: &ExeclogOptions) -> Result<ExeclogRepor
         return Err(ExeclogError::Mixed { a: fa, b: fb });
     }
     unify(&mut la, &mut lb);
-    let log_a = &la;
-    let log_b = &lb;
-    // Strings are looked up in A's interner, which now holds both sides.
-    let strings = log_a;
-
-    let pairing = classify::pair(log_a, log_b);
-    let producers = Producers::new(log_a, log_b, &pairing);
+    let pairing = classify::pair(&la, &lb);
+    let producers = Producers::new(&la, &lb, &pairing);
     let verdicts: Vec<Verdict> = pairing
         .pairs
         .par_iter()
         .enumerate()
         .map(|(i, &(x, y))| {
-            classify::classify(
-                log_a,
-                log_b,
-                &log_a.actions[x as usize],
-                &log_b.actions[y as usize],
-                &producers,
-                i as u32,
-            )
+            let (ax, by) = (&la.actions[x as usize], &lb.actions[y as usize]);
+            classify::classify(&la, &lb, ax, by, &producers, i as u32)
         })
         .collect();
-
-    let refs = |i: usize| action_ref(strings, &log_a.actions[pairing.pairs[i].0 as usize]);
-    let graph = TaintGraph::new(pairing.pairs.len(), &verdicts);
-    let mut summary = ExeclogSummary {
-        paired: pairing.pairs.len() as u64,
-        only_a: pairing.only_a.len() as u64,
-        only_b: pairing.only_b.len() as u64,
-        ..ExeclogSummary::default()
+    let run = Analysis {
+        a: &la,
+        b: &lb,
+        pairing: &pairing,
+        verdicts: &verdicts,
     };
-    for v in &verdicts {
-        *match v.class {
-            Class::Identical => &mut summary.identical,
-            Class::NonDeterministic => &mut summary.non_deterministic,
-            Class::NonHermetic => &mut summary.non_hermetic,
-            Class::Tainted => &mut summary.tainted,
-            Class::Unexplained => &mut summary.unexplained,
-        } += 1;
-    }
-
-    // Rank the roots: count first (cheap), chains for the worst only.
-    let root_ids: Vec<u32> = (0..verdicts.len() as u32)
-        .filter(|&i| verdicts[i as usize].class.is_root())
-        .collect();
-    let mut stamp = vec![u32::MAX; verdicts.len()];
-    let mut parent = vec![0u32; verdicts.len()];
-    let mut ranked: Vec<(u32, classify::Reach)> = root_ids
-        .iter()
-        .enumerate()
-        .map(|(n, &r)| (r, graph.reach(r, &mut stamp, n as u32, &mut parent, false)))
-        .collect();
-    // Pairs are in name order, so the index breaks ties by name.
-    ranked.sort_by(|x, y| {
-        y.1.tainted
-            .cmp(&x.1.tainted)
-            .then(
-                verdicts[x.0 as usize]
-                    .class
-                    .cmp(&verdicts[y.0 as usize].class),
-            )
-            .then(x.0.cmp(&y.0))
-    });
-    let base = ranked.len() as u32;
-    let roots: Vec<Root> = ranked
-        .iter()
-        .enumerate()
-        .map(|(n, (r, reach))| {
-            let chain = if n < opts.top && reach.tainted > 0 {
-                graph
-                    .reach(*r, &mut stamp, base + n as u32, &mut parent, true)
-                    .chain
-                    .iter()
-                    .map(|&i| refs(i as usize))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            Root {
-                action: refs(*r as usize),
-                class: verdicts[*r as usize].class,
-                tainted: reach.tainted,
-                direct: reach.direct,
-                chain,
-            }
-        })
-        .collect();
-
-    let upstream_ref = |p: Producer| match p {
-        Producer::Pair(i) => (refs(i as usize), None),
-        Producer::Only(Side::A, i) => (
-            action_ref(strings, &log_a.actions[i as usize]),
-            Some(Side::A),
-        ),
-        Producer::Only(Side::B, i) => (
-            action_ref(strings, &log_b.actions[i as usize]),
-            Some(Side::B),
-        ),
-    };
-    let mut actions: Vec<ActionDelta> = verdicts
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.class != Class::Identical)
-        .map(|(i, v)| {
-            let (x, y) = pairing.pairs[i];
-            let (xa, yb) = (&log_a.actions[x as usize], &log_b.actions[y as usize]);
-            let mut tainted_by: Vec<Upstream> = Vec::new();
-            for (p, path) in &v.upstream {
-                let path = strings.str(*path).to_owned();
-                match tainted_by.last_mut() {
-                    Some(last) if upstream_ref(*p).0 == last.action => last.paths.push(path),
-                    _ => {
-                        let (action, only) = upstream_ref(*p);
-                        tainted_by.push(Upstream {
-                            action,
-                            only,
-                            paths: vec![path],
-                        });
-                    }
-                }
-            }
-            tainted_by.sort();
-            ActionDelta {
-                action: refs(i),
-                class: v.class,
-                runner_a: strings.str(xa.runner).to_owned(),
-                runner_b: strings.str(yb.runner).to_owned(),
-                reasons: v.reasons.clone(),
-                tainted_by,
-                outputs: v
-                    .outputs
-                    .iter()
-                    .map(|(p, da, db)| OutputDelta {
-                        path: strings.str(*p).to_owned(),
-                        a: da.map(|d| d.to_string()),
-                        b: db.map(|d| d.to_string()),
-                        comparison: None,
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    // Stable sort: pairs are already in name order.
-    actions.sort_by_key(|d| d.class);
-
+    let mut actions = run.deltas();
     if let Some((dir_a, dir_b)) = &opts.outputs {
         compare_outputs(&mut actions, dir_a, dir_b, opts.now);
     }
-
     let mut limitations = Vec::new();
-    for (side, log, format) in [(Side::A, log_a, fa), (Side::B, log_b, fb)] {
+    for (side, log, format) in [(Side::A, &la, fa), (Side::B, &lb, fb)] {
         if format == LogFormat::Buck2WhatRan {
             limitations.push(Limitation::NoInputsOrOutputs { side });
             let without = log.actions.iter().filter(|a| !a.has_command).count() as u64;
@@ -270,31 +142,169 @@ pub fn analyze(a: &Path, b: &Path, opts: &ExeclogOptions) -> Result<ExeclogRepor
             }
         }
     }
-    let only = |log: &Log, ids: &[u32]| -> Vec<ActionRef> {
-        ids.iter()
-            .map(|&i| action_ref(strings, &log.actions[i as usize]))
-            .collect()
-    };
-    let inputs = LogInputs {
-        a: LogInput {
-            path: Text::new(a.as_os_str().as_encoded_bytes()),
-            format: fa,
-            actions: log_a.actions.len() as u64,
-        },
-        b: LogInput {
-            path: Text::new(b.as_os_str().as_encoded_bytes()),
-            format: fb,
-            actions: log_b.actions.len() as u64,
-        },
+    let input = |path: &Path, format, log: &Log| LogInput {
+        path: Text::new(path.as_os_str().as_encoded_bytes()),
+        format,
+        actions: log.actions.len() as u64,
     };
     Ok(ExeclogReport::new(
-        inputs,
-        summary,
-        roots,
+        LogInputs {
+            a: input(a, fa, &la),
+            b: input(b, fb, &lb),
+        },
+        run.summary(),
+        run.roots(opts.top),
         actions,
-        (only(log_a, &pairing.only_a), only(log_b, &pairing.only_b)),
+        (
+            run.listed(&la, &pairing.only_a),
+            run.listed(&lb, &pairing.only_b),
+        ),
         limitations,
     ))
+}
+
+/// Two unified logs, paired and classified: what the report is made of.
+/// Strings are looked up in A's log, whose interner holds both sides.
+struct Analysis<'r> {
+    a: &'r Log,
+    b: &'r Log,
+    pairing: &'r classify::Pairing,
+    verdicts: &'r [Verdict],
+}
+
+impl Analysis<'_> {
+    /// The action of pair `i`.
+    fn pair_ref(&self, i: usize) -> ActionRef {
+        action_ref(self.a, &self.a.actions[self.pairing.pairs[i].0 as usize])
+    }
+
+    fn listed(&self, log: &Log, ids: &[u32]) -> Vec<ActionRef> {
+        ids.iter()
+            .map(|&i| action_ref(self.a, &log.actions[i as usize]))
+            .collect()
+    }
+
+    fn summary(&self) -> ExeclogSummary {
+        let mut summary = ExeclogSummary {
+            paired: self.pairing.pairs.len() as u64,
+            only_a: self.pairing.only_a.len() as u64,
+            only_b: self.pairing.only_b.len() as u64,
+            ..ExeclogSummary::default()
+        };
+        for v in self.verdicts {
+            *match v.class {
+                Class::Identical => &mut summary.identical,
+                Class::NonDeterministic => &mut summary.non_deterministic,
+                Class::NonHermetic => &mut summary.non_hermetic,
+                Class::Tainted => &mut summary.tainted,
+                Class::Unexplained => &mut summary.unexplained,
+            } += 1;
+        }
+        summary
+    }
+
+    /// The roots, worst first; the `top` worst with their taint chains.
+    fn roots(&self, top: usize) -> Vec<Root> {
+        let verdicts = self.verdicts;
+        let graph = TaintGraph::new(verdicts.len(), verdicts);
+        let mut stamp = vec![u32::MAX; verdicts.len()];
+        let mut parent = vec![0u32; verdicts.len()];
+        // Count first (cheap), chains for the worst only.
+        let mut ranked: Vec<(u32, classify::Reach)> = (0..verdicts.len() as u32)
+            .filter(|&i| verdicts[i as usize].class.is_root())
+            .enumerate()
+            .map(|(n, r)| (r, graph.reach(r, &mut stamp, n as u32, &mut parent, false)))
+            .collect();
+        // Pairs are in name order, so the index breaks ties by name.
+        let class = |i: u32| verdicts[i as usize].class;
+        ranked.sort_by(|x, y| (y.1.tainted, class(x.0), x.0).cmp(&(x.1.tainted, class(y.0), y.0)));
+        let base = ranked.len() as u32;
+        ranked
+            .iter()
+            .enumerate()
+            .map(|(n, (r, reach))| {
+                let chain = if n < top && reach.tainted > 0 {
+                    graph
+                        .reach(*r, &mut stamp, base + n as u32, &mut parent, true)
+                        .chain
+                        .iter()
+                        .map(|&i| self.pair_ref(i as usize))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                Root {
+                    action: self.pair_ref(*r as usize),
+                    class: class(*r),
+                    tainted: reach.tainted,
+                    direct: reach.direct,
+                    chain,
+                }
+            })
+            .collect()
+    }
+
+    fn upstream(&self, p: Producer) -> (ActionRef, Option<Side>) {
+        match p {
+            Producer::Pair(i) => (self.pair_ref(i as usize), None),
+            Producer::Only(side, i) => {
+                let log = if side == Side::A { self.a } else { self.b };
+                (action_ref(self.a, &log.actions[i as usize]), Some(side))
+            }
+        }
+    }
+
+    /// Every paired action that is not identical: roots first, by class,
+    /// then by name.
+    fn deltas(&self) -> Vec<ActionDelta> {
+        let strings = self.a;
+        let mut actions: Vec<ActionDelta> = self
+            .verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.class != Class::Identical)
+            .map(|(i, v)| {
+                let (x, y) = self.pairing.pairs[i];
+                let (xa, yb) = (&self.a.actions[x as usize], &self.b.actions[y as usize]);
+                // Upstream is sorted by producer: group its paths.
+                let mut tainted_by: Vec<Upstream> = Vec::new();
+                for (p, path) in &v.upstream {
+                    let path = strings.str(*path).to_owned();
+                    let (action, only) = self.upstream(*p);
+                    match tainted_by.last_mut() {
+                        Some(last) if last.action == action => last.paths.push(path),
+                        _ => tainted_by.push(Upstream {
+                            action,
+                            only,
+                            paths: vec![path],
+                        }),
+                    }
+                }
+                tainted_by.sort();
+                ActionDelta {
+                    action: self.pair_ref(i),
+                    class: v.class,
+                    runner_a: strings.str(xa.runner).to_owned(),
+                    runner_b: strings.str(yb.runner).to_owned(),
+                    reasons: v.reasons.clone(),
+                    tainted_by,
+                    outputs: v
+                        .outputs
+                        .iter()
+                        .map(|(p, da, db)| OutputDelta {
+                            path: strings.str(*p).to_owned(),
+                            a: da.map(|d| d.to_string()),
+                            b: db.map(|d| d.to_string()),
+                            comparison: None,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        // Stable sort: pairs are already in name order.
+        actions.sort_by_key(|d| d.class);
+        actions
+    }
 }
 
 /// Run the structural diff on every differing output of every root whose

@@ -85,6 +85,19 @@ pub(crate) fn load(path: &Path) -> Result<(LogFormat, Log), ExeclogError> {
     Ok((format, log))
 }
 
+/// Read a log held in memory (any supported format); the number of actions.
+/// For fuzzing and tests.
+#[doc(hidden)]
+pub fn read_bytes(data: &[u8]) -> Result<usize, ExeclogError> {
+    let path = Path::new("<memory>");
+    let log = match sniff(path, data)? {
+        LogFormat::BazelJson => bazel_json::read(path, data)?,
+        LogFormat::BazelCompact => bazel_compact::read(path, data)?,
+        LogFormat::Buck2WhatRan => buck2::read(path, data)?,
+    };
+    Ok(log.actions.len())
+}
+
 fn family(f: LogFormat) -> u8 {
     match f {
         LogFormat::BazelJson | LogFormat::BazelCompact => 0,

@@ -17,7 +17,7 @@ mod report;
 #[doc(hidden)]
 pub mod synth;
 
-pub use analyze::{ExeclogOptions, analyze};
+pub use analyze::{ExeclogOptions, analyze, read_bytes};
 pub use error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
 pub use render::render_text;
 pub use report::{

@@ -13,7 +13,7 @@ use super::error::{ExeclogError, LogFormat};
 use super::model::{Action, Log, unify};
 use super::report::{
     ActionDelta, ActionRef, Class, ExeclogReport, ExeclogSummary, Limitation, LogInput, LogInputs,
-    OutputComparison, OutputDelta, Root, Upstream,
+    OutputComparison, OutputDelta, ReasonCount, Root, Upstream,
 };
 use super::{bazel_compact, bazel_json, buck2};
 use crate::diff::{DiffOptions, diff_paths};
@@ -204,7 +204,12 @@ impl Analysis<'_> {
             only_b: self.pairing.only_b.len() as u64,
             ..ExeclogSummary::default()
         };
+        let mut by_reason: std::collections::BTreeMap<(&str, Option<&str>), u64> =
+            std::collections::BTreeMap::new();
         for v in self.verdicts {
+            for r in &v.reasons {
+                *by_reason.entry(r.key()).or_default() += 1;
+            }
             *match v.class {
                 Class::Identical => &mut summary.identical,
                 Class::NonDeterministic => &mut summary.non_deterministic,
@@ -213,6 +218,18 @@ impl Analysis<'_> {
                 Class::Unexplained => &mut summary.unexplained,
             } += 1;
         }
+        summary.by_reason = by_reason
+            .into_iter()
+            .map(|((kind, name), actions)| ReasonCount {
+                kind,
+                name: name.map(str::to_owned),
+                actions,
+            })
+            .collect();
+        // Stable: ties stay in kind and name order.
+        summary
+            .by_reason
+            .sort_by_key(|c| std::cmp::Reverse(c.actions));
         summary
     }
 

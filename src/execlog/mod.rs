@@ -22,5 +22,5 @@ pub use error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
 pub use render::render_text;
 pub use report::{
     ActionDelta, ActionRef, Class, ExeclogReport, ExeclogSummary, Limitation, LogInput, LogInputs,
-    OutputComparison, OutputDelta, Reason, Root, Upstream,
+    OutputComparison, OutputDelta, Reason, ReasonCount, Root, Upstream,
 };

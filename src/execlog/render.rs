@@ -12,8 +12,10 @@ use super::report::{
 };
 use crate::report::{TextOptions, Verdict, render_text as render_diff_text};
 
-/// Tainted and unpaired actions listed before "… and N more".
+/// Roots, tainted and unpaired actions listed before "… and N more".
 const LISTED: usize = 50;
+/// Lines of the reason summary.
+const REASONS_LISTED: usize = 10;
 
 fn paint(on: bool, code: &str, text: &str) -> String {
     if on {
@@ -119,10 +121,25 @@ pub fn render_text(
 
     let deltas: std::collections::HashMap<&ActionRef, &ActionDelta> =
         r.actions.iter().map(|d| (&d.action, d)).collect();
+    if !m.by_reason.is_empty() {
+        let _ = writeln!(s, "\n{}", paint(on, "1", "Why cache keys differ (actions)"));
+        for c in m.by_reason.iter().take(REASONS_LISTED) {
+            let what = match (&c.name, c.kind) {
+                (Some(name), kind) => format!("{} {name}", kind.replace('_', " ")),
+                (None, "arguments") => "command line".to_owned(),
+                (None, "action_key") => "action digest, nothing logged explains it".to_owned(),
+                (None, kind) => kind.replace('_', " "),
+            };
+            let _ = writeln!(s, "  {:>8}  {what}", c.actions);
+        }
+        if m.by_reason.len() > REASONS_LISTED {
+            let _ = writeln!(s, "  … and {} more", m.by_reason.len() - REASONS_LISTED);
+        }
+    }
     if !r.roots.is_empty() {
         let _ = writeln!(s, "\n{}", paint(on, "1", "Roots, worst first"));
     }
-    for (n, root) in r.roots.iter().enumerate() {
+    for (n, root) in r.roots.iter().enumerate().take(LISTED) {
         let _ = writeln!(
             s,
             "{:>3}. {}  {}  tainted {} ({} direct)",
@@ -166,6 +183,14 @@ pub fn render_text(
             let chain: Vec<String> = root.chain.iter().map(name).collect();
             let _ = writeln!(s, "     chain: {}", chain.join("\n         → "));
         }
+    }
+
+    if r.roots.len() > LISTED {
+        let _ = writeln!(
+            s,
+            "  … and {} more roots (all of them in --format json)",
+            r.roots.len() - LISTED
+        );
     }
 
     let tainted: Vec<&ActionDelta> = r
@@ -244,4 +269,51 @@ pub fn render_text(
     };
     let _ = writeln!(s, "\n{}", paint(on, "1", &verdict));
     out.write_all(s.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execlog::error::LogFormat;
+    use crate::execlog::report::{ExeclogSummary, LogInput, LogInputs, Root};
+    use crate::finding::Text;
+
+    #[test]
+    fn long_root_lists_are_cut_in_text() {
+        let input = || LogInput {
+            path: Text::new("log"),
+            format: LogFormat::BazelJson,
+            actions: 60,
+        };
+        let roots = (0..60)
+            .map(|i| Root {
+                action: ActionRef {
+                    label: format!("//:t{i:02}"),
+                    mnemonic: "M".to_owned(),
+                    primary_output: None,
+                },
+                class: Class::NonHermetic,
+                tainted: 0,
+                direct: 0,
+                chain: vec![],
+            })
+            .collect();
+        let report = ExeclogReport::new(
+            LogInputs {
+                a: input(),
+                b: input(),
+            },
+            ExeclogSummary::default(),
+            roots,
+            vec![],
+            (vec![], vec![]),
+            vec![],
+        );
+        let mut out = Vec::new();
+        render_text(&report, TextOptions::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("//:t49 M"), "{text}");
+        assert!(!text.contains("//:t50 M"), "{text}");
+        assert!(text.contains("… and 10 more roots"), "{text}");
+    }
 }

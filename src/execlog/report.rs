@@ -53,6 +53,33 @@ pub struct ExeclogSummary {
     pub unexplained: u64,
     pub only_a: u64,
     pub only_b: u64,
+    /// How many actions each reason occurs in, most frequent first: one
+    /// environment variable that differs everywhere shows as one line.
+    pub by_reason: Vec<ReasonCount>,
+}
+
+/// One kind of reason (with its variable, property or input, when it has
+/// one) and the number of actions it occurs in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ReasonCount {
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub actions: u64,
+}
+
+impl Reason {
+    /// The reason's kind and, for environment, platform and input reasons,
+    /// what it names: the key under which `by_reason` counts it.
+    pub fn key(&self) -> (&'static str, Option<&str>) {
+        match self {
+            Reason::Arguments { .. } => ("arguments", None),
+            Reason::Environment { name, .. } => ("environment", Some(name)),
+            Reason::Platform { name, .. } => ("platform", Some(name)),
+            Reason::Input { path, .. } => ("input", Some(path)),
+            Reason::ActionKey { .. } => ("action_key", None),
+        }
+    }
 }
 
 /// How a paired action compares across the two builds.

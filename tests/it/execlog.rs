@@ -226,6 +226,14 @@ fn buck2_logs_name_local_reasons_and_differing_keys() {
     assert_eq!(reasons[0]["name"], "LANG");
     assert_eq!(reasons[1]["b"][0], "--stamp=1764070200");
     assert_eq!(
+        report["summary"]["by_reason"],
+        serde_json::json!([
+            {"kind": "action_key", "actions": 6},
+            {"kind": "arguments", "actions": 1},
+            {"kind": "environment", "name": "LANG", "actions": 1},
+        ])
+    );
+    assert_eq!(
         report["limitations"][0],
         serde_json::json!({"kind": "no_inputs_or_outputs", "side": "a"})
     );

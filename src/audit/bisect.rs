@@ -1,5 +1,5 @@
-//! `--bisect`: pin the findings no canary explains to the variation that
-//! triggers them, by rerunning with subsets of the variations (adaptive
+//! `--bisect`: pin the findings no canary explains (or only makes likely) to
+//! the variation that triggers them, by rerunning with subsets of the variations (adaptive
 //! group testing shared by all findings, not one build per variation).
 //!
 //! 1. A control rerun with nothing varied: what still differs from run A is
@@ -119,7 +119,14 @@ pub(super) fn run(
     let targets: Vec<usize> = findings
         .iter()
         .enumerate()
-        .filter(|(_, f)| f.variation.is_none() && !matches!(f.cause, Cause::Consequence { .. }))
+        .filter(|(_, f)| {
+            // Unattributed, or only `likely`: reruns can prove it.
+            let open = f
+                .variation
+                .as_ref()
+                .is_none_or(|v| v.by == AttributedBy::Likely);
+            open && !matches!(f.cause, Cause::Consequence { .. })
+        })
         .map(|(i, _)| i)
         .collect();
     let mut info = BisectInfo {
@@ -250,6 +257,8 @@ pub(super) fn run(
                 }
                 findings[i].variation = Some(attr);
             }
+            // A `likely` attribution stands when reruns cannot improve it.
+            None if findings[i].variation.is_some() => {}
             None => info.unresolved += 1,
         }
     }

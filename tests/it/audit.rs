@@ -235,7 +235,8 @@ fn bisect_pins_what_no_canary_sees() {
     let src = project(
         "case \"$LANG\" in fr*) od -An -N8 -tx1 /dev/urandom > locale.txt;; *) echo same > locale.txt;; esac\n\
          if [ \"$(umask)\" = 0002 ] && [ \"$TZ\" != UTC ]; then od -An -N8 -tx1 /dev/urandom > pair.txt; else echo same > pair.txt; fi\n\
-         od -An -N8 -tx1 /dev/urandom > random.txt",
+         od -An -N8 -tx1 /dev/urandom > random.txt\n\
+         ls -U > listing.txt",
     );
     let (code, report, stderr) =
         audit_in(tmp.path(), src.path(), &["--bisect", "--", "./build.sh"]);
@@ -260,8 +261,13 @@ fn bisect_pins_what_no_canary_sees() {
         )
     );
     assert_eq!(of("random.txt"), (vec![], "inherent".to_owned()));
+    // Reordered records are `likely` file order by canary; reruns prove it.
+    assert_eq!(
+        of("listing.txt"),
+        (vec!["file_order".to_owned()], "bisect".to_owned())
+    );
     let bisect = &report["audit"]["bisect"];
-    assert_eq!(bisect["pinned"], 2);
+    assert_eq!(bisect["pinned"], 3);
     assert_eq!(bisect["inherent"], 1);
     assert_eq!(bisect["unresolved"], 0);
     // reprotest needs 3 + N builds for N variations, and pins nothing.

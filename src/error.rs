@@ -52,6 +52,9 @@ pub enum Error {
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
+    /// A build log that cannot be read or decoded.
+    #[error(transparent)]
+    Execlog(#[from] crate::execlog::ExeclogError),
 }
 
 impl Error {
@@ -67,7 +70,8 @@ impl Error {
             | Error::Usage { .. }
             | Error::Output { .. }
             | Error::Sandbox { .. }
-            | Error::Threads { .. } => 2,
+            | Error::Threads { .. }
+            | Error::Execlog(_) => 2,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod classify;
 pub mod cli;
 pub mod diff;
 mod error;
+pub mod execlog;
 pub mod finding;
 mod formats;
 pub mod report;
@@ -19,18 +20,20 @@ pub mod tree;
 pub use error::Error;
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use classify::Canaries;
-use cli::{AuditArgs, ColorArg, Command, DiffArgs, FormatArg, OutputArgs};
+use cli::{AuditArgs, ColorArg, Command, DiffArgs, ExeclogArgs, FormatArg, OutputArgs};
 use diff::{DiffOptions, diff_paths};
-use report::{Report, TextOptions, render_json, render_text};
+use report::{AnyReport, TextOptions, render_json, render_text};
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: cli::Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Diff(args) => run_diff(args),
         Command::Audit(args) => run_audit(args),
+        Command::Execlog(args) => run_execlog(args),
     }
 }
 
@@ -69,7 +72,7 @@ fn run_audit(args: AuditArgs) -> Result<u8, Error> {
         color: args.color,
     };
     let report = with_jobs(args.jobs, || audit::audit(opts))??;
-    emit(&report, &output)?;
+    emit(AnyReport::Findings(&report), &output)?;
     Ok(report.verdict.exit_code())
 }
 
@@ -91,7 +94,21 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
         ..DiffOptions::default()
     };
     let report = with_jobs(args.jobs, || diff_paths(&args.a, &args.b, &opts))??;
-    emit(&report, &args.output)?;
+    emit(AnyReport::Findings(&report), &args.output)?;
+    Ok(report.verdict.exit_code())
+}
+
+fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
+    let opts = execlog::ExeclogOptions {
+        top: args.top,
+        outputs: args
+            .fetch_outputs
+            .and_then(|d| <[PathBuf; 2]>::try_from(d).ok())
+            .map(|[a, b]| (a, b)),
+        now: now(),
+    };
+    let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &args.b, &opts))??;
+    emit(AnyReport::Execlog(&report), &args.output)?;
     Ok(report.verdict.exit_code())
 }
 
@@ -120,7 +137,7 @@ fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Resu
 
 /// Render the report to `-o FILE` or standard output. A closed pipe ends the
 /// output quietly.
-fn emit(report: &Report, out: &OutputArgs) -> Result<(), Error> {
+fn emit(report: AnyReport<'_>, out: &OutputArgs) -> Result<(), Error> {
     let color = match out.color {
         ColorArg::Always => true,
         ColorArg::Never => false,
@@ -130,9 +147,12 @@ fn emit(report: &Report, out: &OutputArgs) -> Result<(), Error> {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    let render = |w: &mut dyn Write| match out.format {
-        FormatArg::Text => render_text(report, TextOptions { color }, w),
-        FormatArg::Json => render_json(report, w),
+    let text = TextOptions { color };
+    let render = |w: &mut dyn Write| match (out.format, report) {
+        (FormatArg::Text, AnyReport::Findings(r)) => render_text(r, text, w),
+        (FormatArg::Text, AnyReport::Execlog(r)) => execlog::render_text(r, text, w),
+        (FormatArg::Json, AnyReport::Findings(r)) => render_json(r, w),
+        (FormatArg::Json, AnyReport::Execlog(r)) => render_json(r, w),
     };
     match &out.output {
         Some(path) => {

@@ -28,6 +28,16 @@ pub enum Command {
     /// Exit status: 0 reproducible, 1 differences found, 2 usage or input
     /// error, 3 a build failed (its log is kept and its tail printed).
     Audit(AuditArgs),
+    /// Explain remote-cache misses from two builds' logs: Bazel execution
+    /// logs (--execution_log_json_file or --execution_log_compact_file) or
+    /// Buck2 `log what-ran --format json` output. Pairs the actions, names
+    /// the non-deterministic and non-hermetic ones, and ranks them by how
+    /// many downstream actions they tainted.
+    ///
+    /// Exit status: 0 every action identical, 1 differences found (a
+    /// differing action, or one that ran in one build only), 2 usage or
+    /// input error (a truncated or corrupt log names the byte offset).
+    Execlog(ExeclogArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +102,27 @@ pub struct AuditArgs {
     /// The build command and its arguments (after `--`).
     #[arg(last = true, value_name = "BUILD COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExeclogArgs {
+    /// The log of the first build (side A).
+    pub a: PathBuf,
+    /// The log of the second build (side B).
+    pub b: PathBuf,
+    /// The two builds' output trees (execution roots, or directories holding
+    /// the outputs at their exec paths): differing outputs of the root
+    /// actions found in both are compared structurally.
+    #[arg(long, num_args = 2, value_names = ["DIR_A", "DIR_B"])]
+    pub fetch_outputs: Option<Vec<PathBuf>>,
+    /// How many of the worst roots get their taint chain shown.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+    /// Threads for reading, classifying and comparing (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,11 @@
 
 use std::io::Write;
 
-use super::Report;
-
-pub fn render_json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+/// Any report (`Report`, `ExeclogReport`) as pretty JSON.
+pub fn render_json<R: serde::Serialize + ?Sized>(
+    report: &R,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     out.write_all(b"\n")
 }

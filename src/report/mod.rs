@@ -14,6 +14,15 @@ use serde::Serialize;
 use crate::finding::{Artifact, Digest, Finding, Side, Text};
 use crate::formats::Format;
 
+/// Every report a command renders. Each renderer serves every variant, so
+/// a new renderer or a new command cannot forget one.
+#[derive(Clone, Copy, Debug)]
+pub enum AnyReport<'r> {
+    /// `twice diff` and `twice audit`: files compared, findings.
+    Findings(&'r Report),
+    Execlog(&'r crate::execlog::ExeclogReport),
+}
+
 /// Bumped whenever a field changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod determinism;
 mod elf;
+mod execlog;
 mod fixtures;
 
 use std::path::{Path, PathBuf};

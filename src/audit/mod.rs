@@ -129,6 +129,15 @@ pub(crate) struct RunSpec {
     variant: usize,
 }
 
+/// A staged tree waiting for its build.
+pub(crate) struct Staged {
+    spec: RunSpec,
+    dir: PathBuf,
+    src: PathBuf,
+    before: std::collections::BTreeMap<Vec<u8>, sandbox::Stamp>,
+    stage_seconds: f64,
+}
+
 /// What a finished build left behind.
 pub(crate) struct Run {
     spec: RunSpec,
@@ -399,11 +408,15 @@ impl Auditor {
             .collect();
         let mut timings = Timings::default();
         let runs: Vec<Run> = if self.opts.parallel {
+            let staged = specs
+                .iter()
+                .map(|spec| self.stage(spec))
+                .collect::<Result<Vec<Staged>, Error>>()?;
             let this = &*self;
             std::thread::scope(|scope| {
-                let handles: Vec<_> = specs
-                    .iter()
-                    .map(|spec| scope.spawn(move || this.build(spec)))
+                let handles: Vec<_> = staged
+                    .into_iter()
+                    .map(|staged| scope.spawn(move || this.execute(staged)))
                     .collect();
                 handles
                     .into_iter()
@@ -569,6 +582,14 @@ fn merge(mut first: Report, other: Report) -> Report {
 impl Auditor {
     /// Stage, build and snapshot one run.
     fn build(&self, spec: &RunSpec) -> Result<Run, Error> {
+        let staged = self.stage(spec)?;
+        self.execute(staged)
+    }
+
+    /// Copy the source tree for `spec`. Every tree is staged before any
+    /// build runs in parallel: a file still open for writing in this process
+    /// cannot be executed by a child forked meanwhile (ETXTBSY).
+    fn stage(&self, spec: &RunSpec) -> Result<Staged, Error> {
         self.check_interrupt()?;
         self.builds
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -591,6 +612,29 @@ impl Auditor {
         }
         let stage_seconds = t.elapsed().as_secs_f64();
         let before = sandbox::snapshot(&src);
+        Ok(Staged {
+            spec: spec.clone(),
+            dir,
+            src,
+            before,
+            stage_seconds,
+        })
+    }
+
+    /// Run the build of a staged tree and snapshot what it changed.
+    fn execute(&self, staged: Staged) -> Result<Run, Error> {
+        let Staged {
+            spec,
+            dir,
+            src,
+            before,
+            stage_seconds,
+        } = staged;
+        let spec = &spec;
+        let sandbox_err = |what: &str, e: std::io::Error| Error::Sandbox {
+            message: format!("run {}: cannot {what}: {e}", spec.label),
+        };
+        self.check_interrupt()?;
         let disorder = match self.value(spec, Variation::FileOrder) {
             Value::Inherit => None,
             value => {

@@ -96,10 +96,25 @@ fn unprivileged(dir: &Path) -> std::process::Command {
     // The nobody user needs a copy of the binary it can reach.
     let copy = dir.join("twice");
     fs::copy(&bin, &copy).unwrap();
-    let mut cmd = std::process::Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(copy);
-    cmd
+    let nobody = || {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&copy);
+        cmd
+    };
+    // Until every child forked by another test thread while the copy was
+    // open for writing has exec'd, running it fails with ETXTBSY.
+    for _ in 0..200 {
+        if nobody()
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    nobody()
 }
 
 fn open_up(p: &Path) {

@@ -203,12 +203,6 @@ impl<'a> Cx<'a> {
         compare_as_binary(self, a, b);
     }
 
-    /// Findings emitted or omitted so far (a comparator checks that a
-    /// difference it parsed produced at least one).
-    pub fn count(&self) -> u64 {
-        self.findings.len() as u64 + self.omitted
-    }
-
     pub fn finish(self) -> (Vec<Finding>, u64) {
         (self.findings, self.omitted)
     }

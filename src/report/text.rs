@@ -232,6 +232,9 @@ fn summary(report: &Report, p: &Paint, s: &mut String) {
             let key = match &f.variation {
                 Some(v) if v.variations.is_empty() => "nothing varied".to_owned(),
                 Some(v) => v.variations.join(" + "),
+                None if matches!(f.cause, crate::finding::Cause::Consequence { .. }) => {
+                    "consequences".to_owned()
+                }
                 None => "unattributed".to_owned(),
             };
             *by_variation.entry(key).or_default() += 1;

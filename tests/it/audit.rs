@@ -161,6 +161,23 @@ fn demo_findings_are_attributed_and_the_source_is_untouched() {
         "file_order",
         "likely"
     ));
+    // The generated module's .pyc: its constants are the roots; the header's
+    // source size and the line table's columns follow from them.
+    let pyc = "out/pyc/__pycache__/_build_info.cpython-311.pyc";
+    assert!(
+        has(&found, pyc, "build_path", "build_path", "canary"),
+        "{found:#?}"
+    );
+    let pyc_causes: Vec<&str> = found
+        .iter()
+        .filter(|f| f.0 == pyc)
+        .map(|f| f.1.as_str())
+        .collect();
+    assert!(!pyc_causes.contains(&"unknown"), "{pyc_causes:?}");
+    assert_eq!(
+        pyc_causes.iter().filter(|c| **c == "consequence").count(),
+        2
+    );
     // The wheel: zip times from the clock, modes from the umask.
     let wheel = "out/dist/twice_demo-1.0-py3-none-any.whl";
     assert!(

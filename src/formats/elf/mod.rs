@@ -29,11 +29,11 @@ impl Comparator for ElfComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         match (Elf::parse(a), Elf::parse(b)) {
             (Ok(ea), Ok(eb)) => {
-                let before = cx.count();
+                let before = cx.produced();
                 compare(cx, &ea, &eb);
                 // Bytes no structure covers (padding, gaps between
                 // sections, fields not compared) still differ: locate them.
-                if cx.count() == before && a != b {
+                if cx.produced() == before && a != b {
                     binary::BinaryComparator.compare(cx, a, b);
                 }
             }

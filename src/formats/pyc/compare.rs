@@ -125,6 +125,14 @@ fn field_at(code: &str, name: &str, at: u64) -> Location {
     }
 }
 
+/// The source's size or hash in the header follows the `.py` compiled:
+/// the root is there (and in the code objects, when they differ too).
+fn source_changed() -> Cause {
+    Cause::Consequence {
+        of: "the compiled source file's content".to_owned(),
+    }
+}
+
 fn compare_headers(cx: &mut Cx<'_>, a: &Header, b: &Header) {
     let unknown = Cause::Unknown { differences: 1 };
     if a.magic != b.magic {
@@ -172,7 +180,7 @@ fn compare_headers(cx: &mut Cx<'_>, a: &Header, b: &Header) {
             if sa != sb {
                 cx.emit(
                     at("source_size", 12),
-                    unknown,
+                    source_changed(),
                     Evidence::value(sa.to_string()),
                     Evidence::value(sb.to_string()),
                     b"",
@@ -185,7 +193,7 @@ fn compare_headers(cx: &mut Cx<'_>, a: &Header, b: &Header) {
             if x != y {
                 cx.emit(
                     at("source_hash", 8),
-                    unknown,
+                    source_changed(),
                     Evidence::value(crate::finding::hex(&x)),
                     Evidence::value(crate::finding::hex(&y)),
                     b"",
@@ -452,11 +460,33 @@ impl<'c, 'a, 's, 'd> Walker<'c, 'a, 's, 'd> {
         // Constants (where nested code objects live) last, so that what
         // is reported once per file (co_filename) is reported on the
         // outermost code object.
+        // Line tables after everything else: their column offsets move when
+        // a constant's source text changes length, which is a consequence.
+        let is_lines = |n: &str| matches!(n, "co_linetable" | "co_lnotab");
         let ordered = fa
             .iter()
-            .filter(|(n, _)| *n != "co_consts")
-            .chain(fa.iter().filter(|(n, _)| *n == "co_consts"));
+            .filter(|(n, _)| *n != "co_consts" && !is_lines(n))
+            .chain(fa.iter().filter(|(n, _)| *n == "co_consts"))
+            .chain(fa.iter().filter(|(n, _)| is_lines(n)));
+        let before = self.cx.produced();
         for &(fname, f) in ordered {
+            if is_lines(fname)
+                && self.cx.produced() > before
+                && let (Field::Obj(p), Some(Field::Obj(q))) =
+                    (f, fb.iter().find(|(n, _)| *n == fname).map(|(_, g)| *g))
+            {
+                if self.a.vhash(p) != self.b.vhash(q) {
+                    self.emit(
+                        field_at(name, fname, at),
+                        Cause::Consequence {
+                            of: format!("the other changes in {name} (source positions moved)"),
+                        },
+                        Evidence::value(repr(self.a, p)),
+                        Evidence::value(repr(self.b, q)),
+                    );
+                }
+                continue;
+            }
             let other = fb.iter().find(|(n, _)| *n == fname).map(|(_, g)| *g);
             match (f, other) {
                 (Field::Int(p), Some(Field::Int(q))) => {

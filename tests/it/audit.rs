@@ -656,3 +656,27 @@ fn keep_leaves_the_sandboxes_and_says_where() {
         assert!(kept.join("logs").join(format!("{run}.log")).is_file());
     }
 }
+
+#[test]
+fn special_files_in_the_source_are_skipped_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = project("cat one.txt > out.txt");
+    let fifo = src.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (code, report, stderr) = audit_in(
+        tmp.path(),
+        src.path(),
+        &["--vary", "build_path", "--", "./build.sh"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("1 special file(s) in the source tree not staged (first: pipe)"),
+        "{stderr}"
+    );
+    assert_eq!(report["verdict"], "identical");
+    no_leftovers(tmp.path());
+}

@@ -148,6 +148,15 @@ fn audit_header(info: &AuditInfo, p: &Paint, s: &mut String) {
             v.reason.as_deref().unwrap_or("")
         );
     }
+    // Skipped variations are listed above; the other warnings here, so a
+    // report written with -o keeps them.
+    for w in info
+        .warnings
+        .iter()
+        .filter(|w| !w.starts_with("variation "))
+    {
+        let _ = writeln!(s, "{} {w}", p.dim("warning:"));
+    }
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)

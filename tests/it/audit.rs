@@ -591,6 +591,27 @@ fn without_bubblewrap_builds_run_in_plain_directories() {
         "{found:#?}"
     );
     assert!(!found.iter().any(|f| f.0 == "copy.txt"));
+    // The text report keeps the warning too (stderr is silenced by -q).
+    let out = twice()
+        .env("TMPDIR", tmp.path())
+        .env("PATH", bin.path())
+        .arg("audit")
+        .arg("-C")
+        .arg(src.path())
+        .args([
+            "-q",
+            "--color",
+            "never",
+            "--vary",
+            "build_path",
+            "--",
+            "./build.sh",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.stderr.is_empty());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("warning: bubblewrap not found"), "{text}");
     no_leftovers(tmp.path());
 }
 

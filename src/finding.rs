@@ -352,8 +352,8 @@ pub enum Cause {
     /// not compared.
     Limit { limit: LimitKind, detail: String },
     /// A value of the build machine's environment captured in the output:
-    /// `what` is `hostname`, `domain`, `user`, `home` or `environment
-    /// variable` (an audit's canary values).
+    /// `what` is `hostname`, `domain`, `user`, `home`, `time zone`, `locale`
+    /// or `umask` (an audit's canary values).
     Environment { what: String },
     /// An archive member whose content is the same on both sides but whose
     /// compressed bytes differ: another compressor, version, level or

@@ -72,6 +72,9 @@ fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option
         Cause::Environment { what } => match what.as_str() {
             "hostname" => one(Variation::Hostname, AttributedBy::Canary),
             "domain" => one(Variation::Domain, AttributedBy::Canary),
+            "time zone" => one(Variation::Timezone, AttributedBy::Canary),
+            "locale" => one(Variation::Locale, AttributedBy::Canary),
+            "umask" => one(Variation::Umask, AttributedBy::Canary),
             _ => one(Variation::Env, AttributedBy::Canary),
         },
         Cause::Timestamp { encoding } => {

@@ -512,6 +512,31 @@ impl Auditor {
     }
 }
 
+fn timezone_name(v: Value) -> String {
+    match v {
+        Value::Variant(k) => pick(&TIMEZONES, k),
+        _ => TIMEZONES[0],
+    }
+    .to_owned()
+}
+
+fn locale_name(v: Value) -> String {
+    match v {
+        Value::Variant(k) => pick(&LOCALES, k),
+        _ => LOCALES[0],
+    }
+    .to_owned()
+}
+
+/// The umask as `umask` prints it.
+fn umask_text(v: Value) -> String {
+    let mask = match v {
+        Value::Variant(k) => pick(&UMASKS, k),
+        _ => UMASKS[0],
+    };
+    format!("{mask:04o}")
+}
+
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
@@ -930,6 +955,9 @@ impl Auditor {
             ),
             (Variation::Domain, "domain", attribute::domain_name),
             (Variation::Env, "user", attribute::user_name),
+            (Variation::Timezone, "time zone", timezone_name),
+            (Variation::Locale, "locale", locale_name),
+            (Variation::Umask, "umask", umask_text),
         ] {
             let (x, y) = (self.value(&a.spec, v), self.value(&b.spec, v));
             if x != Value::Inherit {

@@ -100,6 +100,18 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
             "the build records the machine's host or domain name (uname -n, socket.gethostname(), \
              `hostname`): leave it out of artifacts, or use a fixed value for release builds"
         }
+        Cause::Environment { what } if what == "time zone" => {
+            "the build formats times in the local time zone: use UTC (TZ=UTC, date -u, gmtime, \
+             datetime.timezone.utc) or take the time from SOURCE_DATE_EPOCH"
+        }
+        Cause::Environment { what } if what == "locale" => {
+            "the build depends on the locale (messages, number and date formats, sort order): run it \
+             with LC_ALL=C.UTF-8, or format and sort locale-independently"
+        }
+        Cause::Environment { what } if what == "umask" => {
+            "the build records the umask: set file modes explicitly (install -m, chmod) rather than \
+             inheriting them"
+        }
         Cause::Environment { .. } => {
             "the build copies an environment value into its output: pass only the variables it \
              needs, with fixed values (env -i, Bazel's --incompatible_strict_action_env)"

@@ -701,3 +701,60 @@ fn special_files_in_the_source_are_skipped_with_a_warning() {
     assert_eq!(report["verdict"], "identical");
     no_leftovers(tmp.path());
 }
+
+/// A build whose outputs depend only on the variations' values, so the whole
+/// report (minus durations and the temporary source path) is a snapshot.
+#[test]
+fn audit_report_snapshots() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = project(
+        "pwd > where.txt\n\
+         hostname > host.txt\n\
+         echo \"$TZ\" > tz.txt\n\
+         umask > umask.txt\n\
+         cat one.txt two.txt > same.txt",
+    );
+    let args = [
+        "--vary",
+        "build_path,timezone,umask,hostname",
+        "--color",
+        "never",
+        "--",
+        "./build.sh",
+    ];
+    let (code, report, stderr) = audit_in(tmp.path(), src.path(), &args);
+    assert_eq!(code, 1, "{stderr}");
+    insta::assert_json_snapshot!("audit_report", report, {
+        ".audit.source" => "[source]",
+        ".audit.runs[].seconds" => "[seconds]",
+        ".audit.timings.staging" => "[seconds]",
+        ".audit.timings.builds" => "[seconds]",
+        ".audit.timings.hashing" => "[seconds]",
+        ".audit.timings.comparing" => "[seconds]",
+        ".audit.timings.bisect" => "[seconds]",
+        ".artifacts[].a.mode" => "[mode]",
+        ".artifacts[].b.mode" => "[mode]",
+    });
+    let out = twice()
+        .env("TMPDIR", tmp.path())
+        .arg("audit")
+        .arg("-C")
+        .arg(src.path())
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).replace(&src.path().display().to_string(), "[source]");
+    // Build times: `0.0 s` and the like, padded to the column.
+    let text: String = text
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<String> = l.split('┆').map(str::to_owned).collect();
+            if cells.len() == 5 && cells[3].trim().ends_with(" s") {
+                cells[3] = " [time] ".to_owned();
+            }
+            cells.join("┆") + "\n"
+        })
+        .collect();
+    insta::assert_snapshot!("audit_report_text", text);
+}

@@ -492,6 +492,14 @@ fn bad_audit_input_is_refused_clearly() {
     let (code, _, stderr) = audit_in(tmp.path(), &file, &["--", "true"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("not a directory"), "{stderr}");
+    // Nowhere to stage: the temporary directory is named.
+    let nowhere = tmp.path().join("no-tmp");
+    let (code, _, stderr) = audit_in(&nowhere, src.path(), &["--", "true"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("cannot create a work directory in") && stderr.contains("no-tmp"),
+        "{stderr}"
+    );
     no_leftovers(tmp.path());
 }
 

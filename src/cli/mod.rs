@@ -23,10 +23,11 @@ pub enum Command {
     /// clock, time zone, locale, umask, environment, host name, file order…),
     /// compare the outputs and attribute every difference to a variation.
     ///
-    /// Usage: twice audit [OPTIONS] -- BUILD COMMAND...
+    /// Example: twice audit -C fixtures/demo -- make
     ///
     /// Exit status: 0 reproducible, 1 differences found, 2 usage or input
-    /// error, 3 a build failed (its log is kept and its tail printed).
+    /// error, 3 a build failed (its log is kept and its tail printed), 130
+    /// interrupted.
     Audit(AuditArgs),
     /// Explain remote-cache misses from two builds' logs: Bazel execution
     /// logs (--execution_log_json_file or --execution_log_compact_file) or

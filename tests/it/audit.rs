@@ -766,3 +766,40 @@ fn audit_report_snapshots() {
         .collect();
     insta::assert_snapshot!("audit_report_text", text);
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = project("sleep 0.3; echo done > out.txt");
+    let bin = assert_cmd::cargo::cargo_bin("twice");
+    let line = format!(
+        "{} audit -C {} --vary build_path -- ./build.sh",
+        bin.display(),
+        src.path().display()
+    );
+    // `script` gives the command a pseudo-terminal and copies what it
+    // writes there to its own standard output.
+    let on_tty = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&on_tty.stdout);
+    // Stages long enough to be drawn whatever the redraw rate, and the
+    // elapsed time.
+    for stage in ["run A: building", "run B: building", "[00:00:0"] {
+        assert!(shown.contains(stage), "{stage} missing from:\n{shown}");
+    }
+    let piped = twice()
+        .env("TMPDIR", tmp.path())
+        .args(["audit", "-C"])
+        .arg(src.path())
+        .args(["--vary", "build_path", "--", "./build.sh"])
+        .output()
+        .unwrap();
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+}

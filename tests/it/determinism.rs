@@ -72,3 +72,53 @@ fn demo_report_snapshot() {
         ".artifacts[].b.mode" => "[mode]",
     });
 }
+
+/// Every fixture pair (ELF, ar, archives, pyc, the diff demo): the same
+/// JSON on one thread and on four.
+#[test]
+fn every_fixture_pair_is_thread_count_independent() {
+    let root = fixture("");
+    let mut pairs = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if !e.file_type().unwrap().is_dir() {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            let partner = match name.as_str() {
+                "a" => Some(dir.join("b")),
+                n if n.ends_with("-a") => Some(dir.join(format!("{}b", &n[..n.len() - 1]))),
+                _ => None,
+            };
+            match partner {
+                Some(b) if b.is_dir() => pairs.push((path, b)),
+                _ => stack.push(path),
+            }
+        }
+    }
+    assert!(
+        pairs.len() >= 20,
+        "found only {} fixture pairs",
+        pairs.len()
+    );
+    for (a, b) in pairs {
+        let run = |jobs: &str| {
+            twice()
+                .args(["diff", "--format", "json", "-j", jobs])
+                .arg(&a)
+                .arg(&b)
+                .output()
+                .unwrap()
+                .stdout
+        };
+        let one = run("1");
+        assert!(!one.is_empty(), "{}", a.display());
+        assert!(
+            one == run("4"),
+            "{} differs with the thread count",
+            a.display()
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! Structural comparison of archives (issue 4): two wheels holding hundreds
+//! Structural comparison of archives: two wheels holding hundreds
 //! of `.pyc` that differ only in their header mtime (or in co_filename,
 //! which needs the marshal reader), and two `.tar.gz` whose members differ
 //! only in mtime. Each run is a whole `twice diff` of two files: hashing,

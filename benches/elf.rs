@@ -1,7 +1,7 @@
 //! `twice diff` of two debug builds of one generated C program, built in
 //! two build directories of different lengths: every `DW_AT_comp_dir`,
 //! `DW_AT_name`, `.debug_line` directory and `__FILE__` string differs, and
-//! every offset after them shifts (issue 3).
+//! every offset after them shifts.
 //!
 //! The program has `TWICE_BENCH_ELF_UNITS` translation units (default 44)
 //! of `TWICE_BENCH_ELF_FUNCS` functions each (default 5000), compiled with

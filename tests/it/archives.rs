@@ -1,4 +1,4 @@
-//! Archives and compiled Python (issue 4): fixture pairs built by
+//! Archives and compiled Python: fixture pairs built by
 //! `fixtures/make_archive_fixtures.sh` with setuptools/pip, compileall, gzip
 //! and GNU tar, and the hostile archives of `fixtures/archives/make_hostile.py`.
 

@@ -1,5 +1,5 @@
 //! ELF and `ar` pairs built by `fixtures/make_elf_fixtures.sh` with real
-//! gcc, ar and rustc (issue 3): each difference is named by its section,
+//! gcc, ar and rustc: each difference is named by its section,
 //! DWARF attribute or archive header field, with its cause.
 
 use crate::{causes, diff_json, findings, fixture, place, token};

@@ -1,5 +1,5 @@
 //! ELF comparator: compares two ELF files by structure and names the field
-//! and the cause of each difference (issue 3).
+//! and the cause of each difference.
 //!
 //! Root differences (a build path in `.rodata` or DWARF, `__DATE__` text, a
 //! compiler version in `.comment`, Rust metadata hashes in symbol names) are

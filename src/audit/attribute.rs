@@ -80,8 +80,15 @@ fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option
         Cause::Timestamp { encoding } => {
             let (Some(Decoded::Time(ta)), Some(Decoded::Time(tb))) = (&f.a.decoded, &f.b.decoded)
             else {
-                // A time of day alone (`__TIME__`) cannot be placed on a
-                // run's clock.
+                // A time of day alone (`__TIME__`): on each run's clock, in
+                // its local time, it is a canary; otherwise a guess when the
+                // clock was varied.
+                if let (Some(x), Some(y)) = (time_of_day(&f.a), time_of_day(&f.b))
+                    && on_local_clock(x, a)
+                    && on_local_clock(y, b)
+                {
+                    return one(Variation::Time, AttributedBy::Canary);
+                }
                 let varied =
                     b.spec.varied.contains(&Variation::Time) && active.contains(&Variation::Time);
                 return varied
@@ -163,6 +170,44 @@ fn umask(f: &Finding, a: &Run, b: &Run) -> Option<Attribution> {
     (differing != 0 && differing & !explained == 0)
         .then_some(())
         .and(one(Variation::Umask, AttributedBy::Canary))
+}
+
+/// `HH:MM:SS` in the evidence's token (or its marked bytes, or its
+/// value), as seconds of the day.
+fn time_of_day(e: &Evidence) -> Option<i64> {
+    let raw: &[u8] = match (&e.token, &e.excerpt) {
+        (Some(t), _) => &t.0,
+        (None, Excerpt::Bytes { bytes, mark, .. }) => {
+            let at = usize::try_from(mark.at).ok()?;
+            let len = usize::try_from(mark.len).ok()?;
+            bytes.0.get(at..at.checked_add(len)?)?
+        }
+        (None, Excerpt::Value { value }) => &value.0,
+        _ => return None,
+    };
+    let text = std::str::from_utf8(raw).ok()?;
+    let mut parts = text.trim().split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    (parts.next().is_none() && h < 24 && m < 60 && s < 61).then_some(h * 3600 + m * 60 + s)
+}
+
+/// Was `tod` (seconds of the day, local time) on the run's clock, real or
+/// faked, in one of its possible offsets from UTC?
+fn on_local_clock(tod: i64, r: &Run) -> bool {
+    const DAY: i64 = 86_400;
+    const TOLERANCE: i64 = 5;
+    let (start, end) = r.real;
+    let mut windows = vec![(start, end)];
+    if let Some(s) = r.fake_start {
+        windows.push((s, s + (end - start)));
+    }
+    windows.iter().any(|&(s, e)| {
+        r.utc_offsets.iter().any(|off| {
+            let from = (s + off - TOLERANCE).rem_euclid(DAY);
+            let span = e - s + 2 * TOLERANCE;
+            span >= DAY || (tod - from).rem_euclid(DAY) <= span
+        })
+    })
 }
 
 /// Within the run's real clock, or its faked one.

@@ -150,8 +150,11 @@ pub(crate) struct Run {
     changed: Vec<Vec<u8>>,
     /// Real start and end, epoch seconds.
     real: (i64, i64),
-    /// The faked clock's start, when `time` was varied.
+    /// The faked clock at the build's start, when `time` was varied.
     fake_start: Option<i64>,
+    /// The offsets from UTC (seconds) the build's local time may have had:
+    /// its time zone's, or the host's when the time zone was not varied.
+    utc_offsets: Vec<i64>,
     seconds: f64,
     stage_seconds: f64,
 }
@@ -187,6 +190,9 @@ pub(crate) struct Auditor {
     /// Epoch seconds when the audit started.
     started: i64,
     real_home: Option<PathBuf>,
+    /// The host's offset from UTC now (`date +%z`), for builds that keep
+    /// the user's time zone.
+    host_offset: i64,
     globs: Vec<Glob>,
     builds: std::sync::atomic::AtomicUsize,
 }
@@ -300,6 +306,7 @@ impl Auditor {
             progress,
             started: crate::now(),
             real_home: std::env::var_os("HOME").map(PathBuf::from),
+            host_offset: host_utc_offset(),
             globs,
             builds: std::sync::atomic::AtomicUsize::new(0),
             opts,
@@ -377,6 +384,22 @@ impl Auditor {
             });
         }
         Ok(())
+    }
+
+    /// Where the build's local clock stood relative to UTC.
+    fn utc_offsets(&self, spec: &RunSpec) -> Vec<i64> {
+        let zone = match self.value(spec, Variation::Timezone) {
+            Value::Inherit => return vec![self.host_offset],
+            Value::Control => TIMEZONES[0],
+            Value::Variant(k) => pick(&TIMEZONES, k),
+        };
+        match zone {
+            "Pacific/Kiritimati" => vec![14 * 3600],
+            // Newfoundland: standard and daylight time.
+            "America/St_Johns" => vec![-(3 * 3600 + 1800), -(2 * 3600 + 1800)],
+            "Asia/Kathmandu" => vec![5 * 3600 + 2700],
+            _ => vec![0],
+        }
     }
 
     fn value(&self, spec: &RunSpec, v: Variation) -> Value {
@@ -537,6 +560,27 @@ fn umask_text(v: Value) -> String {
     format!("{mask:04o}")
 }
 
+/// The local offset from UTC in seconds, as `date +%z` prints it (`+0100`).
+fn host_utc_offset() -> i64 {
+    let out = Command::new("date").arg("+%z").output();
+    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    parse_utc_offset(&text.unwrap_or_default()).unwrap_or(0)
+}
+
+fn parse_utc_offset(text: &str) -> Option<i64> {
+    let (sign, digits) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    if digits.len() != 4 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i64 = digits[..2].parse().ok()?;
+    let minutes: i64 = digits[2..].parse().ok()?;
+    Some(sign * (hours * 3600 + minutes * 60))
+}
+
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
@@ -547,12 +591,6 @@ fn run_label(k: usize) -> String {
         Ok(k) if k < 26 => char::from(b'A' + k).to_string(),
         _ => format!("R{k}"),
     }
-}
-
-/// Run B's clock for variant `k`, as libfaketime's absolute start time.
-fn faketime_spec(epoch: i64) -> String {
-    let (y, mo, d, h, mi, s) = crate::classify::timestamp::civil_from_epoch(epoch);
-    format!("@{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
 /// The walked and hashed outputs of one run.
@@ -685,7 +723,7 @@ impl Auditor {
             }
         };
         let visible = disorder.as_ref().map_or(src.as_path(), Disorder::path);
-        let (cmd, build_dir, home, fake_start) = self
+        let (cmd, build_dir, home, clock_shift) = self
             .command(spec, &dir, visible)
             .map_err(|e| sandbox_err("prepare the sandbox", e))?;
         self.progress.stage(format!("run {}: building", spec.label));
@@ -722,7 +760,8 @@ impl Auditor {
             build_dir,
             home,
             real: (real_start, real_end),
-            fake_start,
+            fake_start: clock_shift.map(|shift| real_start + shift),
+            utc_offsets: self.utc_offsets(spec),
             seconds,
             stage_seconds,
         })
@@ -730,7 +769,7 @@ impl Auditor {
 
     /// The command line that runs the build for `spec`, with the tree
     /// visible at `visible` on the host; and the tree's and HOME's paths as
-    /// the build sees them, and the faked clock's start.
+    /// the build sees them, and how far its clock is shifted.
     fn command(
         &self,
         spec: &RunSpec,
@@ -777,19 +816,21 @@ impl Auditor {
                 }
             }
         }
-        let mut fake_start = None;
+        let mut clock_shift = None;
         if let Value::Variant(k) = value(Variation::Time)
             && let Some(lib) = &self.tools.libfaketime
         {
-            let start = self.started + CLOCK_SHIFT * i64::try_from(k).unwrap_or(1);
-            fake_start = Some(start);
+            // A relative offset: an absolute start would be read in the
+            // build's time zone, which another variation changes.
+            let shift = CLOCK_SHIFT * i64::try_from(k).unwrap_or(1);
+            clock_shift = Some(shift);
             let mut preload: OsString = lib.clone().into();
             if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
                 preload.push(" ");
                 preload.push(old);
             }
             env.push(("LD_PRELOAD", Some(preload)));
-            env.push(("FAKETIME", Some(faketime_spec(start).into())));
+            env.push(("FAKETIME", Some(format!("+{shift}").into())));
             env.push(("NO_FAKE_STAT", Some("1".into())));
             env.push(("FAKETIME_DONT_FAKE_MONOTONIC", Some("1".into())));
         }
@@ -913,7 +954,7 @@ impl Auditor {
                 c
             }
         };
-        Ok((cmd, build_dir, home, fake_start))
+        Ok((cmd, build_dir, home, clock_shift))
     }
 
     /// What to compare: every path a build created or changed, or, with
@@ -990,5 +1031,19 @@ impl Auditor {
             b: side(b),
         };
         compare_trees(inputs, ta, tb, &opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_offsets_parse() {
+        assert_eq!(parse_utc_offset("+0000"), Some(0));
+        assert_eq!(parse_utc_offset("+1400"), Some(50_400));
+        assert_eq!(parse_utc_offset("-0330"), Some(-12_600));
+        assert_eq!(parse_utc_offset("UTC"), None);
+        assert_eq!(parse_utc_offset("+14"), None);
     }
 }

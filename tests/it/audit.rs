@@ -126,6 +126,18 @@ fn demo_findings_are_attributed_and_the_source_is_untouched() {
     assert_eq!(report["command"], "audit");
     assert_eq!(report["audit"]["sandbox"], "bubblewrap");
     let found = attributed(&report);
+    // __DATE__ and __TIME__ in the C program, each on its run's clock in
+    // its run's time zone.
+    let hello_times: Vec<_> = found
+        .iter()
+        .filter(|f| f.0 == "out/hello" && f.1 == "timestamp")
+        .collect();
+    assert_eq!(hello_times.len(), 2, "{hello_times:#?}");
+    assert!(
+        hello_times
+            .iter()
+            .all(|f| f.2 == ["time"] && f.3 == "canary")
+    );
     // __DATE__ in the C program, the build time in the generated module.
     assert!(
         has(&found, "out/hello", "timestamp", "time", "canary"),

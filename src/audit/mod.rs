@@ -350,6 +350,10 @@ impl Auditor {
                 // only for root.
                 missing.push("root (to set the domain name in the sandbox)".to_owned());
             }
+            // libfaketime deadlocks rustc at start-up (its allocator reads
+            // the clock before libfaketime is ready): a faked clock would
+            // hang every Rust build.
+            let rust = v == Variation::Time && self.rust_build();
             if v == Variation::Locale && missing.is_empty() {
                 let localedef = self.tools.get(LOCALEDEF).map(Path::to_path_buf);
                 for k in 1..self.opts.runs {
@@ -361,12 +365,24 @@ impl Auditor {
                     }
                 }
             }
-            if missing.is_empty() {
+            if missing.is_empty() && !rust {
                 self.active.insert(v);
                 self.statuses.push(VariationStatus {
                     name: v.name(),
                     status: "varied",
                     reason: None,
+                });
+                continue;
+            }
+            if rust {
+                let reason = "not applied to Rust builds: libfaketime hangs rustc at start-up \
+                              (the two runs' real clocks still differ)"
+                    .to_owned();
+                self.warn(format!("variation {v} skipped: {reason}"));
+                self.statuses.push(VariationStatus {
+                    name: v.name(),
+                    status: "skipped",
+                    reason: Some(reason),
                 });
                 continue;
             }
@@ -384,6 +400,19 @@ impl Auditor {
             });
         }
         Ok(())
+    }
+
+    /// A Cargo project, or a build run by cargo or rustc.
+    fn rust_build(&self) -> bool {
+        let program = self
+            .opts
+            .command
+            .first()
+            .and_then(|c| Path::new(c).file_name())
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        matches!(program, "cargo" | "rustc" | "cargo-build")
+            || self.opts.source.join("Cargo.toml").is_file()
     }
 
     /// Where the build's local clock stood relative to UTC.

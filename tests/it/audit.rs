@@ -815,3 +815,22 @@ fn progress_shows_on_a_terminal_only() {
         String::from_utf8_lossy(&piped.stderr)
     );
 }
+
+#[test]
+fn rust_builds_keep_the_real_clock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = project("date -u +%Y > year.txt");
+    fs::write(src.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+    let (code, report, stderr) = audit_in(
+        tmp.path(),
+        src.path(),
+        &["--vary", "time,umask", "--", "./build.sh"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("variation time skipped: not applied to Rust builds"),
+        "{stderr}"
+    );
+    assert_eq!(report["audit"]["variations"][0]["status"], "skipped");
+    assert_eq!(report["audit"]["variations"][1]["status"], "varied");
+}

@@ -40,6 +40,19 @@ pub(super) fn mask_hex(name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Do `a` and `b` differ only in the `.llvm.<decimal>` suffix LLVM gives
+/// local symbols it promotes across modules (ThinLTO), a hash of the
+/// module's content?
+pub(super) fn llvm_suffix_only(a: &[u8], b: &[u8]) -> bool {
+    fn stem(name: &[u8]) -> Option<&[u8]> {
+        let digits = name.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+        let rest = name.get(..name.len() - digits)?;
+        (digits > 0).then_some(())?;
+        rest.strip_suffix(b".llvm.")
+    }
+    matches!((stem(a), stem(b)), (Some(x), Some(y)) if x == y)
+}
+
 /// Do `a` and `b` differ only in Rust crate metadata hashes?
 pub(super) fn rust_hash_only(a: &[u8], b: &[u8]) -> bool {
     match (mask_rust_hash(a), mask_rust_hash(b)) {
@@ -162,6 +175,7 @@ fn symbols(
         }
         let mut rust = Tally::default();
         let mut random = Tally::default();
+        let mut llvm = Tally::default();
         let mut unknown = Tally::default();
         let mut i = 0;
         let mut j = 0;
@@ -188,6 +202,10 @@ fn symbols(
                 let (p, q) = (sa.name, sb.name);
                 if rust_hash_only(p, q) {
                     rust.add(p, q, k as u64);
+                    continue;
+                }
+                if llvm_suffix_only(p, q) {
+                    llvm.add(p, q, k as u64);
                     continue;
                 }
                 if mask_hex(p) == mask_hex(q) {
@@ -232,6 +250,11 @@ fn symbols(
                 "symbol names",
             ),
             (random, Cause::RandomSeed { differences: 0 }, "symbol names"),
+            (
+                llvm,
+                Cause::Consequence { of: String::new() },
+                "symbol names",
+            ),
             (unknown, Cause::Unknown { differences: 0 }, "symbol names"),
         ] {
             let Some((p, q, _)) = tally.first else {
@@ -244,6 +267,14 @@ fn symbols(
                 },
                 Cause::RandomSeed { .. } => Cause::RandomSeed {
                     differences: tally.count,
+                },
+                Cause::Consequence { .. } => Cause::Consequence {
+                    of: format!(
+                        "the modules' content: LLVM suffixes {} promoted local symbol name{} \
+                         with a hash of its module (.llvm.<number>)",
+                        tally.count,
+                        if tally.count == 1 { "" } else { "s" }
+                    ),
                 },
                 _ => Cause::Unknown {
                     differences: tally.count,
@@ -505,6 +536,17 @@ pub(super) fn relocations(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn llvm_promotion_suffixes_are_recognised() {
+        assert!(llvm_suffix_only(
+            b"anon.b6df0774.1.llvm.3364282119293087989",
+            b"anon.b6df0774.1.llvm.12137591132552273266"
+        ));
+        assert!(!llvm_suffix_only(b"a.llvm.1", b"b.llvm.2"));
+        assert!(!llvm_suffix_only(b"a.llvm.", b"a.llvm."));
+        assert!(!llvm_suffix_only(b"plain", b"plain2"));
+    }
 
     #[test]
     fn rust_hashes_are_masked() {

@@ -194,7 +194,6 @@ pub(crate) struct Auditor {
     /// the user's time zone.
     host_offset: i64,
     globs: Vec<Glob>,
-    builds: std::sync::atomic::AtomicUsize,
 }
 
 /// The listing printed by `--list-variations`.
@@ -308,7 +307,6 @@ impl Auditor {
             real_home: std::env::var_os("HOME").map(PathBuf::from),
             host_offset: host_utc_offset(),
             globs,
-            builds: std::sync::atomic::AtomicUsize::new(0),
             opts,
         };
         auditor.choose_variations()?;
@@ -643,12 +641,21 @@ fn merge(mut first: Report, other: Report) -> Report {
         .iter()
         .map(|a| a.artifact.to_string())
         .collect();
-    first.artifacts.extend(
-        other
-            .artifacts
-            .into_iter()
-            .filter(|a| !known.contains(&a.artifact.to_string())),
-    );
+    let added: Vec<_> = other
+        .artifacts
+        .into_iter()
+        .filter(|a| !known.contains(&a.artifact.to_string()))
+        .collect();
+    // Identical between A and B, different between A and this run.
+    let no_longer_identical = added
+        .iter()
+        .filter(|a| a.a.is_some() && a.b.is_some())
+        .count();
+    first.summary.identical = first
+        .summary
+        .identical
+        .saturating_sub(no_longer_identical as u64);
+    first.artifacts.extend(added);
     first.artifacts.sort_by_key(|a| a.artifact.to_string());
     let seen: BTreeSet<_> = first.findings.iter().map(|f| f.fingerprint).collect();
     first.findings.extend(
@@ -661,12 +668,7 @@ fn merge(mut first: Report, other: Report) -> Report {
     first.problems.extend(other.problems);
     first.problems.sort();
     first.problems.dedup();
-    first.summary.by_cause.clear();
-    for f in &first.findings {
-        *first.summary.by_cause.entry(f.cause.name()).or_default() += 1;
-    }
-    first.summary.findings = first.findings.len() as u64;
-    first.summary.differing = first.artifacts.len() as u64;
+    first.summary.recount(&first.artifacts, &first.findings);
     first.refresh_verdict();
     first
 }
@@ -683,8 +685,6 @@ impl Auditor {
     /// cannot be executed by a child forked meanwhile (ETXTBSY).
     fn stage(&self, spec: &RunSpec) -> Result<Staged, Error> {
         self.check_interrupt()?;
-        self.builds
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir = self.work.root.join(format!("run-{}", spec.label));
         let src = dir.join("src");
         let sandbox_err = |what: &str, e: std::io::Error| Error::Sandbox {

@@ -165,14 +165,7 @@ pub fn compare_trees(inputs: Inputs, ta: &Tree, tb: &Tree, opts: &DiffOptions) -
     for o in outcomes {
         problems.extend(o.problems);
         match o.delta {
-            Some(delta) => {
-                match (&delta.a, &delta.b) {
-                    (Some(_), None) => summary.only_a += 1,
-                    (None, Some(_)) => summary.only_b += 1,
-                    _ => summary.differing += 1,
-                }
-                artifacts.push(delta);
-            }
+            Some(delta) => artifacts.push(delta),
             None if o.special => summary.special += 1,
             None if o.compared => summary.identical += 1,
             None => {}
@@ -181,11 +174,7 @@ pub fn compare_trees(inputs: Inputs, ta: &Tree, tb: &Tree, opts: &DiffOptions) -
     }
     sort_findings(&mut findings);
     problems.sort();
-    for f in &findings {
-        *summary.by_cause.entry(f.cause.name()).or_default() += 1;
-    }
-    summary.findings = findings.len() as u64;
-    summary.omitted = artifacts.iter().map(|a| a.omitted).sum();
+    summary.recount(&artifacts, &findings);
     Report::new("diff", inputs, summary, artifacts, findings, problems)
 }
 

@@ -67,14 +67,6 @@ impl<'d> Bytes<'d> {
         self.base.saturating_add(self.pos as u64)
     }
 
-    pub fn len(&self) -> usize {
-        self.data.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
     pub fn remaining(&self) -> usize {
         self.data.len().saturating_sub(self.pos)
     }
@@ -86,20 +78,6 @@ impl<'d> Bytes<'d> {
     /// An error at the current position.
     pub fn error(&self, what: impl Into<String>) -> ParseError {
         ParseError::new(self.offset(), what)
-    }
-
-    /// Move to `pos` (relative to this reader's start); the end is allowed.
-    pub fn seek(&mut self, pos: u64) -> Result<()> {
-        match usize::try_from(pos) {
-            Ok(p) if p <= self.data.len() => {
-                self.pos = p;
-                Ok(())
-            }
-            _ => Err(ParseError::new(
-                self.base.saturating_add(pos),
-                format!("offset beyond the end ({} bytes)", self.data.len()),
-            )),
-        }
     }
 
     /// `len` bytes at `off` (relative to this reader's start), without
@@ -189,9 +167,6 @@ impl<'d> Bytes<'d> {
     pub fn u16_le(&mut self) -> Result<u16> {
         Ok(u16::from_le_bytes(self.array()?))
     }
-    pub fn u16_be(&mut self) -> Result<u16> {
-        Ok(u16::from_be_bytes(self.array()?))
-    }
     pub fn u32_le(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }
@@ -230,7 +205,7 @@ mod tests {
     fn reads_little_and_big_endian_and_stops_at_the_end() {
         let mut r = Bytes::new(&[1, 0, 0, 2, 9]);
         assert_eq!(r.u16_le().unwrap(), 1);
-        assert_eq!(r.u16_be().unwrap(), 2);
+        assert_eq!(r.array::<2>().unwrap(), [0, 2]);
         let e = r.u32_le().unwrap_err();
         assert_eq!(e.at, 4);
         assert!(e.to_string().contains("4 bytes needed, 1 left"), "{e}");

@@ -18,8 +18,6 @@ pub(crate) struct Cx<'a> {
     /// Findings dropped because the per-artifact limit was reached.
     omitted: u64,
     seen: HashMap<Fingerprint, u32>,
-    /// How many archives deep `artifact` is (0: a top-level file).
-    depth: usize,
     /// Decompressed bytes still allowed below the top-level artifact.
     unpacked_left: u64,
 }
@@ -31,7 +29,6 @@ pub(crate) struct LimitHit;
 impl<'a> Cx<'a> {
     pub fn new(artifact: Artifact, classifier: &'a Classifier, limits: &'a Limits) -> Cx<'a> {
         Cx {
-            depth: artifact.depth(),
             artifact,
             classifier,
             limits,
@@ -97,20 +94,12 @@ impl<'a> Cx<'a> {
         self.findings.len() as u64 + self.omitted
     }
 
-    /// How many archives deep the current artifact is.
-    #[allow(dead_code)] // used by tests; comparators go through `member`
-    pub fn depth(&self) -> usize {
-        self.depth
-    }
-
     /// Run `f` with the current artifact set to member `name` of it, so
     /// what `f` emits is attributed to `outer!name`.
     pub fn in_member<R>(&mut self, name: &[u8], f: impl FnOnce(&mut Cx<'a>) -> R) -> R {
         let inner = self.artifact.member(name.to_vec());
         let outer = std::mem::replace(&mut self.artifact, inner);
-        self.depth += 1;
         let r = f(self);
-        self.depth -= 1;
         self.artifact = outer;
         r
     }
@@ -123,11 +112,12 @@ impl<'a> Cx<'a> {
         if a == b {
             return None;
         }
-        if self.depth + 1 > self.limits.max_depth {
+        let depth = self.artifact.depth() + 1;
+        if depth > self.limits.max_depth {
             let detail = format!(
                 "{} is nested {} archives deep (max_depth {})",
                 String::from_utf8_lossy(name),
-                self.depth + 1,
+                depth,
                 self.limits.max_depth
             );
             self.limit(LimitKind::Depth, detail);
@@ -230,7 +220,7 @@ mod tests {
                 b"built 2025-03-04\n",
             );
             assert_eq!(format, Some(Format::Text));
-            assert_eq!(cx.depth(), 0);
+            assert_eq!(cx.artifact.depth(), 0);
         });
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].artifact.to_string(), "dist/x.tar!pkg/info.txt");

@@ -7,9 +7,7 @@
 mod ar;
 mod archive;
 mod binary;
-// The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it;
-// some readers (seek, big-endian) serve comparators still to land.
-#[allow(dead_code)]
+// The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it.
 pub(crate) mod bytes;
 mod cx;
 mod elf;

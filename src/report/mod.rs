@@ -99,6 +99,28 @@ pub struct Summary {
     pub by_cause: BTreeMap<&'static str, u64>,
 }
 
+impl Summary {
+    /// Recompute what follows from the differing artifacts and the
+    /// findings: presence and difference counts, findings per cause,
+    /// omitted findings.
+    pub(crate) fn recount(&mut self, artifacts: &[ArtifactDelta], findings: &[Finding]) {
+        (self.only_a, self.only_b, self.differing) = (0, 0, 0);
+        for delta in artifacts {
+            match (&delta.a, &delta.b) {
+                (Some(_), None) => self.only_a += 1,
+                (None, Some(_)) => self.only_b += 1,
+                _ => self.differing += 1,
+            }
+        }
+        self.by_cause.clear();
+        for f in findings {
+            *self.by_cause.entry(f.cause.name()).or_default() += 1;
+        }
+        self.findings = findings.len() as u64;
+        self.omitted = artifacts.iter().map(|a| a.omitted).sum();
+    }
+}
+
 /// What one side holds at a differing path.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileFacts {

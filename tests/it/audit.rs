@@ -650,7 +650,10 @@ fn without_bubblewrap_builds_run_in_plain_directories() {
 #[test]
 fn more_runs_compare_each_with_run_a() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = project("echo \"$TZ\" > tz.txt; echo same > same.txt");
+    let src = project(
+        "echo \"$TZ\" > tz.txt; echo same > same.txt\n\
+         case \"$TZ\" in America/*) echo c > run-c.txt;; *) echo ab > run-c.txt;; esac",
+    );
     let (code, report, stderr) = audit_in(
         tmp.path(),
         src.path(),
@@ -673,7 +676,18 @@ fn more_runs_compare_each_with_run_a() {
         tz[0]["b"]["excerpt"]["lines"][0]["text"],
         "Pacific/Kiritimati"
     );
-    assert_eq!(report["artifacts"].as_array().unwrap().len(), 1);
+    // run-c.txt is identical in runs A and B and differs in run C: the
+    // summary counts it once, as differing, no longer as identical.
+    let artifacts: Vec<&str> = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(artifacts, ["run-c.txt", "tz.txt"]);
+    assert_eq!(report["summary"]["differing"], 2);
+    assert_eq!(report["summary"]["identical"], 1);
+    assert_eq!(report["summary"]["findings"], 2);
 }
 
 #[test]

@@ -148,6 +148,8 @@ pub(crate) struct Run {
     home: PathBuf,
     /// Paths the build created or changed.
     changed: Vec<Vec<u8>>,
+    /// Every path in the tree after the build.
+    present: Vec<Vec<u8>>,
     /// Real start and end, epoch seconds.
     real: (i64, i64),
     /// The faked clock at the build's start, when `time` was varied.
@@ -239,7 +241,6 @@ pub fn audit(opts: AuditOptions) -> Result<Report, Error> {
     if let Err(Error::BuildFailed { .. }) = &result {
         auditor.work.keep_logs();
     }
-    auditor.progress.finish();
     result
 }
 
@@ -613,6 +614,13 @@ fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+/// A run's sandbox could not be set up.
+fn run_error(spec: &RunSpec, what: &str, e: std::io::Error) -> Error {
+    Error::Sandbox {
+        message: format!("run {}: cannot {what}: {e}", spec.label),
+    }
+}
+
 fn run_label(k: usize) -> String {
     match u8::try_from(k) {
         Ok(k) if k < 26 => char::from(b'A' + k).to_string(),
@@ -687,9 +695,7 @@ impl Auditor {
         self.check_interrupt()?;
         let dir = self.work.root.join(format!("run-{}", spec.label));
         let src = dir.join("src");
-        let sandbox_err = |what: &str, e: std::io::Error| Error::Sandbox {
-            message: format!("run {}: cannot {what}: {e}", spec.label),
-        };
+        let sandbox_err = |what: &str, e| run_error(spec, what, e);
         fs::create_dir_all(&dir).map_err(|e| sandbox_err("create its directory", e))?;
         self.progress.stage(format!("run {}: staging", spec.label));
         let t = Instant::now();
@@ -723,9 +729,7 @@ impl Auditor {
             stage_seconds,
         } = staged;
         let spec = &spec;
-        let sandbox_err = |what: &str, e: std::io::Error| Error::Sandbox {
-            message: format!("run {}: cannot {what}: {e}", spec.label),
-        };
+        let sandbox_err = |what: &str, e| run_error(spec, what, e);
         self.check_interrupt()?;
         let disorder = match self.value(spec, Variation::FileOrder) {
             Value::Inherit => None,
@@ -782,9 +786,11 @@ impl Auditor {
             Ended::Interrupted => return Err(Error::Interrupted),
         }
         let after = sandbox::snapshot(&src);
+        let present = after.keys().cloned().collect();
         Ok(Run {
             spec: spec.clone(),
             changed: sandbox::changed(&before, &after),
+            present,
             src,
             build_dir,
             home,
@@ -997,9 +1003,9 @@ impl Auditor {
         }
         let mut out = BTreeSet::new();
         for r in runs {
-            for (rel, _) in sandbox::snapshot(&r.src) {
-                if self.globs.iter().any(|g| g.matches(&rel)) {
-                    out.insert(rel);
+            for rel in &r.present {
+                if self.globs.iter().any(|g| g.matches(rel)) {
+                    out.insert(rel.clone());
                 }
             }
         }

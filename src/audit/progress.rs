@@ -41,15 +41,13 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self) {
+}
+
+/// The display is cleared when the audit ends, before the report prints.
+impl Drop for Progress {
+    fn drop(&mut self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.finish();
     }
 }

@@ -40,7 +40,6 @@ impl Progress {
             None => eprintln!("twice: warning: {message}"),
         }
     }
-
 }
 
 /// The display is cleared when the audit ends, before the report prints.

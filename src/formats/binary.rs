@@ -262,7 +262,9 @@ fn span(r: Range<usize>) -> ByteSpan {
     }
 }
 
-fn printable(c: u8) -> bool {
+/// A byte of text as binary comparators read strings: printable ASCII or
+/// a tab.
+pub(crate) fn printable(c: u8) -> bool {
     (0x20..0x7f).contains(&c) || c == b'\t'
 }
 

@@ -9,15 +9,12 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use super::super::{Cx, binary};
+use super::super::Cx;
+use super::super::binary::{self, printable};
 use crate::finding::{Cause, Decoded, Evidence, Location, ToolchainPart};
 
 /// A printable run: where it starts in its section, and its bytes.
 pub(super) type Run<'d> = (usize, &'d [u8]);
-
-fn printable(c: u8) -> bool {
-    (0x20..0x7f).contains(&c) || c == b'\t'
-}
 
 /// The printable runs of `data` of at least `min` bytes.
 pub(super) fn runs(data: &[u8], min: usize) -> Vec<Run<'_>> {
@@ -160,32 +157,29 @@ pub(super) fn compare(
     let mut budget = Budget::default();
     let mut hashes: Option<(&[u8], &[u8], usize)> = None;
     let mut hashed = 0u64;
-    {
-        let pairs = unmatched_pairs(&ra, &rb);
-        for (p, q) in pairs {
-            if cx.full() {
-                cx.omit(1);
-                continue;
-            }
-            if p.is_some_and(|p| seen.contains(p.1)) {
-                continue;
-            }
-            if let (Some(p), Some(q)) = (p, q)
-                && super::symbols::rust_hash_only(p.1, q.1)
-            {
-                hashed += 1;
-                hashes.get_or_insert((p.1, q.1, p.0));
-                continue;
-            }
-            let cause = first_cause(
-                cx,
-                p.map_or(&b""[..], |r| r.1),
-                q.map_or(&b""[..], |r| r.1),
-                fallback,
-            );
-            if budget.take(place.path, &cause) {
-                out.roots += emit_pair(cx, place, p, q, fallback);
-            }
+    for (p, q) in unmatched_pairs(&ra, &rb) {
+        if cx.full() {
+            cx.omit(1);
+            continue;
+        }
+        if p.is_some_and(|p| seen.contains(p.1)) {
+            continue;
+        }
+        if let (Some(p), Some(q)) = (p, q)
+            && super::symbols::rust_hash_only(p.1, q.1)
+        {
+            hashed += 1;
+            hashes.get_or_insert((p.1, q.1, p.0));
+            continue;
+        }
+        let cause = first_cause(
+            cx,
+            p.map_or(&b""[..], |r| r.1),
+            q.map_or(&b""[..], |r| r.1),
+            fallback,
+        );
+        if budget.take(place.path, &cause) {
+            out.roots += emit_pair(cx, place, p, q, fallback);
         }
     }
     out.roots += budget.flush(cx);

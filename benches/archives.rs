@@ -13,7 +13,8 @@ use divan::Bencher;
 use divan::counter::BytesCount;
 use flate2::Compression;
 use flate2::write::{DeflateEncoder, GzEncoder};
-use twice::diff::{DiffOptions, diff_paths};
+use twice::diff::DiffOptions;
+use twice::diff_report;
 
 fn main() {
     divan::main();
@@ -165,7 +166,7 @@ fn diff_wheels_of_pyc(bencher: Bencher, kind: &str) {
     );
     let opts = all_findings();
     bencher.counter(BytesCount::new(pair.bytes)).bench(|| {
-        let r = diff_paths(&pair.a, &pair.b, &opts).unwrap();
+        let r = diff_report(&pair.a, &pair.b, &opts).unwrap();
         assert!(r.findings.len() >= MEMBERS, "{}", r.findings.len());
         r
     });
@@ -189,7 +190,7 @@ fn diff_tgz_mtimes(bencher: Bencher) {
     );
     let opts = all_findings();
     bencher.counter(BytesCount::new(pair.bytes)).bench(|| {
-        let r = diff_paths(&pair.a, &pair.b, &opts).unwrap();
+        let r = diff_report(&pair.a, &pair.b, &opts).unwrap();
         assert!(r.findings.len() >= MEMBERS, "{}", r.findings.len());
         r
     });

@@ -25,6 +25,7 @@ fn options(command: &[&str]) -> AuditOptions {
         keep: false,
         timeout: None,
         network: false,
+        expose: Vec::new(),
         strict: false,
         quiet: true,
     }

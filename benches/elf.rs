@@ -19,7 +19,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use divan::Bencher;
-use twice::diff::{DiffOptions, diff_paths};
+use twice::diff::DiffOptions;
+use twice::diff_report;
 
 fn main() {
     divan::main();
@@ -157,7 +158,7 @@ fn diff_debug_builds(bencher: Bencher) {
     };
     let opts = DiffOptions::default();
     bencher.bench(|| {
-        let report = diff_paths(&b.a, &b.b, &opts).unwrap();
+        let report = diff_report(&b.a, &b.b, &opts).unwrap();
         assert!(report.summary.findings > 0);
         report
     });

@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 use divan::Bencher;
 use divan::counter::BytesCount;
 use rayon::prelude::*;
-use twice::diff::{DiffOptions, diff_paths};
+use twice::diff::DiffOptions;
+use twice::diff_report;
 
 fn main() {
     divan::main();
@@ -103,8 +104,8 @@ fn diff_identical_trees(bencher: Bencher) {
     let t = trees();
     let opts = DiffOptions::default();
     bencher.counter(BytesCount::new(t.bytes)).bench(|| {
-        let report = diff_paths(&t.a, &t.b, &opts).unwrap();
-        assert_eq!(report.verdict.exit_code(), 0);
+        let report = diff_report(&t.a, &t.b, &opts).unwrap();
+        assert_eq!(report.verdict().exit_code(), 0);
         report
     });
 }
@@ -170,5 +171,5 @@ fn diff_differing_binary(bencher: Bencher, kind: &str) {
     let opts = DiffOptions::default();
     bencher
         .counter(BytesCount::new(a.len() + b.len()))
-        .bench(|| diff_paths(&pa, &pb, &opts).unwrap());
+        .bench(|| diff_report(&pa, &pb, &opts).unwrap());
 }

@@ -1,14 +1,27 @@
 //! `twice` finds build non-determinism and says where it comes from.
 //!
-//! The pipeline flows one way: `tree` walks and hashes, `diff` pairs and
-//! dispatches to `formats` comparators, `classify` explains each difference,
-//! and `report` renders the typed findings.
+//! The pipeline flows one way, and modules import only downward:
+//!
+//! ```text
+//! finding, clock              the model every module shares (imports nothing)
+//!   classify                  cause detection and fix hints
+//!     formats                 comparators, their budget (`Limits`) and fallback
+//!   tree                      the one walker and hasher
+//!       diff                  pairs, dispatches, returns a `Comparison`
+//!         report              the one report model (built once) and its renderers
+//!           audit, execlog    the commands that build reports
+//!             lib.rs, cli     dispatch, `AnyReport`, the command line
+//! ```
+//!
+//! Kept exceptions: `execlog` keeps its own text renderer (its report is not
+//! a findings report) but shares the report envelope.
 
 #![deny(unsafe_code)]
 
 pub mod audit;
 pub mod classify;
 pub mod cli;
+mod clock;
 pub mod diff;
 mod error;
 pub mod execlog;
@@ -17,16 +30,38 @@ mod formats;
 pub mod report;
 pub mod tree;
 
+pub use diff::{BytesComparison, compare_bytes};
 pub use error::Error;
+pub use formats::Limits;
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
 
 use classify::Canaries;
 use cli::{AuditArgs, ColorArg, Command, DiffArgs, ExeclogArgs, FormatArg, OutputArgs};
 use diff::{DiffOptions, diff_paths};
-use report::{AnyReport, TextOptions, render_json, render_text};
+use finding::Text;
+use report::{CommandKind, Inputs, Report, TextOptions, render_json, render_text};
+
+/// Every report a command renders. Each renderer serves every variant, so
+/// a new renderer or a new command cannot forget one.
+#[derive(Clone, Copy, Debug)]
+pub enum AnyReport<'r> {
+    /// `twice diff` and `twice audit`: files compared, findings.
+    Findings(&'r Report),
+    Execlog(&'r execlog::ExeclogReport),
+}
+
+/// `twice diff A B` as a report: compare the two paths and assemble the
+/// report of the comparison.
+pub fn diff_report(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Error> {
+    let comparison = diff_paths(a, b, opts)?;
+    let inputs = Inputs {
+        a: Text::new(a.as_os_str().as_encoded_bytes()),
+        b: Text::new(b.as_os_str().as_encoded_bytes()),
+    };
+    Ok(Report::new(CommandKind::Diff, inputs, comparison, None))
+}
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: cli::Cli) -> Result<u8, Error> {
@@ -63,6 +98,7 @@ fn run_audit(args: AuditArgs) -> Result<u8, Error> {
         keep: args.keep,
         timeout,
         network: args.network,
+        expose: args.expose,
         strict: args.strict,
         quiet: args.quiet,
     };
@@ -73,7 +109,7 @@ fn run_audit(args: AuditArgs) -> Result<u8, Error> {
     };
     let report = with_jobs(args.jobs, || audit::audit(opts))??;
     emit(AnyReport::Findings(&report), &output)?;
-    Ok(report.verdict.exit_code())
+    Ok(report.verdict().exit_code())
 }
 
 fn run_diff(args: DiffArgs) -> Result<u8, Error> {
@@ -90,12 +126,12 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
             roots,
             values: Vec::new(),
         },
-        now: now(),
+        now: clock::now(),
         ..DiffOptions::default()
     };
-    let report = with_jobs(args.jobs, || diff_paths(&args.a, &args.b, &opts))??;
+    let report = with_jobs(args.jobs, || diff_report(&args.a, &args.b, &opts))??;
     emit(AnyReport::Findings(&report), &args.output)?;
-    Ok(report.verdict.exit_code())
+    Ok(report.verdict().exit_code())
 }
 
 fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
@@ -105,17 +141,11 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
             .fetch_outputs
             .and_then(|d| <[PathBuf; 2]>::try_from(d).ok())
             .map(|[a, b]| (a, b)),
-        now: now(),
+        now: clock::now(),
     };
     let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &args.b, &opts))??;
     emit(AnyReport::Execlog(&report), &args.output)?;
-    Ok(report.verdict.exit_code())
-}
-
-pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    Ok(report.envelope.verdict.exit_code())
 }
 
 /// Run `f` on a pool of `jobs` threads (rayon's global pool when `None`).

@@ -1,42 +1,37 @@
 //! Attribution by canary: each run's values of the variations are known
-//! (its build path, clock, host name, user, home, umask), so a difference
-//! whose A side holds run A's value and whose B side holds run B's value is
-//! that variation's doing, with certainty.
+//! (its build path, clock, host name, user, home, umask, time zone,
+//! locale), so a difference whose A side holds run A's value and whose B
+//! side holds run B's value is that variation's doing, with certainty.
 
 use std::collections::BTreeSet;
 
-use super::{Run, UMASKS, Value, Variation, pick};
+use super::build::Run;
+use super::variation::{self, Plan, Value};
+use crate::classify::{Canaries, CanaryValue};
 use crate::finding::{
-    AttributedBy, Attribution, Cause, Decoded, Evidence, Excerpt, Finding, MetadataField,
-    TimestampEncoding,
+    AttributedBy, Attribution, Canary, Cause, Decoded, Evidence, Excerpt, Finding, MetadataField,
+    TimestampEncoding, Variation,
 };
 
-pub(super) fn host_name(v: Value) -> String {
-    match v {
-        Value::Variant(k) => format!("twice-host-variant-{k}"),
-        _ => "twice-host-a".to_owned(),
+/// What the classifier should recognise when comparing run `a` with run
+/// `b`: their build roots, and the names each run was given.
+pub(super) fn canaries(plan: &Plan, a: &Run, b: &Run) -> Canaries {
+    let bytes = |p: &std::path::Path| p.as_os_str().as_encoded_bytes().to_vec();
+    let roots = (a.build_dir != b.build_dir).then(|| (bytes(&a.build_dir), bytes(&b.build_dir)));
+    let mut values = Vec::new();
+    let mut push = |what: Canary, x: Vec<u8>, y: Vec<u8>| {
+        if x != y && !x.is_empty() && !y.is_empty() {
+            values.push(CanaryValue { what, a: x, b: y });
+        }
+    };
+    push(Canary::Home, bytes(&a.home), bytes(&b.home));
+    let named_b = plan.named_canaries(&b.spec);
+    for (canary, x) in plan.named_canaries(&a.spec) {
+        if let Some((_, y)) = named_b.iter().find(|(c, _)| *c == canary) {
+            push(canary, x.into_bytes(), y.clone().into_bytes());
+        }
     }
-}
-
-pub(super) fn domain_name(v: Value) -> String {
-    match v {
-        Value::Variant(k) => format!("twice-domain-variant-{k}"),
-        _ => "twice-domain-a".to_owned(),
-    }
-}
-
-pub(super) fn user_name(v: Value) -> String {
-    match v {
-        Value::Variant(k) => format!("twice-user-variant-{k}"),
-        _ => "twice-user-a".to_owned(),
-    }
-}
-
-/// The extra variable's value in variant `k`: fixed per variant, so
-/// reruns reproduce it.
-pub(super) fn noise(k: usize) -> String {
-    let digest = blake3::hash(format!("twice-audit-noise-{k}").as_bytes());
-    digest.to_hex()[..16].to_owned()
+    Canaries { roots, values }
 }
 
 /// How far outside a run's clock window a decoded time may fall: dates
@@ -45,20 +40,18 @@ pub(super) fn noise(k: usize) -> String {
 const SLACK: i64 = 86_400 + 15 * 3600;
 
 fn one(v: Variation, by: AttributedBy) -> Option<Attribution> {
-    Some(Attribution {
-        variations: vec![v.name()],
-        by,
-    })
+    Some(Attribution::one(v, by))
 }
 
 /// Attribute every finding a canary explains.
-pub(super) fn by_canary(findings: &mut [Finding], a: &Run, b: &Run, active: &BTreeSet<Variation>) {
+pub(super) fn by_canary(findings: &mut [Finding], plan: &Plan, a: &Run, b: &Run) {
     for f in findings.iter_mut().filter(|f| f.variation.is_none()) {
-        f.variation = canary(f, a, b, active);
+        f.variation = canary(f, plan, a, b);
     }
 }
 
-fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option<Attribution> {
+fn canary(f: &Finding, plan: &Plan, a: &Run, b: &Run) -> Option<Attribution> {
+    let active = &plan.active;
     match &f.cause {
         Cause::BuildPath { exact: true } => one(Variation::BuildPath, AttributedBy::Canary),
         Cause::BuildPath { exact: false } => {
@@ -69,48 +62,15 @@ fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option
                 .then_some(())
                 .and(one(Variation::Env, AttributedBy::Canary))
         }
-        Cause::Environment { what } => match what.as_str() {
-            "hostname" => one(Variation::Hostname, AttributedBy::Canary),
-            "domain" => one(Variation::Domain, AttributedBy::Canary),
-            "time zone" => one(Variation::Timezone, AttributedBy::Canary),
-            "locale" => one(Variation::Locale, AttributedBy::Canary),
-            "umask" => one(Variation::Umask, AttributedBy::Canary),
-            _ => one(Variation::Env, AttributedBy::Canary),
-        },
-        Cause::Timestamp { encoding } => {
-            let (Some(Decoded::Time(ta)), Some(Decoded::Time(tb))) = (&f.a.decoded, &f.b.decoded)
-            else {
-                // A time of day alone (`__TIME__`): on each run's clock, in
-                // its local time, it is a canary; otherwise a guess when the
-                // clock was varied.
-                if let (Some(x), Some(y)) = (time_of_day(&f.a), time_of_day(&f.b))
-                    && on_local_clock(x, a)
-                    && on_local_clock(y, b)
-                {
-                    return one(Variation::Time, AttributedBy::Canary);
-                }
-                let varied =
-                    b.spec.varied.contains(&Variation::Time) && active.contains(&Variation::Time);
-                return varied
-                    .then_some(())
-                    .and(one(Variation::Time, AttributedBy::Likely));
-            };
-            let slack = if *encoding == TimestampEncoding::FileMtime {
-                5
-            } else {
-                SLACK
-            };
-            (in_clock(*ta, a, slack) && in_clock(*tb, b, slack))
-                .then_some(())
-                .and(one(Variation::Time, AttributedBy::Canary))
-        }
+        Cause::Environment { what } => one(what.variation(), AttributedBy::Canary),
+        Cause::Timestamp { encoding } => timestamp(f, *encoding, active, a, b),
         Cause::Metadata {
             field: MetadataField::Mode,
         }
         | Cause::ExecutableBit
             if active.contains(&Variation::Umask) =>
         {
-            umask(f, a, b)
+            umask(f, plan, a, b)
         }
         // Set and dict order in .pyc follows the hash seed, not the file
         // system; --bisect tells those apart.
@@ -121,50 +81,72 @@ fn canary(f: &Finding, a: &Run, b: &Run, active: &BTreeSet<Variation>) -> Option
             one(Variation::FileOrder, AttributedBy::Likely)
         }
         Cause::Consequence { .. } => None,
-        _ => {
-            if let Value::Variant(k) = b_env(b, active)
-                && contains(&excerpt_bytes(&f.b), super::attribute::noise(k).as_bytes())
-            {
-                return one(Variation::Env, AttributedBy::Canary);
-            }
-            match (&f.a.decoded, &f.b.decoded) {
-                (Some(Decoded::Mode(_)), Some(Decoded::Mode(_)))
-                    if active.contains(&Variation::Umask) =>
-                {
-                    umask(f, a, b)
-                }
-                // Clock readings under other causes (an `ar` member's date).
-                (Some(Decoded::Time(ta)), Some(Decoded::Time(tb)))
-                    if in_clock(*ta, a, SLACK) && in_clock(*tb, b, SLACK) =>
-                {
-                    one(Variation::Time, AttributedBy::Canary)
-                }
-                _ => None,
-            }
-        }
+        _ => other(f, plan, a, b),
     }
 }
 
-fn b_env(b: &Run, active: &BTreeSet<Variation>) -> Value {
-    if active.contains(&Variation::Env) && b.spec.varied.contains(&Variation::Env) {
-        Value::Variant(b.spec.variant)
+fn timestamp(
+    f: &Finding,
+    encoding: TimestampEncoding,
+    active: &BTreeSet<Variation>,
+    a: &Run,
+    b: &Run,
+) -> Option<Attribution> {
+    let (Some(Decoded::Time(ta)), Some(Decoded::Time(tb))) = (&f.a.decoded, &f.b.decoded) else {
+        // A time of day alone (`__TIME__`): on each run's clock, in its
+        // local time, it is a canary; otherwise a guess when the clock was
+        // varied.
+        if let (Some(x), Some(y)) = (time_of_day(&f.a), time_of_day(&f.b))
+            && on_local_clock(x, a)
+            && on_local_clock(y, b)
+        {
+            return one(Variation::Time, AttributedBy::Canary);
+        }
+        let varied = b.spec.varied.contains(&Variation::Time) && active.contains(&Variation::Time);
+        return varied
+            .then_some(())
+            .and(one(Variation::Time, AttributedBy::Likely));
+    };
+    let slack = if encoding == TimestampEncoding::FileMtime {
+        5
     } else {
-        Value::Inherit
+        SLACK
+    };
+    (in_clock(*ta, a, slack) && in_clock(*tb, b, slack))
+        .then_some(())
+        .and(one(Variation::Time, AttributedBy::Canary))
+}
+
+/// Causes with no canary of their own: the extra variable in side B, a
+/// mode that differs by the umask, a clock reading in another field.
+fn other(f: &Finding, plan: &Plan, a: &Run, b: &Run) -> Option<Attribution> {
+    if let Value::Variant(k) = plan.value(&b.spec, Variation::Env)
+        && contains(&excerpt_bytes(&f.b), variation::noise(k).as_bytes())
+    {
+        return one(Canary::ExtraVariable.variation(), AttributedBy::Canary);
+    }
+    match (&f.a.decoded, &f.b.decoded) {
+        (Some(Decoded::Mode(_)), Some(Decoded::Mode(_)))
+            if plan.active.contains(&Variation::Umask) =>
+        {
+            umask(f, plan, a, b)
+        }
+        // Clock readings under other causes (an `ar` member's date).
+        (Some(Decoded::Time(ta)), Some(Decoded::Time(tb)))
+            if in_clock(*ta, a, SLACK) && in_clock(*tb, b, SLACK) =>
+        {
+            one(Variation::Time, AttributedBy::Canary)
+        }
+        _ => None,
     }
 }
 
 /// Modes that differ only in bits the two runs' umasks treat differently.
-fn umask(f: &Finding, a: &Run, b: &Run) -> Option<Attribution> {
+fn umask(f: &Finding, plan: &Plan, a: &Run, b: &Run) -> Option<Attribution> {
     let (Some(Decoded::Mode(ma)), Some(Decoded::Mode(mb))) = (&f.a.decoded, &f.b.decoded) else {
         return None;
     };
-    let mask = |r: &Run| {
-        if r.spec.varied.contains(&Variation::Umask) {
-            pick(&UMASKS, r.spec.variant)
-        } else {
-            UMASKS[0]
-        }
-    };
+    let mask = |r: &Run| variation::umask(plan.value(&r.spec, Variation::Umask)).unwrap_or(0);
     let differing = (ma ^ mb) & 0o777;
     let explained = mask(a) ^ mask(b);
     (differing != 0 && differing & !explained == 0)
@@ -192,7 +174,7 @@ fn time_of_day(e: &Evidence) -> Option<i64> {
 }
 
 /// Was `tod` (seconds of the day, local time) on the run's clock, real or
-/// faked, in one of its possible offsets from UTC?
+/// faked, in one of its offsets from UTC?
 fn on_local_clock(tod: i64, r: &Run) -> bool {
     const DAY: i64 = 86_400;
     const TOLERANCE: i64 = 5;

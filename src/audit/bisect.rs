@@ -14,75 +14,38 @@
 //!    prefix search finds the pair.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
-use super::{Auditor, BisectInfo, Run, RunSpec, Variation, output_tree, sandbox};
-use crate::Error;
-use crate::finding::{AttributedBy, Attribution, Cause, Finding, Location};
-use crate::tree::Tree;
+use super::error::AuditError;
+use crate::finding::{AttributedBy, Attribution, Cause, Finding, Location, Variation};
+use crate::report::BisectInfo;
 
-struct Prober<'a> {
-    auditor: &'a Auditor,
-    a: &'a Run,
-    ta: &'a Tree,
-    outputs: &'a BTreeSet<Vec<u8>>,
+/// Builds varying a set of variations and compares each with run A: the
+/// findings, or `None` when that build failed (its subset tells nothing).
+pub(super) type Probe<'p> =
+    dyn FnMut(&BTreeSet<Variation>, usize) -> Result<Option<Vec<Finding>>, AuditError> + 'p;
+
+struct Prober<'a, 'p> {
+    probe: &'a mut Probe<'p>,
+    budget: usize,
     /// Findings of each varied set against run A; `None`: that build failed.
     cache: BTreeMap<BTreeSet<Variation>, Option<Vec<Finding>>>,
     builds: usize,
 }
 
-impl Prober<'_> {
+impl Prober<'_, '_> {
     /// The findings of a build varying `set`, against run A. `None` when the
     /// build failed or the budget is spent.
-    fn probe(&mut self, set: &BTreeSet<Variation>) -> Result<Option<&[Finding]>, Error> {
+    fn probe(&mut self, set: &BTreeSet<Variation>) -> Result<Option<&[Finding]>, AuditError> {
         if !self.cache.contains_key(set) {
-            if self.builds >= self.auditor.opts.bisect_budget {
+            if self.builds >= self.budget {
                 return Ok(None);
             }
             self.builds += 1;
-            let spec = RunSpec {
-                label: format!("bisect-{}", self.builds),
-                varied: set.clone(),
-                variant: 1,
-            };
-            let names: Vec<&str> = set.iter().map(|v| v.name()).collect();
-            self.auditor.progress.stage(format!(
-                "bisecting: build {} varies {{{}}}",
-                self.builds,
-                names.join(", ")
-            ));
-            let result = match self.auditor.build(&spec) {
-                Ok(run) => {
-                    let mut outputs = self.outputs.clone();
-                    outputs.extend(run.changed.iter().cloned());
-                    let tree = output_tree(&run, &outputs);
-                    let report = self.auditor.compare(self.a, self.ta, &run, &tree);
-                    if !self.auditor.opts.keep {
-                        let _ = sandbox::remove_tree(&run_dir(&run));
-                    }
-                    Some(report.findings)
-                }
-                Err(Error::BuildFailed {
-                    run, status, log, ..
-                }) => {
-                    self.auditor.progress.warn(&format!(
-                        "bisect build {run} failed ({status}, log {}); its subset tells nothing",
-                        log.display()
-                    ));
-                    None
-                }
-                Err(e) => return Err(e),
-            };
+            let result = (self.probe)(set, self.builds)?;
             self.cache.insert(set.clone(), result);
         }
         Ok(self.cache.get(set).and_then(|r| r.as_deref()))
     }
-}
-
-fn run_dir(run: &Run) -> PathBuf {
-    run.src
-        .parent()
-        .map_or_else(|| run.src.clone(), PathBuf::from)
 }
 
 /// Does `g` (from a rerun) show the same difference as `f`? Same artifact,
@@ -108,14 +71,14 @@ fn present(f: &Finding, results: &[Finding]) -> bool {
     results.iter().any(|g| same_place(f, g))
 }
 
+/// Pin the open findings of run A against a run that varied `varied`.
+/// `probe` runs and compares one more build; at most `budget` are run.
 pub(super) fn run(
-    auditor: &Auditor,
-    a: &Run,
-    ta: &Tree,
-    b: &Run,
-    outputs: &BTreeSet<Vec<u8>>,
+    varied: &BTreeSet<Variation>,
+    budget: usize,
+    probe: &mut Probe<'_>,
     findings: &mut [Finding],
-) -> Result<BisectInfo, Error> {
+) -> Result<BisectInfo, AuditError> {
     let targets: Vec<usize> = findings
         .iter()
         .enumerate()
@@ -129,27 +92,19 @@ pub(super) fn run(
         })
         .map(|(i, _)| i)
         .collect();
-    let mut info = BisectInfo {
-        builds: 0,
-        pinned: 0,
-        inherent: 0,
-        unresolved: 0,
-    };
+    let mut info = BisectInfo::default();
     if targets.is_empty() {
         return Ok(info);
     }
-    let all: Vec<Variation> = b.spec.varied.iter().copied().collect();
+    let all: Vec<Variation> = varied.iter().copied().collect();
     let mut p = Prober {
-        auditor,
-        a,
-        ta,
-        outputs,
+        probe,
+        budget,
         cache: BTreeMap::new(),
         builds: 0,
     };
     // The full set reproduces every target by definition.
-    p.cache
-        .insert(b.spec.varied.clone(), Some(findings.to_vec()));
+    p.cache.insert(varied.clone(), Some(findings.to_vec()));
     let mut result: BTreeMap<usize, Attribution> = BTreeMap::new();
 
     // 1. Nothing varied.
@@ -158,13 +113,7 @@ pub(super) fn run(
         Some(control) => {
             for &i in &targets {
                 if present(&findings[i], control) {
-                    result.insert(
-                        i,
-                        Attribution {
-                            variations: Vec::new(),
-                            by: AttributedBy::Inherent,
-                        },
-                    );
+                    result.insert(i, Attribution::inherent());
                 } else {
                     remaining.push(i);
                 }
@@ -223,13 +172,7 @@ pub(super) fn run(
         _ => Vec::new(),
     };
     for &(m, v) in &confirmed {
-        result.insert(
-            m,
-            Attribution {
-                variations: vec![v.name()],
-                by: AttributedBy::Bisect,
-            },
-        );
+        result.insert(m, Attribution::one(v, AttributedBy::Bisect));
     }
     for &m in &remaining {
         if result.contains_key(&m) {
@@ -239,7 +182,7 @@ pub(super) fn run(
             result.insert(
                 m,
                 Attribution {
-                    variations: pair.iter().map(|v| v.name()).collect(),
+                    variations: pair,
                     by: AttributedBy::Bisect,
                 },
             );
@@ -270,12 +213,12 @@ pub(super) fn run(
 /// the other. Returns one or two variations, or `None` when the budget runs
 /// out or builds fail.
 fn pair_search(
-    p: &mut Prober<'_>,
+    p: &mut Prober<'_, '_>,
     all: &[Variation],
     f: &Finding,
-) -> Result<Option<Vec<Variation>>, Error> {
+) -> Result<Option<Vec<Variation>>, AuditError> {
     let reproduces =
-        |p: &mut Prober<'_>, set: BTreeSet<Variation>| -> Result<Option<bool>, Error> {
+        |p: &mut Prober<'_, '_>, set: BTreeSet<Variation>| -> Result<Option<bool>, AuditError> {
             Ok(p.probe(&set)?.map(|r| present(f, r)))
         };
     // Smallest k with all[..k] reproducing (k = len is known to).

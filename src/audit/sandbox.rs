@@ -1,22 +1,18 @@
-//! Where and how one build runs: the work directory, staging the source
-//! tree, the system tools, bubblewrap or a plain directory, disorderfs, and
-//! killing the build on Ctrl-C or a timeout.
+//! What builds run with: the system tools found, the audit's work
+//! directory, disorderfs mounts, compiled locales, and running one build
+//! process (killing its whole group on Ctrl-C or a timeout).
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::variation::{
-    BWRAP, DISORDERFS, DOMAINNAME, FAKETIME, LOCALEDEF, SETARCH, TASKSET, Tool,
-};
+use super::variation::{FAKETIME, SYSTEM_TOOLS, SystemTool};
 
 /// The system tools found on this machine.
 #[derive(Clone, Debug, Default)]
@@ -31,9 +27,7 @@ pub struct Tools {
 impl Tools {
     pub fn detect() -> Tools {
         let mut t = Tools::default();
-        for tool in [
-            BWRAP, FAKETIME, DISORDERFS, TASKSET, SETARCH, LOCALEDEF, DOMAINNAME,
-        ] {
+        for tool in SYSTEM_TOOLS {
             if let Some(p) = find_program(tool.program) {
                 t.found.insert(tool.program, p);
             }
@@ -50,11 +44,11 @@ impl Tools {
         t
     }
 
-    pub fn get(&self, tool: Tool) -> Option<&Path> {
+    pub fn get(&self, tool: SystemTool) -> Option<&Path> {
         self.found.get(tool.program).map(PathBuf::as_path)
     }
 
-    pub fn has(&self, tool: Tool) -> bool {
+    pub fn has(&self, tool: SystemTool) -> bool {
         self.found.contains_key(tool.program)
     }
 }
@@ -141,134 +135,11 @@ impl Drop for WorkDir {
         if let Ok(rd) = fs::read_dir(&self.root) {
             for e in rd.flatten() {
                 if e.file_name() != "logs" {
-                    let _ = remove_tree(&e.path());
+                    let _ = super::stage::remove_tree(&e.path());
                 }
             }
         }
     }
-}
-
-/// Remove a staged tree, restoring write permission on directories a build
-/// made read-only.
-pub fn remove_tree(path: &Path) -> io::Result<()> {
-    match fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(_) => {
-            for e in walkdir::WalkDir::new(path)
-                .follow_links(false)
-                .into_iter()
-                .flatten()
-            {
-                if e.file_type().is_dir() {
-                    let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o755));
-                }
-            }
-            fs::remove_dir_all(path)
-        }
-    }
-}
-
-/// Copy the source tree to `dest` (which must not exist): regular files,
-/// directories and symlinks, with modes and mtimes, never following links.
-/// Special files are skipped and returned. The source is only read.
-pub fn stage(source: &Path, dest: &Path) -> Result<Vec<PathBuf>, (PathBuf, io::Error)> {
-    let mut skipped = Vec::new();
-    let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
-    let walker = walkdir::WalkDir::new(source)
-        .follow_links(false)
-        .sort_by_file_name();
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(source).to_path_buf();
-            (path, io::Error::other(e.to_string()))
-        })?;
-        let rel = entry.path().strip_prefix(source).unwrap_or(Path::new(""));
-        let to = dest.join(rel);
-        let from = entry.path();
-        let fail = |e: io::Error| (from.to_path_buf(), e);
-        let meta = entry
-            .metadata()
-            .map_err(|e| fail(io::Error::other(e.to_string())))?;
-        let ft = entry.file_type();
-        if ft.is_dir() {
-            fs::create_dir(&to).map_err(fail)?;
-            dirs.push((to, meta));
-        } else if ft.is_symlink() {
-            let target = fs::read_link(from).map_err(fail)?;
-            std::os::unix::fs::symlink(target, &to).map_err(fail)?;
-        } else if ft.is_file() {
-            fs::copy(from, &to).map_err(fail)?;
-            set_times(&to, &meta).map_err(fail)?;
-        } else {
-            skipped.push(rel.to_path_buf());
-        }
-    }
-    // Directory modes and times last: copying into them changed both.
-    for (dir, meta) in dirs.into_iter().rev() {
-        let _ = set_times(&dir, &meta);
-        let _ = fs::set_permissions(
-            &dir,
-            fs::Permissions::from_mode(meta.mode() & 0o7777 | 0o700),
-        );
-    }
-    Ok(skipped)
-}
-
-fn set_times(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
-    let times = fs::FileTimes::new()
-        .set_modified(meta.modified()?)
-        .set_accessed(meta.accessed()?);
-    fs::File::open(path)?.set_times(times)
-}
-
-/// What identifies a file's state for change detection: a build that writes
-/// a file changes its ctime even when size and mtime come out the same.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stamp {
-    kind: u32,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-    ino: u64,
-    mode: u32,
-}
-
-/// Every entry below `root`, by relative path.
-pub fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, Stamp> {
-    let mut out = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .min_depth(1)
-        .into_iter()
-        .flatten()
-    {
-        let Ok(m) = entry.metadata() else { continue };
-        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        out.insert(
-            rel.as_os_str().as_bytes().to_vec(),
-            Stamp {
-                kind: m.mode() & 0o170000,
-                size: m.len(),
-                mtime: (m.mtime(), m.mtime_nsec()),
-                ctime: (m.ctime(), m.ctime_nsec()),
-                ino: m.ino(),
-                mode: m.mode(),
-            },
-        );
-    }
-    out
-}
-
-/// Paths that are new or changed in `after`.
-pub fn changed(
-    before: &BTreeMap<Vec<u8>, Stamp>,
-    after: &BTreeMap<Vec<u8>, Stamp>,
-) -> Vec<Vec<u8>> {
-    after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(v))
-        .map(|(k, _)| k.clone())
-        .collect()
 }
 
 /// A disorderfs mount over a staged tree; unmounted when dropped.
@@ -352,7 +223,7 @@ pub fn run_logged(
     mut cmd: Command,
     log: &Path,
     timeout: Option<Duration>,
-    interrupted: &Arc<AtomicBool>,
+    interrupted: &AtomicBool,
 ) -> io::Result<Ended> {
     let file = fs::OpenOptions::new().create(true).append(true).open(log)?;
     cmd.stdin(Stdio::null())
@@ -467,52 +338,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn staging_copies_modes_times_and_links_without_touching_the_source() {
-        let src = tempfile::tempdir().unwrap();
-        let s = src.path();
-        fs::create_dir(s.join("sub")).unwrap();
-        fs::write(s.join("sub/a.sh"), "echo hi\n").unwrap();
-        fs::set_permissions(s.join("sub/a.sh"), fs::Permissions::from_mode(0o750)).unwrap();
-        std::os::unix::fs::symlink("sub/a.sh", s.join("link")).unwrap();
-        let old = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        fs::File::open(s.join("sub/a.sh"))
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
-        let before = snapshot(s);
-        let dest = tempfile::tempdir().unwrap();
-        let to = dest.path().join("stage");
-        assert!(stage(s, &to).unwrap().is_empty());
-        let m = fs::metadata(to.join("sub/a.sh")).unwrap();
-        assert_eq!(m.mode() & 0o777, 0o750);
-        assert_eq!(m.mtime(), 1_000_000_000);
-        assert_eq!(
-            fs::read_link(to.join("link")).unwrap(),
-            Path::new("sub/a.sh")
-        );
-        assert_eq!(snapshot(s), before);
-    }
-
-    #[test]
-    fn changes_are_new_or_rewritten_files() {
-        let d = tempfile::tempdir().unwrap();
-        fs::write(d.path().join("kept"), "x").unwrap();
-        fs::write(d.path().join("rewritten"), "x").unwrap();
-        let before = snapshot(d.path());
-        fs::write(d.path().join("rewritten"), "x").unwrap();
-        fs::write(d.path().join("new"), "y").unwrap();
-        let after = snapshot(d.path());
-        assert_eq!(
-            changed(&before, &after),
-            [b"new".to_vec(), b"rewritten".to_vec()]
-        );
-    }
-
-    #[test]
     fn a_timeout_kills_the_whole_process_group() {
         let d = tempfile::tempdir().unwrap();
         let log = d.path().join("log");
-        let flag = Arc::new(AtomicBool::new(false));
+        let flag = AtomicBool::new(false);
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo started; sleep 30 & sleep 30; echo never"]);
         let t = Instant::now();

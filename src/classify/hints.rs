@@ -1,6 +1,6 @@
 //! A concrete fix for every cause.
 
-use crate::finding::{Cause, MetadataField, TimestampEncoding, ToolchainPart};
+use crate::finding::{Canary, Cause, MetadataField, TimestampEncoding, ToolchainPart};
 
 pub(crate) fn hint(cause: &Cause) -> &'static str {
     use TimestampEncoding as E;
@@ -88,27 +88,35 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
             "the file is truncated, corrupt or of a variant twice does not read; the bytes were \
              compared instead. If a real tool produced it, report it with the file attached"
         }
-        Cause::Environment { what } if what == "home" => {
+        Cause::Environment { what: Canary::Home } => {
             "the build records $HOME: use paths relative to the source tree, or pass the directory \
              explicitly instead of expanding ~"
         }
-        Cause::Environment { what } if what == "user" => {
+        Cause::Environment { what: Canary::User } => {
             "the build records the user name ($USER, getpwuid): leave it out, or take it from a \
              fixed build variable"
         }
-        Cause::Environment { what } if what == "hostname" || what == "domain" => {
+        Cause::Environment {
+            what: Canary::Hostname | Canary::Domain,
+        } => {
             "the build records the machine's host or domain name (uname -n, socket.gethostname(), \
              `hostname`): leave it out of artifacts, or use a fixed value for release builds"
         }
-        Cause::Environment { what } if what == "time zone" => {
+        Cause::Environment {
+            what: Canary::TimeZone,
+        } => {
             "the build formats times in the local time zone: use UTC (TZ=UTC, date -u, gmtime, \
              datetime.timezone.utc) or take the time from SOURCE_DATE_EPOCH"
         }
-        Cause::Environment { what } if what == "locale" => {
+        Cause::Environment {
+            what: Canary::Locale,
+        } => {
             "the build depends on the locale (messages, number and date formats, sort order): run it \
              with LC_ALL=C.UTF-8, or format and sort locale-independently"
         }
-        Cause::Environment { what } if what == "umask" => {
+        Cause::Environment {
+            what: Canary::Umask,
+        } => {
             "the build records the umask: set file modes explicitly (install -m, chmod) rather than \
              inheriting them"
         }

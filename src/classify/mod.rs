@@ -15,7 +15,7 @@ pub use timestamp::format_epoch;
 
 use std::ops::Range;
 
-use crate::finding::{Cause, Side, TimestampEncoding};
+use crate::finding::{Canary, Cause, Side, TimestampEncoding};
 
 /// What the caller knows about the two runs.
 #[derive(Clone, Debug, Default)]
@@ -31,8 +31,8 @@ pub struct Canaries {
 
 #[derive(Clone, Debug)]
 pub struct CanaryValue {
-    /// What the value is, as named in `Cause::Environment`.
-    pub what: &'static str,
+    /// What the value is; it becomes `Cause::Environment { what }`.
+    pub what: Canary,
     pub a: Vec<u8>,
     pub b: Vec<u8>,
 }
@@ -195,13 +195,7 @@ impl Classifier {
                 }
                 (Class::Canary(i), Class::Canary(j)) if i == j => {
                     let what = self.canaries.values[usize::from(i)].what;
-                    (
-                        Cause::Environment {
-                            what: what.to_owned(),
-                        },
-                        None,
-                        None,
-                    )
+                    (Cause::Environment { what }, None, None)
                 }
                 _ => continue,
             };
@@ -370,7 +364,7 @@ mod tests {
     fn canary_values_name_the_environment() {
         let mut c = classifier(None);
         c.canaries.values.push(CanaryValue {
-            what: "hostname",
+            what: Canary::Hostname,
             a: b"twice-host-a".to_vec(),
             b: b"twice-host-variant-1".to_vec(),
         });
@@ -383,7 +377,7 @@ mod tests {
         assert_eq!(
             found,
             vec![Cause::Environment {
-                what: "hostname".into()
+                what: Canary::Hostname
             }]
         );
         // Run A's value on side B is not the canary.

@@ -84,6 +84,11 @@ pub struct AuditArgs {
     /// Let the builds reach the network (off by default under bubblewrap).
     #[arg(long)]
     pub network: bool,
+    /// Show the host directory DIR to the builds, read-only, although it
+    /// lies where the sandbox hides the host (`/tmp`, `/home`, `/root`,
+    /// `/run`, …). Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub expose: Vec<PathBuf>,
     /// Fail instead of skipping a variation whose tool is missing.
     #[arg(long)]
     pub strict: bool,

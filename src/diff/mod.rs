@@ -1,58 +1,26 @@
 //! The comparison driver: walks and hashes both sides, pairs entries,
 //! compares what differs (file-system facts here, content through the format
-//! comparators) and assembles the report.
+//! comparators) and returns a typed [`Comparison`]. Reports are assembled
+//! from comparisons one layer up.
+
+mod comparison;
+mod error;
+
+pub use comparison::{ArtifactDelta, Comparison, FileFacts, Unreadable};
+pub use error::DiffError;
 
 use std::fs;
 use std::path::Path;
 
 use rayon::prelude::*;
 
-use crate::Error;
 use crate::classify::{Canaries, Classifier};
 use crate::finding::{
-    Artifact, Cause, Decoded, Evidence, Finding, Location, MetadataField, Side, Text, sort_findings,
+    Artifact, Cause, Decoded, Evidence, Finding, Format, Location, MetadataField, Side, Text,
+    sort_findings,
 };
-use crate::formats::{Cx, Format, compare_bytes};
-use crate::report::{ArtifactDelta, FileFacts, Inputs, Problem, Report, Summary};
+use crate::formats::{Cx, Limits};
 use crate::tree::{Entry, EntryKind, FileData, Meta, Tree, pair, walk};
-
-/// Bounds on the work and output spent on one artifact.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Findings kept per artifact; the rest are counted as omitted.
-    pub max_findings: usize,
-    /// Differing bytes shown per side in binary evidence.
-    pub evidence_bytes: usize,
-    /// Lines shown per side in text evidence.
-    pub evidence_lines: usize,
-    /// Above this many NUL-terminated records (both sides together), binary
-    /// files of different lengths are not aligned record by record.
-    pub align_records: usize,
-    /// Archives nested deeper than this are not opened (a top-level file is
-    /// depth 0, a member of it depth 1).
-    pub max_depth: usize,
-    /// Members read per archive.
-    pub max_members: u64,
-    /// Bytes decompressed in all below one top-level artifact, per side.
-    pub max_unpacked_bytes: u64,
-    /// Bytes one member may decompress to.
-    pub max_member_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_findings: 200,
-            evidence_bytes: 64,
-            evidence_lines: 8,
-            align_records: 1_000_000,
-            max_depth: 8,
-            max_members: 100_000,
-            max_unpacked_bytes: 4 << 30,
-            max_member_bytes: 1 << 30,
-        }
-    }
-}
 
 /// What a comparison is asked to do.
 #[derive(Clone, Debug, Default)]
@@ -66,22 +34,18 @@ pub struct DiffOptions {
 }
 
 /// Compare two files or two directory trees.
-pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Error> {
+pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Comparison, DiffError> {
     let kind = |p: &Path| {
-        fs::metadata(p).map_err(|source| Error::Input {
+        fs::metadata(p).map_err(|source| DiffError::Input {
             path: p.to_path_buf(),
             source,
         })
     };
     let (ma, mb) = (kind(a)?, kind(b)?);
-    let inputs = Inputs {
-        a: Text::new(a.as_os_str().as_encoded_bytes()),
-        b: Text::new(b.as_os_str().as_encoded_bytes()),
-    };
     // Special files at the top level are never opened (a FIFO would block).
     for (p, m) in [(a, &ma), (b, &mb)] {
         if !m.is_dir() && !m.is_file() {
-            return Err(Error::NotRegular {
+            return Err(DiffError::NotRegular {
                 path: p.to_path_buf(),
             });
         }
@@ -94,7 +58,7 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Erro
         }
         (a_dir, _) => {
             let what = |d: bool| if d { "a directory" } else { "a file" };
-            return Err(Error::Mismatch {
+            return Err(DiffError::Mismatch {
                 a: a.to_path_buf(),
                 b: b.to_path_buf(),
                 a_is: what(a_dir),
@@ -103,7 +67,7 @@ pub fn diff_paths(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Erro
         }
     };
     let (ta, tb) = (ta?, tb?);
-    Ok(compare_trees(inputs, &ta, &tb, opts))
+    Ok(compare_trees(&ta, &tb, opts))
 }
 
 fn walked(root: &Path) -> Tree {
@@ -114,8 +78,8 @@ fn walked(root: &Path) -> Tree {
 
 /// A one-entry tree for a top-level file, named `name` on both sides so the
 /// two files pair up.
-fn single(path: &Path, name: &[u8]) -> Result<Tree, Error> {
-    let m = fs::metadata(path).map_err(|source| Error::Input {
+fn single(path: &Path, name: &[u8]) -> Result<Tree, DiffError> {
+    let m = fs::metadata(path).map_err(|source| DiffError::Input {
         path: path.to_path_buf(),
         source,
     })?;
@@ -128,8 +92,8 @@ fn single(path: &Path, name: &[u8]) -> Result<Tree, Error> {
     };
     let mut tree = Tree::single(path, name, entry);
     tree.hash();
-    if let Some(p) = tree.problems.pop() {
-        return Err(Error::Input {
+    if let Some(p) = tree.unreadable.pop() {
+        return Err(DiffError::Input {
             path: p.path,
             source: std::io::Error::other(p.reason),
         });
@@ -138,7 +102,7 @@ fn single(path: &Path, name: &[u8]) -> Result<Tree, Error> {
 }
 
 /// Compare two walked and hashed trees.
-pub fn compare_trees(inputs: Inputs, ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Report {
+pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
     let classifier = Classifier::new(opts.canaries.clone(), opts.now);
     let pairs = pair(ta, tb);
     let outcomes: Vec<Outcome> = pairs
@@ -146,36 +110,60 @@ pub fn compare_trees(inputs: Inputs, ta: &Tree, tb: &Tree, opts: &DiffOptions) -
         .map(|p| compare_pair(ta, tb, p.rel, p.a, p.b, &classifier, opts))
         .collect();
 
-    let mut summary = Summary {
+    let mut out = Comparison {
         files_a: count_files(ta),
         files_b: count_files(tb),
         bytes_hashed: ta.file_bytes() + tb.file_bytes(),
-        ..Summary::default()
+        ..Comparison::default()
     };
-    let mut problems: Vec<Problem> = Vec::new();
     for (side, t) in [(Side::A, ta), (Side::B, tb)] {
-        problems.extend(t.problems.iter().map(|p| Problem {
-            side,
-            path: Text::new(p.path.as_os_str().as_encoded_bytes()),
-            reason: p.reason.clone(),
-        }));
+        out.unreadable
+            .extend(t.unreadable.iter().map(|p| Unreadable {
+                side,
+                path: Text::new(p.path.as_os_str().as_encoded_bytes()),
+                reason: p.reason.clone(),
+            }));
     }
-    let mut artifacts = Vec::new();
-    let mut findings: Vec<Finding> = Vec::new();
     for o in outcomes {
-        problems.extend(o.problems);
+        out.unreadable.extend(o.unreadable);
         match o.delta {
-            Some(delta) => artifacts.push(delta),
-            None if o.special => summary.special += 1,
-            None if o.compared => summary.identical += 1,
+            Some(delta) => out.artifacts.push(delta),
+            None if o.special => out.special += 1,
+            None if o.compared => out.identical += 1,
             None => {}
         }
-        findings.extend(o.findings);
+        out.findings.extend(o.findings);
     }
+    sort_findings(&mut out.findings);
+    out.unreadable.sort();
+    out
+}
+
+/// Compare two contents of one artifact named `name` without a file
+/// system: sniff them, run the comparator their format calls for
+/// (recursing into archive members) and return the findings. The entry
+/// point for fuzz targets, benchmarks and other tools.
+pub fn compare_bytes(name: &[u8], a: &[u8], b: &[u8], opts: &DiffOptions) -> BytesComparison {
+    let classifier = Classifier::new(opts.canaries.clone(), opts.now);
+    let mut cx = Cx::new(Artifact::new(name), &classifier, &opts.limits);
+    let format = (a != b).then(|| crate::formats::compare_bytes(&mut cx, a, b));
+    let (mut findings, omitted) = cx.finish();
     sort_findings(&mut findings);
-    problems.sort();
-    summary.recount(&artifacts, &findings);
-    Report::new("diff", inputs, summary, artifacts, findings, problems)
+    BytesComparison {
+        format,
+        findings,
+        omitted,
+    }
+}
+
+/// What [`compare_bytes`] found.
+#[derive(Clone, Debug)]
+pub struct BytesComparison {
+    /// The comparator used; `None` when the contents are equal.
+    pub format: Option<Format>,
+    pub findings: Vec<Finding>,
+    /// Findings dropped by the per-artifact limit.
+    pub omitted: u64,
 }
 
 fn count_files(t: &Tree) -> u64 {
@@ -190,7 +178,7 @@ fn count_files(t: &Tree) -> u64 {
 struct Outcome {
     delta: Option<ArtifactDelta>,
     findings: Vec<Finding>,
-    problems: Vec<Problem>,
+    unreadable: Vec<Unreadable>,
     /// A non-directory entry present on both sides.
     compared: bool,
     /// Special files on both sides: reported, never read.
@@ -409,7 +397,7 @@ fn compare_content(
 ) -> Option<Format> {
     let open = |side: Side, t: &Tree| {
         let path = t.file_path(rel);
-        FileData::open(&path).map_err(|e| Problem {
+        FileData::open(&path).map_err(|e| Unreadable {
             side,
             path: Text::new(path.as_os_str().as_encoded_bytes()),
             reason: e.to_string(),
@@ -418,10 +406,10 @@ fn compare_content(
     let (da, db) = match (open(Side::A, ta), open(Side::B, tb)) {
         (Ok(x), Ok(y)) => (x, y),
         (x, y) => {
-            out.problems.extend(x.err());
-            out.problems.extend(y.err());
+            out.unreadable.extend(x.err());
+            out.unreadable.extend(y.err());
             return None;
         }
     };
-    Some(compare_bytes(cx, &da, &db))
+    Some(crate::formats::compare_bytes(cx, &da, &db))
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::classify::{self, Producer, Producers, TaintGraph, Verdict};
 use super::error::{ExeclogError, LogFormat};
+use super::judge::{self, Judgement, Producer, Producers, TaintGraph};
 use super::model::{Action, Log, unify};
 use super::report::{
     ActionDelta, ActionRef, Class, ExeclogReport, ExeclogSummary, Limitation, LogInput, LogInputs,
@@ -18,6 +18,7 @@ use super::report::{
 use super::{bazel_compact, bazel_json, buck2};
 use crate::diff::{DiffOptions, diff_paths};
 use crate::finding::{Side, Text};
+use crate::report::{CommandKind, Inputs, Report};
 
 /// Options of `twice execlog`.
 #[derive(Clone, Debug, Default)]
@@ -121,15 +122,15 @@ pub fn analyze(a: &Path, b: &Path, opts: &ExeclogOptions) -> Result<ExeclogRepor
         return Err(ExeclogError::Mixed { a: fa, b: fb });
     }
     unify(&mut la, &mut lb);
-    let pairing = classify::pair(&la, &lb);
+    let pairing = judge::pair(&la, &lb);
     let producers = Producers::new(&la, &lb, &pairing);
-    let verdicts: Vec<Verdict> = pairing
+    let verdicts: Vec<Judgement> = pairing
         .pairs
         .par_iter()
         .enumerate()
         .map(|(i, &(x, y))| {
             let (ax, by) = (&la.actions[x as usize], &lb.actions[y as usize]);
-            classify::classify(&la, &lb, ax, by, &producers, i as u32)
+            judge::judge(&la, &lb, ax, by, &producers, i as u32)
         })
         .collect();
     let run = Analysis {
@@ -181,8 +182,8 @@ pub fn analyze(a: &Path, b: &Path, opts: &ExeclogOptions) -> Result<ExeclogRepor
 struct Analysis<'r> {
     a: &'r Log,
     b: &'r Log,
-    pairing: &'r classify::Pairing,
-    verdicts: &'r [Verdict],
+    pairing: &'r judge::Pairing,
+    verdicts: &'r [Judgement],
 }
 
 impl Analysis<'_> {
@@ -240,7 +241,7 @@ impl Analysis<'_> {
         let mut stamp = vec![u32::MAX; verdicts.len()];
         let mut parent = vec![0u32; verdicts.len()];
         // Count first (cheap), chains for the worst only.
-        let mut ranked: Vec<(u32, classify::Reach)> = (0..verdicts.len() as u32)
+        let mut ranked: Vec<(u32, judge::Reach)> = (0..verdicts.len() as u32)
             .filter(|&i| verdicts[i as usize].class.is_root())
             .enumerate()
             .map(|(n, r)| (r, graph.reach(r, &mut stamp, n as u32, &mut parent, false)))
@@ -365,11 +366,18 @@ fn compare_outputs(actions: &mut [ActionDelta], dir_a: &Path, dir_b: &Path, now:
             OutputComparison::Missing { side: Side::B }
         } else {
             match diff_paths(&pa, &pb, &opts) {
-                Ok(report) => OutputComparison::Compared {
-                    verdict: report.verdict,
-                    findings: report.findings.clone(),
-                    report: Box::new(report),
-                },
+                Ok(comparison) => {
+                    let inputs = Inputs {
+                        a: Text::new(pa.as_os_str().as_encoded_bytes()),
+                        b: Text::new(pb.as_os_str().as_encoded_bytes()),
+                    };
+                    let report = Report::new(CommandKind::Diff, inputs, comparison, None);
+                    OutputComparison::Compared {
+                        verdict: report.verdict(),
+                        findings: report.findings.clone(),
+                        report: Box::new(report),
+                    }
+                }
                 Err(e) => OutputComparison::Failed {
                     error: e.to_string(),
                 },

@@ -86,12 +86,12 @@ pub fn render_text(
     let _ = writeln!(
         s,
         "A: {} ({}, {} actions)\nB: {} ({}, {} actions)",
-        r.inputs.a.path.lossy(),
-        r.inputs.a.format,
-        r.inputs.a.actions,
-        r.inputs.b.path.lossy(),
-        r.inputs.b.format,
-        r.inputs.b.actions
+        r.envelope.inputs.a.path.lossy(),
+        r.envelope.inputs.a.format,
+        r.envelope.inputs.a.actions,
+        r.envelope.inputs.b.path.lossy(),
+        r.envelope.inputs.b.format,
+        r.envelope.inputs.b.actions
     );
     let m = &r.summary;
     let mut t = Table::new();
@@ -257,7 +257,7 @@ pub fn render_text(
             )
         );
     }
-    let verdict = match r.verdict {
+    let verdict = match r.envelope.verdict {
         Verdict::Identical => "identical: every action matches".to_owned(),
         _ => format!(
             "differs: {} root{}, {} tainted action{}",

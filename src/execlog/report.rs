@@ -6,15 +6,12 @@ use serde::Serialize;
 
 use super::error::LogFormat;
 use crate::finding::{Finding, Side, Text};
-use crate::report::{SCHEMA_VERSION, Tool, Verdict};
+use crate::report::{CommandKind, Envelope, Inputs, Verdict};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ExeclogReport {
-    pub schema_version: u32,
-    pub tool: Tool,
-    pub command: &'static str,
-    pub inputs: LogInputs,
-    pub verdict: Verdict,
+    #[serde(flatten)]
+    pub envelope: Envelope<LogInput>,
     pub summary: ExeclogSummary,
     /// Actions whose own cache key or outputs differ (non-deterministic,
     /// non-hermetic, unexplained), worst first: by how many actions they
@@ -30,11 +27,8 @@ pub struct ExeclogReport {
     pub limitations: Vec<Limitation>,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct LogInputs {
-    pub a: LogInput,
-    pub b: LogInput,
-}
+/// The two logs compared.
+pub type LogInputs = Inputs<LogInput>;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct LogInput {
@@ -246,14 +240,7 @@ impl ExeclogReport {
             Verdict::Differs
         };
         ExeclogReport {
-            schema_version: SCHEMA_VERSION,
-            tool: Tool {
-                name: "twice",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            command: "execlog",
-            inputs,
-            verdict,
+            envelope: Envelope::new(CommandKind::Execlog, inputs, verdict),
             summary,
             roots,
             actions,

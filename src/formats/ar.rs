@@ -555,8 +555,8 @@ mod tests {
 mod sweep {
     use super::*;
     use crate::classify::{Canaries, Classifier};
-    use crate::diff::Limits;
     use crate::finding::{Artifact, Finding};
+    use crate::formats::Limits;
 
     fn run(limits: &Limits, a: &[u8], b: &[u8]) -> Vec<Finding> {
         let classifier = Classifier::new(Canaries::default(), 1_795_614_312);

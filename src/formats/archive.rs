@@ -5,21 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Cx, changed_runs};
+use super::{Cx, Format, changed_runs};
 use crate::classify::format_epoch;
 use crate::finding::{Cause, Decoded, Evidence, Location, Side};
-
-/// Run a structural comparison of `a` and `b`; if it produced no finding
-/// although the bytes differ (a field no comparator reads, a corrupt
-/// stream that happens to decode), compare the bytes so the difference is
-/// still located.
-pub(crate) fn or_bytes(cx: &mut Cx<'_>, a: &[u8], b: &[u8], f: impl FnOnce(&mut Cx<'_>)) {
-    let before = cx.produced();
-    f(cx);
-    if cx.produced() == before && a != b {
-        super::compare_as_binary(cx, a, b);
-    }
-}
 
 /// A member name that would land outside the extraction directory.
 pub(crate) fn unsafe_name(name: &[u8]) -> Option<&'static str> {
@@ -141,7 +129,7 @@ pub(crate) fn order(cx: &mut Cx<'_>, path: &[&str], a: &[&[u8]], b: &[&[u8]]) {
 /// member name as evidence on the side(s) that have it.
 pub(crate) fn suspicious(
     cx: &mut Cx<'_>,
-    format: &str,
+    format: Format,
     kind: &str,
     a: &[(Vec<u8>, String)],
     b: &[(Vec<u8>, String)],
@@ -167,7 +155,7 @@ pub(crate) fn suspicious(
                 at: None,
             },
             Cause::Suspicious {
-                format: format.to_owned(),
+                format,
                 reason: format!("{}: {why}", String::from_utf8_lossy(name)),
             },
             ev(in_a),
@@ -196,8 +184,8 @@ mod tests {
     #[test]
     fn corruption_sweep_over_archive_fixtures() {
         use crate::classify::{Canaries, Classifier};
-        use crate::diff::Limits;
         use crate::finding::Artifact;
+        use crate::formats::Limits;
         use crate::formats::compare_bytes;
         let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
         let limits = Limits {

@@ -432,8 +432,8 @@ mod tests {
     #[test]
     fn reordered_records_are_ordering() {
         use crate::classify::{Canaries, Classifier};
-        use crate::diff::Limits;
         use crate::finding::Artifact;
+        use crate::formats::Limits;
         let a = b"add.o\0greet.o\0mul.o\0";
         let b = b"mul.o\0add.o\0greet.o\0";
         let classifier = Classifier::new(Canaries::default(), 1_795_614_312);

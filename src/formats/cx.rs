@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use super::{Format, compare_as_binary, compare_bytes};
 use crate::classify::{Classifier, hint, stable_anchor};
-use crate::diff::Limits;
 use crate::finding::{
     Artifact, Cause, Evidence, Finding, Fingerprint, LimitKind, Location, fingerprint,
 };
+use crate::formats::Limits;
 
 pub(crate) struct Cx<'a> {
     pub artifact: Artifact,
@@ -182,10 +182,7 @@ impl<'a> Cx<'a> {
     pub fn unparsed(&mut self, format: Format, reason: String, a: &[u8], b: &[u8]) {
         self.emit(
             Location::File,
-            Cause::Unparsed {
-                format: format.name().to_owned(),
-                reason,
-            },
+            Cause::Unparsed { format, reason },
             Evidence::absent(),
             Evidence::absent(),
             format.name().as_bytes(),

@@ -5,10 +5,11 @@
 //! `compressor`.
 #![deny(clippy::indexing_slicing)]
 
-use super::archive::{epoch_evidence, or_bytes, text_field, unknown};
+use super::archive::{epoch_evidence, text_field, unknown};
+
 use super::bytes::{Bytes, Result};
 use super::inflate::{Codec, Unpacked, unpack};
-use super::{Comparator, Cx, Format};
+use super::{Comparator, Cx, Format, or_bytes};
 use crate::finding::{Cause, Evidence, Location, TimestampEncoding};
 
 pub(crate) struct GzipComparator;
@@ -227,7 +228,7 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         cx.emit(
             at("deflate stream", ha.len as u64),
             Cause::Compressor {
-                format: "gzip".into(),
+                format: Format::Gzip,
             },
             ev(&ha, sa),
             ev(&hb, sb),
@@ -248,8 +249,8 @@ mod tests {
 
     use super::*;
     use crate::classify::{Canaries, Classifier};
-    use crate::diff::Limits;
     use crate::finding::{Artifact, Finding};
+    use crate::formats::Limits;
 
     fn gz(mtime: u32, name: Option<&str>, level: u32, data: &[u8]) -> Vec<u8> {
         let mut b = flate2::GzBuilder::new().mtime(mtime);
@@ -297,7 +298,7 @@ mod tests {
         assert_eq!(
             f[0].cause,
             Cause::Compressor {
-                format: "gzip".into()
+                format: Format::Gzip
             }
         );
     }

@@ -62,8 +62,8 @@ mod tests {
 
     use super::*;
     use crate::classify::{Canaries, Classifier};
-    use crate::diff::Limits;
     use crate::finding::{Artifact, Cause, LimitKind};
+    use crate::formats::Limits;
 
     #[test]
     fn a_bomb_stops_at_the_budget() {

@@ -13,50 +13,21 @@ mod cx;
 mod elf;
 mod gzip;
 mod inflate;
+mod limits;
 mod pyc;
 mod tar;
 mod text;
 mod zip;
 
 pub(crate) use cx::Cx;
+pub use limits::Limits;
+
+pub(crate) use crate::finding::Format;
 
 use std::hash::Hash;
 use std::ops::Range;
 
-use serde::Serialize;
 use similar::{Algorithm, DiffTag, capture_diff_slices};
-
-/// The formats `twice` recognises by content.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    Text,
-    Binary,
-    Elf,
-    /// `ar` archives (static libraries), GNU and BSD.
-    Ar,
-    /// zip, and wheels, jars and other zip-based archives.
-    Zip,
-    /// Compiled Python (`.pyc`).
-    Pyc,
-    Gzip,
-    Tar,
-}
-
-impl Format {
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Text => "text",
-            Format::Binary => "binary",
-            Format::Elf => "ELF",
-            Format::Ar => "ar",
-            Format::Zip => "zip",
-            Format::Pyc => "pyc",
-            Format::Gzip => "gzip",
-            Format::Tar => "tar",
-        }
-    }
-}
 
 /// How many leading bytes sniffing looks at.
 const SNIFF_LEN: usize = 8192;
@@ -152,6 +123,18 @@ pub(crate) fn compare_as_binary(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
     binary::BinaryComparator.compare(cx, a, b);
 }
 
+/// Run a structural comparison of `a` and `b`; if it produced no finding
+/// although the bytes differ (a field no comparator reads, a corrupt
+/// stream that happens to decode), compare the bytes so the difference is
+/// still located.
+pub(crate) fn or_bytes(cx: &mut Cx<'_>, a: &[u8], b: &[u8], f: impl FnOnce(&mut Cx<'_>)) {
+    let before = cx.produced();
+    f(cx);
+    if cx.produced() == before && a != b {
+        compare_as_binary(cx, a, b);
+    }
+}
+
 /// The changed runs between two sequences, in order: `(range in a, range in
 /// b)` for every insertion, deletion and replacement. similar's Myers keeps
 /// its work bounded with deterministic heuristics on pathological inputs.
@@ -173,8 +156,8 @@ mod tests {
     #[test]
     fn truncation_and_corruption_sweep() {
         use crate::classify::{Canaries, Classifier};
-        use crate::diff::Limits;
         use crate::finding::Artifact;
+        use crate::formats::Limits;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/diff-demo");
         let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
         let limits = Limits::default();

@@ -12,11 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::archive::{
-    epoch_evidence, field_loc, only_in, or_bytes, order, suspicious, text_field, unknown,
-    unsafe_name,
+    epoch_evidence, field_loc, only_in, order, suspicious, text_field, unknown, unsafe_name,
 };
 use super::bytes::{Bytes, ParseError, Result};
-use super::{Comparator, Cx, Format};
+use super::{Comparator, Cx, Format, or_bytes};
 use crate::classify::format_epoch;
 use crate::finding::{Cause, Decoded, Evidence, LimitKind, MetadataField, Side, TimestampEncoding};
 
@@ -312,7 +311,7 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
             return;
         }
     };
-    suspicious(cx, "tar", "member", &ta.suspicious, &tb.suspicious);
+    suspicious(cx, Format::Tar, "member", &ta.suspicious, &tb.suspicious);
     if ta.capped || tb.capped {
         cx.limit(
             LimitKind::Members,
@@ -607,8 +606,8 @@ mod tests {
 mod sweep {
     use super::*;
     use crate::classify::{Canaries, Classifier};
-    use crate::diff::Limits;
     use crate::finding::Artifact;
+    use crate::formats::Limits;
     use crate::formats::archive::fixture;
 
     #[test]

@@ -1,9 +1,19 @@
-//! The report model and its renderers. Every renderer takes a `&Report`
-//! only; none recomputes a comparison.
+//! The one report model and its renderers.
+//!
+//! A [`Report`] is assembled once, from a [`Comparison`] and, for audits,
+//! the facts of how the builds ran ([`AuditInfo`]). Every number a renderer
+//! shows is in the model; renderers take a `&Report` and format it, none
+//! recomputes anything. The envelope (schema version, tool, command,
+//! inputs, verdict) is shared with the other commands' reports.
 
+mod audit;
 mod json;
 mod text;
 
+pub use audit::{
+    AuditInfo, AuditWarning, BisectInfo, MissingTool, RunInfo, SandboxKind, SkipReason, Timings,
+    VariationState, VariationStatus,
+};
 pub use json::render_json;
 pub use text::{TextOptions, render_text};
 
@@ -11,52 +21,68 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::finding::{Artifact, Digest, Finding, Side, Text};
-use crate::formats::Format;
-
-/// Every report a command renders. Each renderer serves every variant, so
-/// a new renderer or a new command cannot forget one.
-#[derive(Clone, Copy, Debug)]
-pub enum AnyReport<'r> {
-    /// `twice diff` and `twice audit`: files compared, findings.
-    Findings(&'r Report),
-    Execlog(&'r crate::execlog::ExeclogReport),
-}
+use crate::diff::{ArtifactDelta, Comparison, Unreadable};
+use crate::finding::{Cause, Finding, Text};
 
 /// Bumped whenever a field changes meaning or disappears.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Report {
-    pub schema_version: u32,
-    pub tool: Tool,
-    pub command: &'static str,
-    pub inputs: Inputs,
-    pub verdict: Verdict,
-    pub summary: Summary,
-    /// Every artifact that differs, in path order.
-    pub artifacts: Vec<ArtifactDelta>,
-    /// Every finding, sorted by artifact, then location.
-    pub findings: Vec<Finding>,
-    /// Inputs that could not be read; the rest was still compared.
-    pub problems: Vec<Problem>,
-    /// How an audit's builds ran (`twice audit` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audit: Option<crate::audit::AuditInfo>,
+/// The command a report comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    Diff,
+    Audit,
+    Execlog,
 }
 
+/// Which program wrote a report.
 #[derive(Clone, Debug, Serialize)]
-pub struct Tool {
+pub struct ToolInfo {
     pub name: &'static str,
     pub version: &'static str,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Inputs {
-    pub a: Text,
-    pub b: Text,
+impl ToolInfo {
+    pub fn this() -> ToolInfo {
+        ToolInfo {
+            name: "twice",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
+/// The two things compared, described by `I` (paths, run directories,
+/// build logs).
+#[derive(Clone, Debug, Serialize)]
+pub struct Inputs<I> {
+    pub a: I,
+    pub b: I,
+}
+
+/// What every report starts with, whatever the command.
+#[derive(Clone, Debug, Serialize)]
+pub struct Envelope<I> {
+    pub schema_version: u32,
+    pub tool: ToolInfo,
+    pub command: CommandKind,
+    pub inputs: Inputs<I>,
+    pub verdict: Verdict,
+}
+
+impl<I> Envelope<I> {
+    pub fn new(command: CommandKind, inputs: Inputs<I>, verdict: Verdict) -> Envelope<I> {
+        Envelope {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::this(),
+            command,
+            inputs,
+            verdict,
+        }
+    }
+}
+
+/// The outcome of a command, and its exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -79,6 +105,23 @@ impl Verdict {
     }
 }
 
+/// The report of `twice diff` and `twice audit`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    #[serde(flatten)]
+    pub envelope: Envelope<Text>,
+    pub summary: Summary,
+    /// Every artifact that differs, in path order.
+    pub artifacts: Vec<ArtifactDelta>,
+    /// Every finding, sorted by artifact, then location.
+    pub findings: Vec<Finding>,
+    /// Inputs that could not be read; the rest was still compared.
+    pub unreadable: Vec<Unreadable>,
+    /// How an audit's builds ran (`twice audit` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditInfo>,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
     /// Non-directory entries on each side.
@@ -97,101 +140,81 @@ pub struct Summary {
     /// Findings dropped by the per-artifact limit.
     pub omitted: u64,
     pub by_cause: BTreeMap<&'static str, u64>,
+    /// Audits: findings per attribution (`time`, `build_path + locale`,
+    /// `nothing varied`), with `consequences` and `unattributed` apart.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_variation: BTreeMap<String, u64>,
 }
 
 impl Summary {
-    /// Recompute what follows from the differing artifacts and the
-    /// findings: presence and difference counts, findings per cause,
-    /// omitted findings.
-    pub(crate) fn recount(&mut self, artifacts: &[ArtifactDelta], findings: &[Finding]) {
-        (self.only_a, self.only_b, self.differing) = (0, 0, 0);
-        for delta in artifacts {
+    fn of(c: &Comparison, audit: bool) -> Summary {
+        let mut s = Summary {
+            files_a: c.files_a,
+            files_b: c.files_b,
+            bytes_hashed: c.bytes_hashed,
+            identical: c.identical,
+            special: c.special,
+            findings: c.findings.len() as u64,
+            omitted: c.artifacts.iter().map(|a| a.omitted).sum(),
+            ..Summary::default()
+        };
+        for delta in &c.artifacts {
             match (&delta.a, &delta.b) {
-                (Some(_), None) => self.only_a += 1,
-                (None, Some(_)) => self.only_b += 1,
-                _ => self.differing += 1,
+                (Some(_), None) => s.only_a += 1,
+                (None, Some(_)) => s.only_b += 1,
+                _ => s.differing += 1,
             }
         }
-        self.by_cause.clear();
-        for f in findings {
-            *self.by_cause.entry(f.cause.name()).or_default() += 1;
+        for f in &c.findings {
+            *s.by_cause.entry(f.cause.name()).or_default() += 1;
+            if audit {
+                *s.by_variation.entry(attribution_key(f)).or_default() += 1;
+            }
         }
-        self.findings = findings.len() as u64;
-        self.omitted = artifacts.iter().map(|a| a.omitted).sum();
+        s
     }
 }
 
-/// What one side holds at a differing path.
-#[derive(Clone, Debug, Serialize)]
-pub struct FileFacts {
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<Digest>,
-    #[serde(serialize_with = "octal")]
-    pub mode: u32,
-}
-
-fn octal<S: serde::Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{mode:04o}"))
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ArtifactDelta {
-    pub artifact: Artifact,
-    /// The comparator used for the content, when the content differed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<Format>,
-    pub a: Option<FileFacts>,
-    pub b: Option<FileFacts>,
-    pub findings: u64,
-    pub omitted: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Problem {
-    pub side: Side,
-    pub path: Text,
-    pub reason: String,
+fn attribution_key(f: &Finding) -> String {
+    match &f.variation {
+        Some(v) if v.variations.is_empty() => "nothing varied".to_owned(),
+        Some(v) => {
+            let names: Vec<&str> = v.variations.iter().map(|v| v.name()).collect();
+            names.join(" + ")
+        }
+        None if matches!(f.cause, Cause::Consequence { .. }) => "consequences".to_owned(),
+        None => "unattributed".to_owned(),
+    }
 }
 
 impl Report {
-    pub(crate) fn new(
-        command: &'static str,
-        inputs: Inputs,
-        summary: Summary,
-        artifacts: Vec<ArtifactDelta>,
-        findings: Vec<Finding>,
-        problems: Vec<Problem>,
+    /// Assemble the report of a comparison (and, for audits, of how its
+    /// builds ran): summary and verdict are computed here, once.
+    pub fn new(
+        command: CommandKind,
+        inputs: Inputs<Text>,
+        comparison: Comparison,
+        audit: Option<AuditInfo>,
     ) -> Report {
-        let mut report = Report {
-            schema_version: SCHEMA_VERSION,
-            tool: Tool {
-                name: "twice",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            command,
-            inputs,
-            verdict: Verdict::Identical,
-            summary,
-            artifacts,
-            findings,
-            problems,
-            audit: None,
-        };
-        report.refresh_verdict();
-        report
-    }
-
-    /// Recompute the verdict from the problems and artifacts.
-    pub(crate) fn refresh_verdict(&mut self) {
-        self.verdict = if !self.problems.is_empty() {
+        let summary = Summary::of(&comparison, audit.is_some());
+        let verdict = if !comparison.unreadable.is_empty() {
             Verdict::Incomplete
-        } else if self.artifacts.is_empty() {
+        } else if comparison.artifacts.is_empty() {
             Verdict::Identical
         } else {
             Verdict::Differs
         };
+        Report {
+            envelope: Envelope::new(command, inputs, verdict),
+            summary,
+            artifacts: comparison.artifacts,
+            findings: comparison.findings,
+            unreadable: comparison.unreadable,
+            audit,
+        }
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        self.envelope.verdict
     }
 }

@@ -7,9 +7,9 @@ use std::io::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use super::{ArtifactDelta, Report, Verdict};
-use crate::audit::AuditInfo;
+use super::{AuditInfo, CommandKind, Report, VariationState, Verdict};
 use crate::classify::format_epoch;
+use crate::diff::ArtifactDelta;
 use crate::finding::{Decoded, Evidence, Excerpt, Finding, Side};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -86,9 +86,9 @@ pub fn render_text(report: &Report, opts: TextOptions, out: &mut dyn Write) -> s
         }
     }
     fixes(report, &p, &mut s);
-    if !report.problems.is_empty() {
+    if !report.unreadable.is_empty() {
         let _ = writeln!(s, "\n{}", p.bold("Could not read"));
-        for pr in &report.problems {
+        for pr in &report.unreadable {
             let _ = writeln!(s, "  {} {}: {}", pr.side, pr.path.lossy(), pr.reason);
         }
     }
@@ -125,12 +125,7 @@ fn audit_header(info: &AuditInfo, p: &Paint, s: &mut String) {
         p.bold(&command.join(" ")),
         p.dim(&format!("(sandbox: {})", info.sandbox))
     );
-    let varied: Vec<&str> = info
-        .variations
-        .iter()
-        .filter(|v| v.status == "varied")
-        .map(|v| v.name)
-        .collect();
+    let varied: Vec<&str> = info.varied().map(|v| v.name()).collect();
     let _ = writeln!(
         s,
         "varied: {}",
@@ -140,21 +135,13 @@ fn audit_header(info: &AuditInfo, p: &Paint, s: &mut String) {
             varied.join(", ")
         }
     );
-    for v in info.variations.iter().filter(|v| v.status != "varied") {
-        let _ = writeln!(
-            s,
-            "skipped: {} ({})",
-            v.name,
-            v.reason.as_deref().unwrap_or("")
-        );
+    for v in &info.variations {
+        if let VariationState::Skipped { reasons } = &v.state {
+            let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            let _ = writeln!(s, "skipped: {} ({})", v.variation, reasons.join("; "));
+        }
     }
-    // Skipped variations are listed above; the other warnings here, so a
-    // report written with -o keeps them.
-    for w in info
-        .warnings
-        .iter()
-        .filter(|w| !w.starts_with("variation "))
-    {
+    for w in &info.warnings {
         let _ = writeln!(s, "{} {w}", p.dim("warning:"));
     }
     let mut t = Table::new();
@@ -174,7 +161,8 @@ fn audit_header(info: &AuditInfo, p: &Paint, s: &mut String) {
             if r.varied.is_empty() {
                 "-".to_owned()
             } else {
-                r.varied.join(", ")
+                let names: Vec<&str> = r.varied.iter().map(|v| v.name()).collect();
+                names.join(", ")
             },
             format!("{:.1} s", r.seconds),
             r.outputs.to_string(),
@@ -188,13 +176,18 @@ fn summary(report: &Report, p: &Paint, s: &mut String) {
     match &report.audit {
         Some(info) => audit_header(info, p, s),
         None => {
+            let env = &report.envelope;
+            let command = match env.command {
+                CommandKind::Diff => "diff",
+                CommandKind::Audit => "audit",
+                CommandKind::Execlog => "execlog",
+            };
             let _ = writeln!(
                 s,
-                "{} {} {} {}",
+                "{} {command} {} {}",
                 p.bold("twice"),
-                report.command,
-                report.inputs.a.lossy(),
-                report.inputs.b.lossy()
+                env.inputs.a.lossy(),
+                env.inputs.b.lossy()
             );
         }
     }
@@ -235,26 +228,13 @@ fn summary(report: &Report, p: &Paint, s: &mut String) {
         let _ = write!(findings, ", {} more not shown", sm.omitted);
     }
     t.add_row(vec!["findings".to_owned(), findings]);
-    if report.audit.is_some() {
-        let mut by_variation: BTreeMap<String, u64> = BTreeMap::new();
-        for f in &report.findings {
-            let key = match &f.variation {
-                Some(v) if v.variations.is_empty() => "nothing varied".to_owned(),
-                Some(v) => v.variations.join(" + "),
-                None if matches!(f.cause, crate::finding::Cause::Consequence { .. }) => {
-                    "consequences".to_owned()
-                }
-                None => "unattributed".to_owned(),
-            };
-            *by_variation.entry(key).or_default() += 1;
-        }
-        let list: Vec<String> = by_variation
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect();
-        if !list.is_empty() {
-            t.add_row(vec!["by variation".to_owned(), list.join(", ")]);
-        }
+    let list: Vec<String> = sm
+        .by_variation
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if !list.is_empty() {
+        t.add_row(vec!["by variation".to_owned(), list.join(", ")]);
     }
     let _ = writeln!(s, "{t}");
 }
@@ -443,7 +423,7 @@ fn verdict(report: &Report, p: &Paint, s: &mut String) {
             b.unresolved
         );
     }
-    let line = match report.verdict {
+    let line = match report.verdict() {
         Verdict::Identical if audit => "reproducible: the builds' outputs are identical".to_owned(),
         Verdict::Identical => "identical: nothing differs".to_owned(),
         Verdict::Differs => format!(
@@ -459,8 +439,12 @@ fn verdict(report: &Report, p: &Paint, s: &mut String) {
         ),
         Verdict::Incomplete => format!(
             "incomplete: {} input{} could not be read; {} artifact{} differ among the rest",
-            report.problems.len(),
-            if report.problems.len() == 1 { "" } else { "s" },
+            report.unreadable.len(),
+            if report.unreadable.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
             report.artifacts.len(),
             if report.artifacts.len() == 1 { "" } else { "s" }
         ),

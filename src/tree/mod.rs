@@ -6,7 +6,7 @@ mod pair;
 mod walk;
 
 pub use pair::{Pair, pair};
-pub use walk::{Entry, EntryKind, FileData, Meta, Problem, SpecialKind, Tree, walk};
+pub use walk::{Entry, EntryKind, FileData, Meta, ReadError, SpecialKind, Tree, walk};
 
 use std::path::Path;
 

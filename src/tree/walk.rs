@@ -11,12 +11,18 @@ use rayon::prelude::*;
 
 use crate::finding::Digest;
 
-/// File-system attributes of an entry; compared only with `--metadata`,
-/// except the executable bit.
+/// File-system attributes of an entry. Comparisons look at the executable
+/// bit, and at mode, mtime and owners only with `--metadata`; the rest
+/// identifies a file's state for change detection (a build that rewrites a
+/// file changes its ctime even when size and mtime come out the same).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
     pub mode: u32,
     pub mtime: i64,
+    pub mtime_nsec: i64,
+    pub ctime: i64,
+    pub ctime_nsec: i64,
+    pub ino: u64,
     pub uid: u32,
     pub gid: u32,
 }
@@ -26,6 +32,10 @@ impl Meta {
         Meta {
             mode: m.mode() & 0o7777,
             mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+            ctime: m.ctime(),
+            ctime_nsec: m.ctime_nsec(),
+            ino: m.ino(),
             uid: m.uid(),
             gid: m.gid(),
         }
@@ -49,7 +59,7 @@ pub enum SpecialKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     /// A regular file; `digest` is filled by hashing and stays `None` when
-    /// the file could not be read (a [`Problem`] says why).
+    /// the file could not be read (a [`ReadError`] says why).
     File {
         size: u64,
         digest: Option<Digest>,
@@ -83,7 +93,7 @@ pub struct Entry {
 
 /// Something in a tree that could not be walked or read. The walk goes on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
+pub struct ReadError {
     pub path: PathBuf,
     pub reason: String,
 }
@@ -97,7 +107,7 @@ pub struct Tree {
     /// (its single entry is keyed by its name).
     pub root_file: Option<PathBuf>,
     pub entries: BTreeMap<Vec<u8>, Entry>,
-    pub problems: Vec<Problem>,
+    pub unreadable: Vec<ReadError>,
 }
 
 impl Tree {
@@ -109,7 +119,7 @@ impl Tree {
             root: path.parent().map_or_else(PathBuf::new, Path::to_path_buf),
             root_file: Some(path.to_path_buf()),
             entries,
-            problems: Vec::new(),
+            unreadable: Vec::new(),
         }
     }
 
@@ -122,7 +132,7 @@ impl Tree {
     }
 
     /// Hash every regular file in parallel. Files that cannot be read keep
-    /// no digest and add a problem.
+    /// no digest and are listed as unreadable.
     pub fn hash(&mut self) {
         let results: Vec<(Vec<u8>, Result<Digest, std::io::Error>)> = self
             .entries
@@ -143,7 +153,7 @@ impl Tree {
                 }
                 Err(e) => {
                     let path = self.file_path(&rel);
-                    self.problems.push(Problem {
+                    self.unreadable.push(ReadError {
                         path,
                         reason: e.to_string(),
                     });
@@ -165,13 +175,13 @@ impl Tree {
 }
 
 /// Walk `root` (a directory) in file-name order. Errors below the root are
-/// recorded as problems; the walk continues.
+/// recorded as unreadable; the walk continues.
 pub fn walk(root: &Path) -> Tree {
     let mut tree = Tree {
         root: root.to_path_buf(),
         root_file: None,
         entries: BTreeMap::new(),
-        problems: Vec::new(),
+        unreadable: Vec::new(),
     };
     let walker = walkdir::WalkDir::new(root)
         .follow_links(false)
@@ -185,7 +195,7 @@ pub fn walk(root: &Path) -> Tree {
                 let reason = e
                     .io_error()
                     .map_or_else(|| e.to_string(), ToString::to_string);
-                tree.problems.push(Problem { path, reason });
+                tree.unreadable.push(ReadError { path, reason });
                 continue;
             }
         };
@@ -197,7 +207,7 @@ pub fn walk(root: &Path) -> Tree {
             Ok(entry) => {
                 tree.entries.insert(rel, entry);
             }
-            Err(e) => tree.problems.push(Problem {
+            Err(e) => tree.unreadable.push(ReadError {
                 path: dent.path().to_path_buf(),
                 reason: e.to_string(),
             }),
@@ -303,6 +313,6 @@ mod tests {
             panic!("a.txt is a file");
         };
         assert_eq!((digest, size), (Some(Digest::of(b"a")), 1));
-        assert!(tree.problems.is_empty());
+        assert!(tree.unreadable.is_empty());
     }
 }

@@ -3,7 +3,9 @@
 //! and GNU tar, and the hostile archives of `fixtures/archives/make_hostile.py`.
 
 use serde_json::{Value, json};
-use twice::diff::{DiffOptions, Limits, diff_paths};
+use twice::Limits;
+use twice::diff::DiffOptions;
+use twice::diff_report;
 
 use crate::{causes, diff_json, findings, fixture, token};
 
@@ -40,7 +42,7 @@ fn diff_with(a: &str, b: &str, limits: Limits) -> Value {
         now: 1_795_614_312,
         ..DiffOptions::default()
     };
-    let report = diff_paths(&fixture(a), &fixture(b), &opts).expect("diff");
+    let report = diff_report(&fixture(a), &fixture(b), &opts).expect("diff");
     serde_json::to_value(&report).unwrap()
 }
 

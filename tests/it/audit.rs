@@ -417,12 +417,10 @@ fn missing_tools_skip_their_variation_with_a_warning() {
     let out = run(false);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("variation time skipped: it needs faketime (package faketime)"),
+        stderr.contains("variation time skipped: needs faketime (package faketime)"),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("variation file_order skipped: it needs disorderfs (package disorderfs)")
-    );
+    assert!(stderr.contains("variation file_order skipped: needs disorderfs (package disorderfs)"));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let statuses: Vec<(&str, &str)> = report["audit"]["variations"]
         .as_array()
@@ -610,7 +608,7 @@ fn without_bubblewrap_builds_run_in_plain_directories() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("bubblewrap not found"), "{stderr}");
-    assert!(stderr.contains("variation hostname skipped: it needs bwrap (package bubblewrap)"));
+    assert!(stderr.contains("variation hostname skipped: needs bwrap (package bubblewrap)"));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["audit"]["sandbox"], "none");
     let found = attributed(&report);

@@ -147,7 +147,7 @@ fn unreadable_file_is_reported_and_the_rest_still_compared() {
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["verdict"], "incomplete");
-    let problems = r["problems"].as_array().unwrap();
+    let problems = r["unreadable"].as_array().unwrap();
     assert_eq!(problems.len(), 1);
     assert!(
         problems[0]["path"]["text"]
@@ -315,7 +315,7 @@ fn report_goes_to_the_output_file() {
         .code(1)
         .stdout("");
     let r: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
     assert_eq!(causes(&r), vec![("f".to_owned(), "unknown".to_owned())]);
 
     let bad = out.path().join("no-such-dir/report.json");

@@ -20,7 +20,7 @@ use object::elf;
 use super::model::{Elf, Section};
 use super::{State, strings, summarise};
 use crate::finding::{Cause, Evidence, Location, Side, ToolchainPart};
-use crate::formats::Cx;
+use crate::formats::{Cx, Format};
 
 type R<'a> = EndianSlice<'a, RunTimeEndian>;
 
@@ -81,8 +81,8 @@ pub(super) fn compare(
                 at: None,
             },
             Cause::Unparsed {
-                format: "DWARF".to_owned(),
-                reason,
+                format: Format::Elf,
+                reason: format!("DWARF: {reason}"),
             },
             Evidence::absent(),
             Evidence::absent(),
@@ -170,7 +170,7 @@ fn inflate_all(cx: &mut Cx<'_>, e: &Elf<'_>, limit: u64) -> BTreeMap<usize, Vec<
                     at: Some(s.offset),
                 },
                 Cause::Unparsed {
-                    format: "ELF".to_owned(),
+                    format: Format::Elf,
                     reason: error.to_string(),
                 },
                 Evidence::absent(),

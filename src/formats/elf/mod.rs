@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use object::elf;
 
-use super::{Comparator, Cx, Format, binary, changed_runs};
+use super::{Comparator, Cx, Format, binary, changed_runs, or_bytes};
 use crate::finding::{Cause, Evidence, Location, Side};
 use model::{Elf, Section};
 
@@ -28,15 +28,9 @@ pub(crate) struct ElfComparator;
 impl Comparator for ElfComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         match (Elf::parse(a), Elf::parse(b)) {
-            (Ok(ea), Ok(eb)) => {
-                let before = cx.produced();
-                compare(cx, &ea, &eb);
-                // Bytes no structure covers (padding, gaps between
-                // sections, fields not compared) still differ: locate them.
-                if cx.produced() == before && a != b {
-                    binary::BinaryComparator.compare(cx, a, b);
-                }
-            }
+            // Bytes no structure covers (padding, gaps between sections,
+            // fields not compared) still differ: locate them.
+            (Ok(ea), Ok(eb)) => or_bytes(cx, a, b, |cx| compare(cx, &ea, &eb)),
             (Err(e), _) => cx.unparsed(Format::Elf, format!("side A: {e}"), a, b),
             (_, Err(e)) => cx.unparsed(Format::Elf, format!("side B: {e}"), a, b),
         }
@@ -228,7 +222,7 @@ fn compare(cx: &mut Cx<'_>, a: &Elf<'_>, b: &Elf<'_>) {
                         at: Some(sa.offset),
                     },
                     Cause::Unparsed {
-                        format: Format::Elf.name().to_owned(),
+                        format: Format::Elf,
                         reason: format!(
                             "{label} at offset {:#x} is compressed (SHF_COMPRESSED) and not a \
                              debug section, which twice does not inflate; its bytes are compared",
@@ -594,8 +588,8 @@ fn regions(a: &[u8], b: &[u8]) -> u64 {
 mod tests {
     use super::*;
     use crate::classify::{Canaries, Classifier};
-    use crate::diff::Limits;
     use crate::finding::{Artifact, Finding};
+    use crate::formats::Limits;
 
     fn fixture(rel: &str) -> Vec<u8> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/elf");
@@ -729,7 +723,7 @@ mod tests {
                 unparsed_dwarf += findings
                     .iter()
                     .filter(
-                        |f| matches!(&f.cause, Cause::Unparsed { format, .. } if format == "DWARF"),
+                        |f| matches!(&f.cause, Cause::Unparsed { reason, .. } if reason.starts_with("DWARF")),
                     )
                     .count();
             }

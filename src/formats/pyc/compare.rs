@@ -17,7 +17,7 @@ use super::header::{HEADER_LEN, Header, Invalidation, describe_magic, python};
 use super::marshal::{self, Field, NodeId, Stream, Value};
 use crate::classify::format_epoch;
 use crate::finding::{Cause, Decoded, Evidence, LimitKind, Location, TimestampEncoding};
-use crate::formats::archive::or_bytes;
+use crate::formats::or_bytes;
 use crate::formats::{Comparator, Cx, Format, compare_as_binary};
 
 pub(crate) struct PycComparator;
@@ -67,7 +67,7 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         cx.emit(
             field(&["header", "magic"]),
             Cause::Unparsed {
-                format: Format::Pyc.name().to_owned(),
+                format: Format::Pyc,
                 reason: format!(
                     "pyc for unknown Python, magic {magic:#06x} ({magic}); the header was \
                          compared, the marshalled code as bytes"
@@ -90,7 +90,7 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
             cx.emit(
                 Location::File,
                 Cause::Unparsed {
-                    format: Format::Pyc.name().to_owned(),
+                    format: Format::Pyc,
                     reason: format!("marshal stream: {e}"),
                 },
                 Evidence::absent(),
@@ -822,8 +822,8 @@ mod tests {
     use super::super::marshal::{CodeLayout, build::W};
     use super::*;
     use crate::classify::{Canaries, Classifier};
-    use crate::diff::Limits;
     use crate::finding::{Artifact, Finding};
+    use crate::formats::Limits;
 
     fn pyc(magic: u16, body: &W) -> Vec<u8> {
         let mut out = magic.to_le_bytes().to_vec();

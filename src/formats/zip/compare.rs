@@ -14,11 +14,11 @@ use crate::finding::{
     Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, TimestampEncoding,
 };
 use crate::formats::archive::{
-    epoch_evidence, field_loc, only_in, or_bytes, order, suspicious, text_field, unknown,
+    epoch_evidence, field_loc, only_in, order, suspicious, text_field, unknown,
 };
 use crate::formats::bytes::Bytes;
 use crate::formats::inflate::{Codec, Unpacked, unpack};
-use crate::formats::{Comparator, Cx, Format};
+use crate::formats::{Comparator, Cx, Format, or_bytes};
 
 pub(crate) struct ZipComparator;
 
@@ -79,7 +79,7 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
             return;
         }
     };
-    suspicious(cx, "zip", "entry", &za.suspicious, &zb.suspicious);
+    suspicious(cx, Format::Zip, "entry", &za.suspicious, &zb.suspicious);
     for z in [&za, &zb] {
         if z.skipped > 0 {
             let detail = format!(
@@ -454,7 +454,7 @@ pub(super) fn unpack_pair<'d>(cx: &mut Cx<'_>, ea: &Entry<'d>, eb: &Entry<'d>) -
                 cx.emit(
                     loc(e.name, "data", e.data_at),
                     Cause::Unparsed {
-                        format: "zip".into(),
+                        format: Format::Zip,
                         reason: format!(
                             "{} does not decompress: {why}",
                             String::from_utf8_lossy(e.name)
@@ -493,7 +493,7 @@ pub(super) fn content(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
         cx.emit(
             loc(ea.name, "compressed data", ea.data_at),
             Cause::Compressor {
-                format: "zip".into(),
+                format: Format::Zip,
             },
             ev(ea),
             ev(eb),
@@ -513,8 +513,8 @@ pub(super) fn content(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
 mod tests {
     use super::*;
     use crate::classify::{Canaries, Classifier};
-    use crate::diff::Limits;
     use crate::finding::{Artifact, Finding};
+    use crate::formats::Limits;
     use crate::formats::archive::fixture;
 
     const WHEEL: &str = "archives/wheel/a/demo_pkg-1.0-cp311-cp311-linux_x86_64.whl";

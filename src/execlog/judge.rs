@@ -121,7 +121,7 @@ pub(crate) fn pair(a: &Log, b: &Log) -> Pairing {
 
 /// One paired action, classified.
 #[derive(Debug)]
-pub(crate) struct Verdict {
+pub(crate) struct Judgement {
     pub(crate) class: Class,
     pub(crate) reasons: Vec<Reason>,
     /// Differing inputs explained by upstream actions: (producer, path).
@@ -268,14 +268,14 @@ fn fp(i: Option<&Input>) -> Option<String> {
 }
 
 /// Classify one pair; `a` holds the strings of both logs by now.
-pub(crate) fn classify(
+pub(crate) fn judge(
     a: &Log,
     b: &Log,
     x: &Action,
     y: &Action,
     producers: &Producers,
     me: u32,
-) -> Verdict {
+) -> Judgement {
     let mut reasons = Vec::new();
     if x.has_command && y.has_command {
         reasons.extend(arguments(a, a.args(x), b.args(y)));
@@ -354,7 +354,7 @@ pub(crate) fn classify(
     };
     upstream.sort_unstable();
     upstream.dedup();
-    Verdict {
+    Judgement {
         class,
         reasons,
         upstream,
@@ -380,7 +380,7 @@ pub(crate) struct Reach {
 }
 
 impl TaintGraph {
-    pub(crate) fn new(pairs: usize, verdicts: &[Verdict]) -> TaintGraph {
+    pub(crate) fn new(pairs: usize, verdicts: &[Judgement]) -> TaintGraph {
         let mut list: Vec<(u32, u32)> = Vec::new();
         for (d, v) in verdicts.iter().enumerate() {
             if v.class != Class::Tainted {
@@ -529,7 +529,7 @@ mod tests {
             .enumerate()
             .map(|(i, &(x, y))| {
                 let (ax, by) = (&a.actions[x as usize], &b.actions[y as usize]);
-                let v = classify(&a, &b, ax, by, &producers, i as u32);
+                let v = judge(&a, &b, ax, by, &producers, i as u32);
                 (a.str(ax.label).to_owned(), v.class, v.reasons)
             })
             .collect()
@@ -664,8 +664,8 @@ mod tests {
     #[test]
     fn taint_counts_are_transitive_and_chains_follow_the_longest_path() {
         // r → t1 → t2 → t3, and r → t4: four tainted, chain of four.
-        let mut verdicts: Vec<Verdict> = (0..5)
-            .map(|_| Verdict {
+        let mut verdicts: Vec<Judgement> = (0..5)
+            .map(|_| Judgement {
                 class: Class::Tainted,
                 reasons: vec![],
                 upstream: vec![],

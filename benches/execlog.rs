@@ -1,5 +1,5 @@
 //! `twice execlog` on two large generated logs (the synthetic build of
-//! `execlog::synth` plus `TWICE_BENCH_SPAWNS` identical spawns, default
+//! `tests/support/execlog_synth.rs` plus `TWICE_BENCH_SPAWNS` identical spawns, default
 //! 1,000,000), in the Bazel JSON and compact formats: read both logs, pair,
 //! classify, rank. `TWICE_BENCH_DIR` keeps the generated logs there
 //! (reused when present). Results go in docs/PERFORMANCE.md.
@@ -10,8 +10,17 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use divan::Bencher;
-use twice::execlog::synth::{Build, spawns, write_bazel_compact, write_bazel_json};
+use synth::{Build, spawns, write_bazel_compact, write_bazel_json};
 use twice::execlog::{ExeclogOptions, analyze};
+
+/// The synthetic execution logs (test support) and the protobuf messages
+/// they are written with.
+#[path = "../src/execlog/proto.rs"]
+#[allow(dead_code, reason = "only some of the log messages are written here")]
+mod proto;
+#[path = "../tests/support/execlog_synth.rs"]
+#[allow(dead_code, reason = "each user writes only some of the formats")]
+mod synth;
 
 fn main() {
     divan::main();

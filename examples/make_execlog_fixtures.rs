@@ -12,7 +12,16 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use twice::execlog::synth::{Build, spawns, write_bazel_compact, write_bazel_json, write_buck2};
+use synth::{Build, spawns, write_bazel_compact, write_bazel_json, write_buck2};
+
+/// The synthetic execution logs (test support) and the protobuf messages
+/// they are written with.
+#[path = "../src/execlog/proto.rs"]
+#[allow(dead_code, reason = "only some of the log messages are written here")]
+mod proto;
+#[path = "../tests/support/execlog_synth.rs"]
+#[allow(dead_code, reason = "each user writes only some of the formats")]
+mod synth;
 
 fn main() -> std::io::Result<()> {
     let dir = std::env::args_os()

@@ -14,8 +14,10 @@ mod model;
 mod proto;
 mod render;
 mod report;
-#[doc(hidden)]
-pub mod synth;
+#[cfg(test)]
+#[path = "../../tests/support/execlog_synth.rs"]
+#[allow(dead_code, reason = "the unit tests write only the compact format")]
+mod synth;
 
 pub use analyze::{ExeclogOptions, analyze, read_bytes};
 pub use error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};

@@ -554,15 +554,12 @@ mod tests {
 #[cfg(test)]
 mod sweep {
     use super::*;
-    use crate::classify::{Canaries, Classifier};
-    use crate::finding::{Artifact, Finding};
+    use crate::finding::Finding;
     use crate::formats::Limits;
+    use crate::formats::testing::compare_with;
 
     fn run(limits: &Limits, a: &[u8], b: &[u8]) -> Vec<Finding> {
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
-        let mut cx = Cx::new(Artifact::new("lib.a"), &classifier, limits);
-        ArComparator.compare(&mut cx, a, b);
-        let (findings, omitted) = cx.finish();
+        let (findings, omitted) = compare_with(&ArComparator, "lib.a", limits, a, b);
         assert!(!findings.is_empty() || omitted > 0 || a == b);
         findings
     }
@@ -573,9 +570,8 @@ mod sweep {
     /// a panic (findings capped at 8 to keep the sweep quick).
     #[test]
     fn every_truncation_of_a_static_library() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/elf/c");
-        let a = std::fs::read(root.join("a/libutil.a")).unwrap();
-        let b = std::fs::read(root.join("b/libutil.a")).unwrap();
+        let a = crate::formats::testing::fixture("elf/c/a/libutil.a");
+        let b = crate::formats::testing::fixture("elf/c/b/libutil.a");
         let limits = Limits {
             max_findings: 8,
             ..Limits::default()

@@ -165,15 +165,6 @@ pub(crate) fn suspicious(
     }
 }
 
-/// A committed fixture file, for the format tests.
-#[cfg(test)]
-pub(crate) fn fixture(rel: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,11 +174,8 @@ mod tests {
     /// of the small ones), and B cut there. No panic, and always a finding.
     #[test]
     fn corruption_sweep_over_archive_fixtures() {
-        use crate::classify::{Canaries, Classifier};
-        use crate::finding::Artifact;
-        use crate::formats::Limits;
-        use crate::formats::compare_bytes;
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
+        use crate::formats::testing::{fixture, with_cx};
+        use crate::formats::{Limits, compare_bytes};
         let limits = Limits {
             max_member_bytes: 1 << 20,
             ..Limits::default()
@@ -215,9 +203,9 @@ mod tests {
                     if side_b == a.as_slice() {
                         continue;
                     }
-                    let mut cx = Cx::new(Artifact::new(name), &classifier, &limits);
-                    compare_bytes(&mut cx, &a, side_b);
-                    let (findings, omitted) = cx.finish();
+                    let (findings, omitted) = with_cx(name, &limits, |cx| {
+                        compare_bytes(cx, &a, side_b);
+                    });
                     assert!(!findings.is_empty() || omitted > 0, "{rel} at {at}");
                 }
             }

@@ -431,16 +431,11 @@ mod tests {
 
     #[test]
     fn reordered_records_are_ordering() {
-        use crate::classify::{Canaries, Classifier};
-        use crate::finding::Artifact;
         use crate::formats::Limits;
+        use crate::formats::testing::compare_with;
         let a = b"add.o\0greet.o\0mul.o\0";
         let b = b"mul.o\0add.o\0greet.o\0";
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
-        let limits = Limits::default();
-        let mut cx = Cx::new(Artifact::new("list.bin"), &classifier, &limits);
-        BinaryComparator.compare(&mut cx, a, b);
-        let (findings, _) = cx.finish();
+        let (findings, _) = compare_with(&BinaryComparator, "list.bin", &Limits::default(), a, b);
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].cause, Cause::Ordering { records: 1 });
     }

@@ -198,13 +198,9 @@ impl<'a> Cx<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Canaries;
 
     fn run(limits: &Limits, f: impl FnOnce(&mut Cx<'_>)) -> (Vec<Finding>, u64) {
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
-        let mut cx = Cx::new(Artifact::new("dist/x.tar"), &classifier, limits);
-        f(&mut cx);
-        cx.finish()
+        crate::formats::testing::with_cx("dist/x.tar", limits, f)
     }
 
     #[test]

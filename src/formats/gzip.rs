@@ -248,9 +248,9 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::classify::{Canaries, Classifier};
-    use crate::finding::{Artifact, Finding};
+    use crate::finding::Finding;
     use crate::formats::Limits;
+    use crate::formats::testing::compare_with;
 
     fn gz(mtime: u32, name: Option<&str>, level: u32, data: &[u8]) -> Vec<u8> {
         let mut b = flate2::GzBuilder::new().mtime(mtime);
@@ -263,11 +263,7 @@ mod tests {
     }
 
     fn compare(artifact: &str, a: &[u8], b: &[u8]) -> Vec<Finding> {
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
-        let limits = Limits::default();
-        let mut cx = Cx::new(Artifact::new(artifact), &classifier, &limits);
-        GzipComparator.compare(&mut cx, a, b);
-        cx.finish().0
+        compare_with(&GzipComparator, artifact, &Limits::default(), a, b).0
     }
 
     #[test]

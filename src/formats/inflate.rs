@@ -61,26 +61,25 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::classify::{Canaries, Classifier};
-    use crate::finding::{Artifact, Cause, LimitKind};
+    use crate::finding::{Cause, LimitKind};
     use crate::formats::Limits;
+    use crate::formats::testing::with_cx;
 
     #[test]
     fn a_bomb_stops_at_the_budget() {
         let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(&vec![0u8; 10 << 20]).unwrap();
         let bomb = enc.finish().unwrap();
-        let classifier = Classifier::new(Canaries::default(), 0);
         let limits = Limits {
             max_member_bytes: 1 << 20,
             ..Limits::default()
         };
-        let mut cx = Cx::new(Artifact::new("x.zip"), &classifier, &limits);
-        assert!(matches!(
-            unpack(&mut cx, b"zeros", Codec::Deflate, &bomb),
-            Unpacked::Limit
-        ));
-        let (f, _) = cx.finish();
+        let (f, _) = with_cx("x.zip", &limits, |cx| {
+            assert!(matches!(
+                unpack(cx, b"zeros", Codec::Deflate, &bomb),
+                Unpacked::Limit
+            ));
+        });
         assert!(matches!(
             f[0].cause,
             Cause::Limit {
@@ -88,10 +87,11 @@ mod tests {
                 ..
             }
         ));
-        let mut cx = Cx::new(Artifact::new("x.zip"), &classifier, &limits);
-        assert!(matches!(
-            unpack(&mut cx, b"junk", Codec::Gzip, b"\x1f\x8b\x08\0junk"),
-            Unpacked::Corrupt(_)
-        ));
+        with_cx("x.zip", &limits, |cx| {
+            assert!(matches!(
+                unpack(cx, b"junk", Codec::Gzip, b"\x1f\x8b\x08\0junk"),
+                Unpacked::Corrupt(_)
+            ));
+        });
     }
 }

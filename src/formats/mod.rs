@@ -16,6 +16,8 @@ mod inflate;
 mod limits;
 mod pyc;
 mod tar;
+#[cfg(test)]
+mod testing;
 mod text;
 mod zip;
 
@@ -155,15 +157,11 @@ mod tests {
     /// no panic, and a difference always yields at least one finding.
     #[test]
     fn truncation_and_corruption_sweep() {
-        use crate::classify::{Canaries, Classifier};
-        use crate::finding::Artifact;
-        use crate::formats::Limits;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/diff-demo");
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
+        use super::testing::{compare_with, fixture};
         let limits = Limits::default();
         for name in ["hello.o", "libdemo.a", "hello.d", "build-info.txt"] {
-            let a = std::fs::read(dir.join("a").join(name)).unwrap();
-            let b = std::fs::read(dir.join("b").join(name)).unwrap();
+            let a = fixture(&format!("diff-demo/a/{name}"));
+            let b = fixture(&format!("diff-demo/b/{name}"));
             let step = (a.len() / 41).max(1);
             for cut in (0..a.len()).step_by(step) {
                 let mut flipped = b.clone();
@@ -175,9 +173,8 @@ mod tests {
                         continue;
                     }
                     for format in [Format::Text, Format::Binary, sniff_pair(x, y)] {
-                        let mut cx = Cx::new(Artifact::new(name), &classifier, &limits);
-                        comparator(format).compare(&mut cx, x, y);
-                        let (findings, omitted) = cx.finish();
+                        let (findings, omitted) =
+                            compare_with(comparator(format), name, &limits, x, y);
                         assert!(!findings.is_empty() || omitted > 0, "{name} cut at {cut}");
                     }
                 }

@@ -605,10 +605,8 @@ mod tests {
 )]
 mod sweep {
     use super::*;
-    use crate::classify::{Canaries, Classifier};
-    use crate::finding::Artifact;
     use crate::formats::Limits;
-    use crate::formats::archive::fixture;
+    use crate::formats::testing::{compare_with, fixture};
 
     #[test]
     fn reads_gnu_long_names() {
@@ -646,20 +644,16 @@ mod sweep {
     fn truncated_and_capped_archives_give_findings() {
         let a = fixture("archives/tar/a/src.tar");
         let b = fixture("archives/tar/b/src.tar");
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
         let limits = Limits::default();
         for cut in (0..b.len()).step_by(97) {
-            let mut cx = Cx::new(Artifact::new("src.tar"), &classifier, &limits);
-            TarComparator.compare(&mut cx, &a, &b[..cut]);
-            assert!(!cx.finish().0.is_empty(), "cut {cut}");
+            let (f, _) = compare_with(&TarComparator, "src.tar", &limits, &a, &b[..cut]);
+            assert!(!f.is_empty(), "cut {cut}");
         }
         let limits = Limits {
             max_members: 1,
             ..Limits::default()
         };
-        let mut cx = Cx::new(Artifact::new("src.tar"), &classifier, &limits);
-        TarComparator.compare(&mut cx, &a, &b);
-        let (f, _) = cx.finish();
+        let (f, _) = compare_with(&TarComparator, "src.tar", &limits, &a, &b);
         assert!(f.iter().any(|f| matches!(
             f.cause,
             Cause::Limit {

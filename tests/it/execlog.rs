@@ -5,10 +5,10 @@
 use std::fs;
 use std::path::Path;
 
-use serde_json::Value;
-use twice::execlog::synth::{
+use crate::synth::{
     Build, spawns, write_bazel_compact, write_bazel_json, write_buck2, write_outputs,
 };
+use serde_json::Value;
 
 use crate::{fixture, twice};
 

@@ -380,7 +380,13 @@ fn units(
         let ub = db
             .unit(hb)
             .map_err(|e| format!("{e} in the unit at .debug_info+{cu_at:#x} (side B)"))?;
-        unit(cx, st, da, db, &ua, &ub, offsets, walk)
+        let pair = UnitPair {
+            da,
+            db,
+            ua: &ua,
+            ub: &ub,
+        };
+        unit(cx, st, &pair, offsets, walk)
             .map_err(|e| format!("{e} in the unit at .debug_info+{cu_at:#x}"))?;
         if cx.full() {
             break;
@@ -394,7 +400,7 @@ fn units(
 fn cu_label(name: &[u8]) -> String {
     let base = file_name(name);
     if base.contains("-cgu.") {
-        let masked = super::symbols::mask_hex(base.as_bytes());
+        let masked = super::names::mask_hex(base.as_bytes());
         format!("CU {}", String::from_utf8_lossy(&masked))
     } else {
         format!("CU {base}")
@@ -509,17 +515,23 @@ fn only(cx: &mut Cx<'_>, side: Side, label: &str, info_at: u64) {
     );
 }
 
-#[expect(clippy::too_many_arguments, reason = "one unit of two files")]
+/// One compilation unit in both files, with the DWARF it reads strings
+/// from.
+struct UnitPair<'p, 'd> {
+    da: &'p gimli::Dwarf<R<'d>>,
+    db: &'p gimli::Dwarf<R<'d>>,
+    ua: &'p gimli::Unit<R<'d>>,
+    ub: &'p gimli::Unit<R<'d>>,
+}
+
 fn unit(
     cx: &mut Cx<'_>,
     st: &mut State,
-    da: &gimli::Dwarf<R<'_>>,
-    db: &gimli::Dwarf<R<'_>>,
-    ua: &gimli::Unit<R<'_>>,
-    ub: &gimli::Unit<R<'_>>,
+    pair: &UnitPair<'_, '_>,
     place: Offsets,
     walk: &mut Walk,
 ) -> gimli::Result<()> {
+    let UnitPair { da, db, ua, ub } = *pair;
     let info_at = place.info_at;
     let unit_at = ua.header.offset().0 as u64;
     let (mut ca, mut cb) = (ua.entries(), ub.entries());
@@ -564,7 +576,7 @@ fn unit(
                     }
                     continue;
                 }
-                if !root && super::symbols::rust_hash_only(sx, sy) {
+                if !root && super::names::rust_hash_only(sx, sy) {
                     st.seen.insert(sx.to_vec());
                     hashes.count += 1;
                     hashes
@@ -659,7 +671,7 @@ fn unit(
             cu.as_bytes(),
         );
     }
-    line_header(cx, st, da, db, ua, ub, &cu, place.line_at, walk)
+    line_header(cx, st, pair, &cu, place.line_at, walk)
 }
 
 fn emit_tree_differs(cx: &mut Cx<'_>, cu: &str, at: u64, walk: &mut Walk) {
@@ -677,18 +689,15 @@ fn emit_tree_differs(cx: &mut Cx<'_>, cu: &str, at: u64, walk: &mut Walk) {
 }
 
 /// The `.debug_line` header of one unit: directories and file names.
-#[expect(clippy::too_many_arguments, reason = "one unit of two files")]
 fn line_header(
     cx: &mut Cx<'_>,
     st: &mut State,
-    da: &gimli::Dwarf<R<'_>>,
-    db: &gimli::Dwarf<R<'_>>,
-    ua: &gimli::Unit<R<'_>>,
-    ub: &gimli::Unit<R<'_>>,
+    pair: &UnitPair<'_, '_>,
     cu: &str,
     line_at: u64,
     walk: &mut Walk,
 ) -> gimli::Result<()> {
+    let UnitPair { da, db, ua, ub } = *pair;
     let (Some(pa), Some(pb)) = (&ua.line_program, &ub.line_program) else {
         return Ok(());
     };

@@ -12,6 +12,7 @@
 mod dwarf;
 mod headers;
 mod model;
+mod names;
 mod strings;
 mod symbols;
 
@@ -144,7 +145,7 @@ fn pair_sections<'s, 'd>(
     for masked in [false, true] {
         let name = |n: &[u8]| {
             if masked {
-                symbols::mask_hex(n)
+                names::mask_hex(n)
             } else {
                 n.to_vec()
             }
@@ -385,7 +386,7 @@ fn section_table(
         st.roots.insert("section .shstrtab".to_owned());
         let rust = renamed
             .iter()
-            .any(|(x, y)| symbols::rust_hash_only(x.name, y.name));
+            .any(|(x, y)| names::rust_hash_only(x.name, y.name));
         let n = renamed.len() as u64;
         let cause = if rust {
             Cause::Toolchain {
@@ -397,7 +398,7 @@ fn section_table(
         };
         let example = renamed
             .iter()
-            .find(|(x, y)| !rust || symbols::rust_hash_only(x.name, y.name))
+            .find(|(x, y)| !rust || names::rust_hash_only(x.name, y.name))
             .or(renamed.first());
         if let Some(&(x, y)) = example {
             cx.emit(
@@ -408,7 +409,7 @@ fn section_table(
                 cause,
                 Evidence::value(x.name),
                 Evidence::value(y.name),
-                &symbols::mask_hex(x.name),
+                &names::mask_hex(x.name),
             );
         }
     }
@@ -587,13 +588,13 @@ fn regions(a: &[u8], b: &[u8]) -> u64 {
 )]
 mod tests {
     use super::*;
-    use crate::classify::{Canaries, Classifier};
-    use crate::finding::{Artifact, Finding};
+    use crate::finding::Finding;
     use crate::formats::Limits;
+    use crate::formats::testing::compare_with;
 
+    /// A fixture made by fixtures/make_elf_fixtures.sh.
     fn fixture(rel: &str) -> Vec<u8> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/elf");
-        std::fs::read(root.join(rel)).expect("fixture (fixtures/make_elf_fixtures.sh)")
+        crate::formats::testing::fixture(&format!("elf/{rel}"))
     }
 
     fn run(a: &[u8], b: &[u8]) -> Vec<Finding> {
@@ -601,10 +602,7 @@ mod tests {
     }
 
     fn run_with(limits: &Limits, a: &[u8], b: &[u8]) -> Vec<Finding> {
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
-        let mut cx = Cx::new(Artifact::new("x.o"), &classifier, limits);
-        ElfComparator.compare(&mut cx, a, b);
-        let (findings, omitted) = cx.finish();
+        let (findings, omitted) = compare_with(&ElfComparator, "x.o", limits, a, b);
         assert!(!findings.is_empty() || omitted > 0 || a == b);
         findings
     }

@@ -166,7 +166,7 @@ pub(super) fn compare(
             continue;
         }
         if let (Some(p), Some(q)) = (p, q)
-            && super::symbols::rust_hash_only(p.1, q.1)
+            && super::names::rust_hash_only(p.1, q.1)
         {
             hashed += 1;
             hashes.get_or_insert((p.1, q.1, p.0));

@@ -821,9 +821,9 @@ fn write_repr(s: &Stream<'_>, id: NodeId, depth: usize, out: &mut String) {
 mod tests {
     use super::super::marshal::{CodeLayout, build::W};
     use super::*;
-    use crate::classify::{Canaries, Classifier};
-    use crate::finding::{Artifact, Finding};
+    use crate::finding::Finding;
     use crate::formats::Limits;
+    use crate::formats::testing::compare_with;
 
     fn pyc(magic: u16, body: &W) -> Vec<u8> {
         let mut out = magic.to_le_bytes().to_vec();
@@ -834,11 +834,7 @@ mod tests {
     }
 
     fn compare(a: &[u8], b: &[u8]) -> Vec<Finding> {
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
-        let limits = Limits::default();
-        let mut cx = Cx::new(Artifact::new("m.pyc"), &classifier, &limits);
-        PycComparator.compare(&mut cx, a, b);
-        cx.finish().0
+        compare_with(&PycComparator, "m.pyc", &Limits::default(), a, b).0
     }
 
     fn place(f: &Finding) -> String {

@@ -694,7 +694,7 @@ mod tests {
 
     #[test]
     fn every_truncation_of_a_real_pyc_fails_without_panic() {
-        let pyc = crate::formats::archive::fixture("pairs/pyc-mtime/a/mod.pyc");
+        let pyc = crate::formats::testing::fixture("pairs/pyc-mtime/a/mod.pyc");
         let body = &pyc[16..];
         assert!(parse(body, 16, CodeLayout::Py311).is_ok());
         for cut in 0..body.len() {

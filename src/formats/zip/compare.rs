@@ -3,9 +3,9 @@
 //! fields on the archive and its content as a member.
 #![deny(clippy::indexing_slicing)]
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::member::{content, loc};
 use super::read::{CD_FIXED, Entry, LOCAL_FIXED, extra_fields, parse};
 use super::record::record;
 use crate::classify::format_epoch;
@@ -13,18 +13,11 @@ use crate::classify::timestamp::dos_datetime;
 use crate::finding::{
     Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, TimestampEncoding,
 };
-use crate::formats::archive::{
-    epoch_evidence, field_loc, only_in, order, suspicious, text_field, unknown,
-};
+use crate::formats::archive::{epoch_evidence, only_in, order, suspicious, text_field, unknown};
 use crate::formats::bytes::Bytes;
-use crate::formats::inflate::{Codec, Unpacked, unpack};
 use crate::formats::{Comparator, Cx, Format, or_bytes};
 
 pub(crate) struct ZipComparator;
-
-fn loc(name: &[u8], field: &str, at: u64) -> Location {
-    field_loc("entry", name, field, at)
-}
 
 fn dos_evidence(time: u16, date: u16) -> Evidence {
     match dos_datetime(time, date) {
@@ -33,18 +26,6 @@ fn dos_evidence(time: u16, date: u16) -> Evidence {
             Evidence::value(iso.clone()).with_token(iso.as_bytes(), Some(Decoded::Time(t)))
         }
         None => Evidence::value(format!("invalid DOS date {date:#06x} time {time:#06x}")),
-    }
-}
-
-fn method_name(m: u16) -> String {
-    match m {
-        0 => "stored".into(),
-        8 => "deflated".into(),
-        9 => "deflate64".into(),
-        12 => "bzip2".into(),
-        14 => "lzma".into(),
-        93 => "zstd".into(),
-        other => format!("method {other}"),
     }
 }
 
@@ -413,98 +394,6 @@ fn hex_ev(d: &Option<Vec<u8>>) -> Evidence {
     }
 }
 
-fn codec(method: u16) -> Option<Codec> {
-    match method {
-        0 => Some(Codec::Stored),
-        8 => Some(Codec::Deflate),
-        _ => None,
-    }
-}
-
-/// The decompressed contents of one entry, side A and side B.
-type Both<'d> = (Cow<'d, [u8]>, Cow<'d, [u8]>);
-
-/// Decompress both sides of one entry. `None` when a limit was reached or
-/// a side could not be decompressed (its finding has been emitted).
-pub(super) fn unpack_pair<'d>(cx: &mut Cx<'_>, ea: &Entry<'d>, eb: &Entry<'d>) -> Option<Both<'d>> {
-    let (Some(ca), Some(cb)) = (codec(ea.method), codec(eb.method)) else {
-        cx.emit(
-            loc(ea.name, "data", ea.data_at),
-            unknown(),
-            Evidence::value(format!(
-                "{}, {} bytes (not decompressed)",
-                method_name(ea.method),
-                ea.data.len()
-            )),
-            Evidence::value(format!(
-                "{}, {} bytes (not decompressed)",
-                method_name(eb.method),
-                eb.data.len()
-            )),
-            b"",
-        );
-        return None;
-    };
-    let mut out = Vec::new();
-    for (e, c) in [(ea, ca), (eb, cb)] {
-        match unpack(cx, e.name, c, e.data) {
-            Unpacked::Data(d) => out.push(d),
-            Unpacked::Limit => return None,
-            Unpacked::Corrupt(why) => {
-                cx.emit(
-                    loc(e.name, "data", e.data_at),
-                    Cause::Unparsed {
-                        format: Format::Zip,
-                        reason: format!(
-                            "{} does not decompress: {why}",
-                            String::from_utf8_lossy(e.name)
-                        ),
-                    },
-                    Evidence::absent(),
-                    Evidence::absent(),
-                    b"",
-                );
-                return None;
-            }
-        }
-    }
-    let b = out.pop()?;
-    let a = out.pop()?;
-    Some((a, b))
-}
-
-/// Compare the contents of one entry; true when they differ once
-/// decompressed.
-pub(super) fn content(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
-    if ea.method == eb.method && ea.data == eb.data {
-        return false;
-    }
-    let Some((ua, ub)) = unpack_pair(cx, ea, eb) else {
-        return ea.crc != eb.crc;
-    };
-    if ua == ub {
-        let ev = |e: &Entry<'_>| {
-            Evidence::value(format!(
-                "{}, {} bytes compressed",
-                method_name(e.method),
-                e.data.len()
-            ))
-        };
-        cx.emit(
-            loc(ea.name, "compressed data", ea.data_at),
-            Cause::Compressor {
-                format: Format::Zip,
-            },
-            ev(ea),
-            ev(eb),
-            b"",
-        );
-        return false;
-    }
-    cx.member(ea.name, &ua, &ub);
-    true
-}
-
 #[cfg(test)]
 #[expect(
     clippy::indexing_slicing,
@@ -512,19 +401,15 @@ pub(super) fn content(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
 )]
 mod tests {
     use super::*;
-    use crate::classify::{Canaries, Classifier};
-    use crate::finding::{Artifact, Finding};
+    use crate::finding::Finding;
     use crate::formats::Limits;
-    use crate::formats::archive::fixture;
+    use crate::formats::testing::{compare_with, fixture};
 
     const WHEEL: &str = "archives/wheel/a/demo_pkg-1.0-cp311-cp311-linux_x86_64.whl";
     const WHEEL_B: &str = "archives/wheel/b/demo_pkg-1.0-cp311-cp311-linux_x86_64.whl";
 
     fn compare(limits: &Limits, a: &[u8], b: &[u8]) -> Vec<Finding> {
-        let classifier = Classifier::new(Canaries::default(), 1_795_614_312);
-        let mut cx = Cx::new(Artifact::new("x.whl"), &classifier, limits);
-        ZipComparator.compare(&mut cx, a, b);
-        cx.finish().0
+        compare_with(&ZipComparator, "x.whl", limits, a, b).0
     }
 
     #[test]

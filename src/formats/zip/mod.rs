@@ -12,6 +12,7 @@
 //! `RECORD` is compared as text.
 
 mod compare;
+mod member;
 mod read;
 mod record;
 

@@ -344,7 +344,7 @@ fn check(archive: &mut Archive<'_>) {
 )]
 mod tests {
     use super::*;
-    use crate::formats::archive::fixture;
+    use crate::formats::testing::fixture;
 
     const WHEEL: &str = "archives/wheel/a/demo_pkg-1.0-cp311-cp311-linux_x86_64.whl";
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::compare::{content, unpack_pair};
+use super::member::{content, unpack_pair};
 use super::read::Entry;
 use crate::finding::{Cause, Evidence, LineSpan, Location};
 use crate::formats::Cx;

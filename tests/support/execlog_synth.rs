@@ -1,5 +1,8 @@
 //! Synthetic build logs in the exact published formats, for fixtures, tests
-//! and benchmarks (Bazel cannot be installed where `twice` is developed).
+//! and benchmarks (large logs for measuring; the real-Bazel fixtures are in
+//! `fixtures/bazel/`). Test support, not part of the library: whoever
+//! includes it declares the `proto` module (`src/execlog/proto.rs`) beside
+//! it.
 //!
 //! The build graph: `//src:b` compiles non-deterministically (a timestamp in
 //! `b.o`) and taints the archive, the shared library, the app and its test;
@@ -17,7 +20,15 @@ use serde::Serialize;
 
 use super::proto::entry::{self, Type, output};
 use super::proto::{Digest as PbDigest, EnvironmentVariable, ExecLogEntry, Platform};
-use crate::finding::Digest;
+
+/// The content digest the synthetic logs use (hex BLAKE3).
+struct Digest;
+
+impl Digest {
+    fn of(data: &[u8]) -> String {
+        blake3::hash(data).to_hex().to_string()
+    }
+}
 
 /// Which of the two builds to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,7 +270,7 @@ fn filler_spawns(n: usize) -> impl Iterator<Item = Spawn> {
 }
 
 fn hex_digest(data: &[u8]) -> (String, i64) {
-    (Digest::of(data).to_hex(), data.len() as i64)
+    (Digest::of(data), data.len() as i64)
 }
 
 /// The action key: a digest of everything that goes into the cache key.

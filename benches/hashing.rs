@@ -111,7 +111,8 @@ fn diff_identical_trees(bencher: Bencher) {
 }
 
 /// The floor: BLAKE3 over the same files, in parallel, from a ready list (no
-/// walk, no pairing, no report).
+/// walk, no pairing, no report), each file memory-mapped (what `twice` did
+/// before it read files with plain reads).
 #[divan::bench(sample_count = 7, sample_size = 1)]
 fn raw_parallel_blake3(bencher: Bencher) {
     let t = trees();
@@ -123,6 +124,18 @@ fn raw_parallel_blake3(bencher: Bencher) {
                 h.update_mmap_rayon(p).unwrap();
                 *h.finalize().as_bytes()
             })
+            .collect::<Vec<_>>()
+    });
+}
+
+/// The same floor with plain reads into one buffer per file.
+#[divan::bench(sample_count = 7, sample_size = 1)]
+fn raw_parallel_blake3_read(bencher: Bencher) {
+    let t = trees();
+    bencher.counter(BytesCount::new(t.bytes)).bench(|| {
+        t.files
+            .par_iter()
+            .map(|p| *blake3::hash(&fs::read(p).unwrap()).as_bytes())
             .collect::<Vec<_>>()
     });
 }

@@ -21,6 +21,14 @@ pub enum Error {
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    #[error("interrupted")]
+    Interrupted,
+    #[error("cannot install the signal handlers: {source}")]
+    Signals {
+        #[source]
+        source: std::io::Error,
+    },
     /// Two paths that cannot be compared.
     #[error(transparent)]
     Diff(#[from] crate::diff::DiffError),
@@ -38,9 +46,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Audit(e) => e.exit_code(),
+            Error::Interrupted => 130,
             Error::Usage { .. }
             | Error::Output { .. }
             | Error::Threads { .. }
+            | Error::Signals { .. }
             | Error::Diff(_)
             | Error::Execlog(_) => 2,
         }

@@ -3,7 +3,7 @@
 //! The pipeline flows one way, and modules import only downward:
 //!
 //! ```text
-//! finding, clock              the model every module shares (imports nothing)
+//! finding, clock, interrupt   the model every module shares (imports nothing)
 //!   classify                  cause detection and fix hints
 //!     formats                 comparators, their budget (`Limits`) and fallback
 //!   tree                      the one walker and hasher
@@ -27,10 +27,11 @@ mod error;
 pub mod execlog;
 pub mod finding;
 mod formats;
+mod interrupt;
 pub mod report;
 pub mod tree;
 
-pub use diff::{BytesComparison, compare_bytes};
+pub use diff::{BytesComparison, compare_bytes, compare_bytes_as};
 pub use error::Error;
 pub use formats::Limits;
 
@@ -129,7 +130,11 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
         now: clock::now(),
         ..DiffOptions::default()
     };
+    interrupt::install().map_err(|source| Error::Signals { source })?;
     let report = with_jobs(args.jobs, || diff_report(&args.a, &args.b, &opts))??;
+    if interrupt::interrupted() {
+        return Err(Error::Interrupted);
+    }
     emit(AnyReport::Findings(&report), &args.output)?;
     Ok(report.verdict().exit_code())
 }
@@ -143,7 +148,11 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
             .map(|[a, b]| (a, b)),
         now: clock::now(),
     };
+    interrupt::install().map_err(|source| Error::Signals { source })?;
     let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &args.b, &opts))??;
+    if interrupt::interrupted() {
+        return Err(Error::Interrupted);
+    }
     emit(AnyReport::Execlog(&report), &args.output)?;
     Ok(report.envelope.verdict.exit_code())
 }

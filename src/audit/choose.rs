@@ -42,6 +42,17 @@ pub(super) fn choose(
         if !missing.is_empty() {
             reasons.push(SkipReason::MissingTools { tools: missing });
         }
+        if v == Variation::FileOrder
+            && reasons.is_empty()
+            && let Err(e) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/fuse")
+        {
+            reasons.push(SkipReason::NoFuse {
+                error: e.to_string(),
+            });
+        }
         if v == Variation::NumCpus && cpus < 2 {
             reasons.push(SkipReason::SingleCpu);
         }

@@ -27,8 +27,6 @@ pub use variation::parse_vary;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::diff::{Comparison, DiffOptions, compare_trees};
@@ -67,11 +65,7 @@ pub struct AuditOptions {
 /// Run an audit and build its report.
 pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
     let globs = validate(&opts)?;
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&interrupted))
-            .map_err(|source| AuditError::Signals { source })?;
-    }
+    crate::interrupt::install().map_err(|source| AuditError::Signals { source })?;
     let mut work = WorkDir::create(opts.keep).map_err(|source| AuditError::WorkDir {
         dir: std::env::temp_dir(),
         source,
@@ -81,6 +75,7 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
     let locale_dir = sandbox::locale_cache(&work.root);
     let mut warnings = Vec::new();
     if !tools.has(BWRAP) {
+        sandbox::adopt_orphans();
         progress.warn(&AuditWarning::NoSandbox.to_string());
         warnings.push(AuditWarning::NoSandbox);
     }
@@ -122,7 +117,7 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
         tools: &tools,
         work: &work,
         exposure: &exposure,
-        interrupted: &interrupted,
+        interrupted: crate::interrupt::as_flag(),
         progress: &progress,
         locale_dir,
         real_home,
@@ -146,6 +141,9 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
             .then(|| Text::new(work.root.as_os_str().as_encoded_bytes()));
         (comparison, info)
     });
+    if !tools.has(BWRAP) {
+        sandbox::kill_orphans();
+    }
     if let Err(AuditError::BuildFailed { .. }) = &result {
         work.keep_logs();
     }
@@ -248,6 +246,7 @@ impl Audit<'_> {
             keep_outputs(r, &outputs);
         }
         timings.hashing = t.elapsed().as_secs_f64();
+        check_interrupt()?;
 
         self.progress.stage("comparing");
         let t = Instant::now();
@@ -262,6 +261,7 @@ impl Audit<'_> {
         }
         let mut comparison = comparison.expect("an audit has at least two runs");
         timings.comparing = t.elapsed().as_secs_f64();
+        check_interrupt()?;
 
         let bisect = match (self.opts.bisect, rest.first()) {
             (true, Some(b)) => {
@@ -280,6 +280,7 @@ impl Audit<'_> {
             }
             _ => None,
         };
+        check_interrupt()?;
         self.check_source_unchanged(&runs)?;
         let info = AuditInfo {
             source: Text::new(self.opts.source.as_os_str().as_encoded_bytes()),
@@ -428,6 +429,14 @@ impl Audit<'_> {
                 path: self.opts.source.clone(),
             });
         }
+        Ok(())
+    }
+}
+
+fn check_interrupt() -> Result<(), AuditError> {
+    if crate::interrupt::interrupted() {
+        Err(AuditError::Interrupted)
+    } else {
         Ok(())
     }
 }

@@ -82,28 +82,42 @@ fn find_libfaketime(faketime: &Path) -> Option<PathBuf> {
 
 /// The audit's own temporary directory: staged trees, homes, logs. Removed
 /// when dropped unless kept; logs survive a failed build.
+///
+/// While the audit runs it holds an exclusive lock on `.lock` inside the
+/// directory. A directory whose `.lock` can be locked belongs to an audit
+/// that died without cleaning up (SIGKILL, a crash): the next audit unmounts
+/// what is still mounted there and removes it. Kept directories have no
+/// `.lock`.
 pub struct WorkDir {
     pub root: PathBuf,
     keep: bool,
     keep_logs: bool,
+    lock: Option<fs::File>,
 }
+
+const WORK_PREFIX: &str = "twice-audit-";
+const LOCK: &str = ".lock";
 
 impl WorkDir {
     pub fn create(keep: bool) -> io::Result<WorkDir> {
         let base = std::env::temp_dir();
+        clean_stale(&base);
         let pid = std::process::id();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         for attempt in 0..100u32 {
-            let root = base.join(format!("twice-audit-{pid}-{:x}", nanos ^ attempt));
+            let root = base.join(format!("{WORK_PREFIX}{pid}-{:x}", nanos ^ attempt));
             match fs::create_dir(&root) {
                 Ok(()) => {
+                    let lock = fs::File::create(root.join(LOCK))?;
+                    lock.try_lock().map_err(io::Error::other)?;
                     fs::create_dir(root.join("logs"))?;
                     return Ok(WorkDir {
                         root,
                         keep,
                         keep_logs: false,
+                        lock: Some(lock),
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -125,6 +139,10 @@ impl WorkDir {
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
+        if self.keep || self.keep_logs {
+            let _ = fs::remove_file(self.root.join(LOCK));
+        }
+        drop(self.lock.take());
         if self.keep {
             return;
         }
@@ -138,6 +156,83 @@ impl Drop for WorkDir {
                     let _ = super::stage::remove_tree(&e.path());
                 }
             }
+        }
+    }
+}
+
+/// Remove the work directories of audits that died without cleaning up,
+/// unmounting what they left mounted first.
+fn clean_stale(base: &Path) {
+    let Ok(rd) = fs::read_dir(base) else { return };
+    for entry in rd.flatten() {
+        let name = entry.file_name();
+        if !name.as_encoded_bytes().starts_with(WORK_PREFIX.as_bytes()) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(lock) = fs::File::open(dir.join(LOCK)) else {
+            continue;
+        };
+        if lock.try_lock().is_err() {
+            continue;
+        }
+        for mountpoint in mounts_below(&dir) {
+            unmount(&mountpoint);
+        }
+        let _ = super::stage::remove_tree(&dir);
+    }
+}
+
+/// Mount points at or below `dir`, deepest first (from
+/// `/proc/self/mountinfo`, field 5, with octal escapes).
+fn mounts_below(dir: &Path) -> Vec<PathBuf> {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mount(p)))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    out.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    out
+}
+
+fn unescape_mount(p: &str) -> String {
+    let mut out = Vec::new();
+    let b = p.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && let Some(oct) = p.get(i + 1..i + 4)
+            && let Ok(v) = u8::from_str_radix(oct, 8)
+        {
+            out.push(v);
+            i += 4;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Unmount a FUSE mount lazily (its daemon exits with it).
+fn unmount(mountpoint: &Path) {
+    for tool in ["fusermount3", "fusermount", "umount"] {
+        let Some(program) = find_program(tool) else {
+            continue;
+        };
+        let flag = if tool == "umount" { "-l" } else { "-uz" };
+        let ok = Command::new(program)
+            .arg(flag)
+            .arg(mountpoint)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return;
         }
     }
 }
@@ -244,6 +339,14 @@ pub fn run_logged(
     };
     loop {
         if let Some(status) = child.try_wait()? {
+            // Background processes the build left in its process group go
+            // with it.
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             return Ok(Ended::Exited(status));
         }
         if interrupted.load(Ordering::SeqCst) {
@@ -257,6 +360,45 @@ pub fn run_logged(
             return Ok(Ended::TimedOut(limit));
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Become the reaper of orphaned descendants: a process a build detached
+/// from its process group (setsid, a daemon) is re-parented to `twice`
+/// instead of init, so [`kill_orphans`] can end it. Only needed without
+/// bubblewrap, whose PID namespace ends with the build.
+pub fn adopt_orphans() {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// Kill and reap every child of this process that `twice` did not start
+/// itself and that is still alive once the builds are over: what builds
+/// left running in the background.
+pub fn kill_orphans() {
+    let me = std::process::id().to_string();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in rd.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid == Some(me.as_str()) {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
     }
 }
 

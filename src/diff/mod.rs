@@ -11,19 +11,20 @@ pub use error::DiffError;
 
 use std::fs;
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 
 use rayon::prelude::*;
 
 use crate::classify::{Canaries, Classifier};
 use crate::finding::{
-    Artifact, Cause, Decoded, Evidence, Finding, Format, Location, MetadataField, Side, Text,
-    sort_findings,
+    Artifact, Cause, Decoded, Evidence, Finding, Format, LimitKind, Location, MetadataField, Side,
+    Text, sort_findings,
 };
 use crate::formats::{Cx, Limits};
-use crate::tree::{Entry, EntryKind, FileData, Meta, Tree, pair, walk};
+use crate::tree::{Entry, EntryKind, Meta, Tree, pair, read_file, walk};
 
 /// What a comparison is asked to do.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct DiffOptions {
     /// Compare mode bits, mtimes and owners too.
     pub metadata: bool,
@@ -31,6 +32,23 @@ pub struct DiffOptions {
     pub limits: Limits,
     /// Seconds since the epoch, bounding plausible timestamps.
     pub now: i64,
+    /// Files larger than this are compared by digest only.
+    pub max_file_bytes: u64,
+    /// File content held in memory at once by all comparisons together.
+    pub memory_bytes: u64,
+}
+
+impl Default for DiffOptions {
+    fn default() -> DiffOptions {
+        DiffOptions {
+            metadata: false,
+            canaries: Canaries::default(),
+            limits: Limits::default(),
+            now: 0,
+            max_file_bytes: 1 << 30,
+            memory_bytes: 4 << 30,
+        }
+    }
 }
 
 /// Compare two files or two directory trees.
@@ -104,10 +122,18 @@ fn single(path: &Path, name: &[u8]) -> Result<Tree, DiffError> {
 /// Compare two walked and hashed trees.
 pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
     let classifier = Classifier::new(opts.canaries.clone(), opts.now);
+    let budget = MemoryBudget::new(opts.memory_bytes);
+    let run = Run {
+        ta,
+        tb,
+        classifier: &classifier,
+        opts,
+        budget: &budget,
+    };
     let pairs = pair(ta, tb);
     let outcomes: Vec<Outcome> = pairs
         .par_iter()
-        .map(|p| compare_pair(ta, tb, p.rel, p.a, p.b, &classifier, opts))
+        .map(|p| compare_pair(&run, p.rel, p.a, p.b))
         .collect();
 
     let mut out = Comparison {
@@ -144,9 +170,37 @@ pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
 /// (recursing into archive members) and return the findings. The entry
 /// point for fuzz targets, benchmarks and other tools.
 pub fn compare_bytes(name: &[u8], a: &[u8], b: &[u8], opts: &DiffOptions) -> BytesComparison {
+    compare_bytes_with(name, a, b, opts, None)
+}
+
+/// [`compare_bytes`] with the comparator of `format`, whatever the content
+/// looks like (for fuzzing one comparator).
+pub fn compare_bytes_as(
+    format: Format,
+    name: &[u8],
+    a: &[u8],
+    b: &[u8],
+    opts: &DiffOptions,
+) -> BytesComparison {
+    compare_bytes_with(name, a, b, opts, Some(format))
+}
+
+fn compare_bytes_with(
+    name: &[u8],
+    a: &[u8],
+    b: &[u8],
+    opts: &DiffOptions,
+    format: Option<Format>,
+) -> BytesComparison {
     let classifier = Classifier::new(opts.canaries.clone(), opts.now);
     let mut cx = Cx::new(Artifact::new(name), &classifier, &opts.limits);
-    let format = (a != b).then(|| crate::formats::compare_bytes(&mut cx, a, b));
+    let format = (a != b).then(|| match format {
+        Some(f) => {
+            crate::formats::comparator(f).compare(&mut cx, a, b);
+            f
+        }
+        None => crate::formats::compare_bytes(&mut cx, a, b),
+    });
     let (mut findings, omitted) = cx.finish();
     sort_findings(&mut findings);
     BytesComparison {
@@ -208,17 +262,22 @@ fn has_children(t: &Tree, rel: &[u8]) -> bool {
         .is_some_and(|(k, _)| k.starts_with(&prefix))
 }
 
-fn compare_pair(
-    ta: &Tree,
-    tb: &Tree,
-    rel: &[u8],
-    a: Option<&Entry>,
-    b: Option<&Entry>,
-    classifier: &Classifier,
-    opts: &DiffOptions,
-) -> Outcome {
+/// What every pair of one comparison shares.
+struct Run<'a> {
+    ta: &'a Tree,
+    tb: &'a Tree,
+    classifier: &'a Classifier,
+    opts: &'a DiffOptions,
+    budget: &'a MemoryBudget,
+}
+
+fn compare_pair(run: &Run<'_>, rel: &[u8], a: Option<&Entry>, b: Option<&Entry>) -> Outcome {
+    if crate::interrupt::interrupted() {
+        return Outcome::default();
+    }
+    let Run { ta, tb, opts, .. } = *run;
     let artifact = Artifact::new(rel);
-    let mut cx = Cx::new(artifact.clone(), classifier, &opts.limits);
+    let mut cx = Cx::new(artifact.clone(), run.classifier, &opts.limits);
     let mut out = Outcome::default();
     let mut format = None;
     match (a, b) {
@@ -248,6 +307,9 @@ fn compare_pair(
             out.compared = !matches!(ea.kind, EntryKind::Dir);
             match (&ea.kind, &eb.kind) {
                 (EntryKind::File { digest: da, .. }, EntryKind::File { digest: db, .. }) => {
+                    // A side that could not be read is listed as unreadable,
+                    // never counted identical.
+                    out.compared = da.is_some() && db.is_some();
                     if ea.meta.executable() != eb.meta.executable() {
                         emit_meta(
                             &mut cx,
@@ -260,7 +322,7 @@ fn compare_pair(
                     if let (Some(da), Some(db)) = (da, db)
                         && da != db
                     {
-                        format = compare_content(&mut cx, &mut out, ta, tb, rel);
+                        format = compare_content(&mut cx, &mut out, run, rel);
                     }
                 }
                 (EntryKind::Symlink { target: x }, EntryKind::Symlink { target: y }) => {
@@ -388,22 +450,39 @@ fn compare_metadata(cx: &mut Cx<'_>, a: &Entry, b: &Entry) {
 }
 
 /// Read both files and hand them to the comparator their content calls for.
+/// Files larger than `max_file_bytes` are not read: a `limit` finding says
+/// they differ by digest only. What both files hold in memory is charged to
+/// the comparison's memory budget first.
 fn compare_content(
     cx: &mut Cx<'_>,
     out: &mut Outcome,
-    ta: &Tree,
-    tb: &Tree,
+    run: &Run<'_>,
     rel: &[u8],
 ) -> Option<Format> {
+    let size = |t: &Tree| match t.entries.get(rel).map(|e| &e.kind) {
+        Some(EntryKind::File { size, .. }) => *size,
+        _ => 0,
+    };
+    let max = run.opts.max_file_bytes;
+    let (sa, sb) = (size(run.ta), size(run.tb));
+    if sa > max || sb > max {
+        let detail = format!(
+            "the files are {sa} and {sb} bytes, more than max_file_bytes ({max}, \
+             --max-file-bytes raises it): their digests differ, their content was not compared"
+        );
+        cx.limit(LimitKind::FileBytes, detail);
+        return None;
+    }
+    let _grant = run.budget.take(sa + sb);
     let open = |side: Side, t: &Tree| {
         let path = t.file_path(rel);
-        FileData::open(&path).map_err(|e| Unreadable {
+        read_file(&path, max).map_err(|e| Unreadable {
             side,
             path: Text::new(path.as_os_str().as_encoded_bytes()),
             reason: e.to_string(),
         })
     };
-    let (da, db) = match (open(Side::A, ta), open(Side::B, tb)) {
+    let (da, db) = match (open(Side::A, run.ta), open(Side::B, run.tb)) {
         (Ok(x), Ok(y)) => (x, y),
         (x, y) => {
             out.unreadable.extend(x.err());
@@ -412,4 +491,49 @@ fn compare_content(
         }
     };
     Some(crate::formats::compare_bytes(cx, &da, &db))
+}
+
+/// Bytes of file content all comparisons of one run may hold at once. A
+/// comparison waits until its two files fit; one pair larger than the
+/// whole budget runs alone.
+struct MemoryBudget {
+    total: u64,
+    left: Mutex<u64>,
+    freed: Condvar,
+}
+
+impl MemoryBudget {
+    fn new(total: u64) -> MemoryBudget {
+        MemoryBudget {
+            total,
+            left: Mutex::new(total),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn take(&self, bytes: u64) -> Grant<'_> {
+        let bytes = bytes.min(self.total);
+        let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        while *left < bytes {
+            left = self.freed.wait(left).unwrap_or_else(|e| e.into_inner());
+        }
+        *left -= bytes;
+        Grant {
+            budget: self,
+            bytes,
+        }
+    }
+}
+
+struct Grant<'b> {
+    budget: &'b MemoryBudget,
+    bytes: u64,
+}
+
+impl Drop for Grant<'_> {
+    fn drop(&mut self) {
+        let mut left = self.budget.left.lock().unwrap_or_else(|e| e.into_inner());
+        *left += self.bytes;
+        self.budget.freed.notify_all();
+    }
 }

@@ -170,6 +170,8 @@ pub enum LimitKind {
     UnpackedBytes,
     /// One member larger than `max_member_bytes` once decompressed.
     MemberBytes,
+    /// A file larger than `max_file_bytes`: compared by digest only.
+    FileBytes,
 }
 
 impl fmt::Display for LimitKind {
@@ -179,6 +181,7 @@ impl fmt::Display for LimitKind {
             LimitKind::Members => "member count",
             LimitKind::UnpackedBytes => "total decompressed bytes",
             LimitKind::MemberBytes => "member size",
+            LimitKind::FileBytes => "file size",
         })
     }
 }
@@ -229,11 +232,18 @@ impl fmt::Display for Cause {
             Cause::Metadata { field } => write!(f, "{field} differs"),
             Cause::Unknown { differences: 1 } => f.write_str("unknown"),
             Cause::Unknown { differences } => write!(f, "unknown ({differences} differences)"),
-            Cause::Consequence { of } => write!(f, "consequence of {of}"),
+            Cause::Consequence { of } => write!(f, "consequence of {}", super::printable(of)),
             Cause::Unparsed { format, reason } => {
-                write!(f, "could not parse as {}: {reason}", format.name())
+                write!(
+                    f,
+                    "could not parse as {}: {}",
+                    format.name(),
+                    super::printable(reason)
+                )
             }
-            Cause::Limit { limit, detail } => write!(f, "{limit} limit reached: {detail}"),
+            Cause::Limit { limit, detail } => {
+                write!(f, "{limit} limit reached: {}", super::printable(detail))
+            }
             Cause::Environment { what } => write!(f, "captured {what}"),
             Cause::Compressor { format } => write!(
                 f,
@@ -253,9 +263,12 @@ impl fmt::Display for Cause {
                 plural(*records)
             ),
             Cause::Permissions => f.write_str("permission bits differ"),
-            Cause::Suspicious { format, reason } => {
-                write!(f, "suspicious {}: {reason}", format.name())
-            }
+            Cause::Suspicious { format, reason } => write!(
+                f,
+                "suspicious {}: {}",
+                format.name(),
+                super::printable(reason)
+            ),
             Cause::Toolchain {
                 part,
                 differences: 1,

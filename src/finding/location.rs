@@ -72,7 +72,7 @@ impl fmt::Display for Location {
                 Ok(())
             }
             Location::Field { path, at } => {
-                f.write_str(&path.join(", "))?;
+                f.write_str(&super::printable(&path.join(", ")))?;
                 if let Some(at) = at {
                     write!(f, " at {at:#x}")?;
                 }

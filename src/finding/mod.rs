@@ -88,9 +88,12 @@ impl Text {
         Text(bytes.into())
     }
 
-    /// A lossy rendering for humans.
+    /// A lossy rendering for humans, with control characters escaped.
     pub fn lossy(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.0)
+        match String::from_utf8_lossy(&self.0) {
+            std::borrow::Cow::Borrowed(s) => printable(s),
+            std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(printable(&s).into_owned()),
+        }
     }
 }
 
@@ -131,7 +134,8 @@ impl Artifact {
         self.segments.len() - 1
     }
 
-    fn joined(&self) -> Vec<u8> {
+    /// The segments joined with `!`, as raw bytes.
+    pub fn joined(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for (i, seg) in self.segments.iter().enumerate() {
             if i > 0 {
@@ -145,8 +149,35 @@ impl Artifact {
 
 impl fmt::Display for Artifact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8_lossy(&self.joined()))
+        f.write_str(&printable(&String::from_utf8_lossy(&self.joined())))
     }
+}
+
+/// `s` safe to print on a terminal: control characters (but tab), and the
+/// Unicode controls that reorder text, escaped (`\n`, `\x1b`,
+/// `\u{202e}`), so a file name or content cannot move the cursor, clear the
+/// screen or forge report lines.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl Serialize for Artifact {
@@ -305,7 +336,7 @@ pub(crate) fn fingerprint(
 ) -> Fingerprint {
     let mut h = blake3::Hasher::new();
     h.update(b"twice-fingerprint-v1\0");
-    h.update(artifact.to_string().as_bytes());
+    h.update(&artifact.joined());
     h.update(b"\0");
     h.update(cause.name().as_bytes());
     h.update(b"\0");
@@ -358,6 +389,19 @@ mod tests {
         let a = Artifact::new("dist/pkg.whl").member("pkg/_speedups.so");
         assert_eq!(a.to_string(), "dist/pkg.whl!pkg/_speedups.so");
         assert_eq!(a.depth(), 1);
+    }
+
+    #[test]
+    fn terminal_controls_are_escaped_for_humans() {
+        assert_eq!(printable("plain\tname"), "plain\tname");
+        assert_eq!(printable("a\x1b[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(printable("x\nfindings: 0"), "x\\nfindings: 0");
+        assert_eq!(printable("\u{202e}txt.exe"), "\\u{202e}txt.exe");
+        assert_eq!(Artifact::new("a\rb").to_string(), "a\\rb");
+        assert_eq!(
+            Text::new(b"\x1b]0;t\x07".to_vec()).lossy(),
+            "\\x1b]0;t\\x07"
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ impl<'a> Cx<'a> {
     /// this to stop scanning early; `emit` counts what it drops either way.
     /// The limit covers a top-level artifact and all its members together.
     pub fn full(&self) -> bool {
-        self.findings.len() >= self.limits.max_findings
+        self.findings.len() >= self.limits.max_findings || crate::interrupt::interrupted()
     }
 
     /// Record that `n` findings were not produced (a comparator that stops

@@ -82,6 +82,8 @@ pub enum SkipReason {
     LocaleUnavailable { locale: String, error: String },
     /// libfaketime hangs rustc at start-up.
     RustBuild,
+    /// FUSE (`/dev/fuse`) is missing or not usable by this user.
+    NoFuse { error: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -107,6 +109,9 @@ impl fmt::Display for SkipReason {
             SkipReason::SingleCpu => f.write_str("needs a second CPU"),
             SkipReason::LocaleUnavailable { locale, error } => {
                 write!(f, "needs the {locale} locale ({error})")
+            }
+            SkipReason::NoFuse { error } => {
+                write!(f, "needs FUSE: /dev/fuse cannot be opened ({error})")
             }
             SkipReason::RustBuild => f.write_str(
                 "not applied to Rust builds: libfaketime hangs rustc at start-up (the two runs' \

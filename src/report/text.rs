@@ -10,7 +10,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use super::{AuditInfo, CommandKind, Report, VariationState, Verdict};
 use crate::classify::format_epoch;
 use crate::diff::ArtifactDelta;
-use crate::finding::{Decoded, Evidence, Excerpt, Finding, Side};
+use crate::finding::{Decoded, Evidence, Excerpt, Finding, Side, printable};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextOptions {
@@ -89,7 +89,13 @@ pub fn render_text(report: &Report, opts: TextOptions, out: &mut dyn Write) -> s
     if !report.unreadable.is_empty() {
         let _ = writeln!(s, "\n{}", p.bold("Could not read"));
         for pr in &report.unreadable {
-            let _ = writeln!(s, "  {} {}: {}", pr.side, pr.path.lossy(), pr.reason);
+            let _ = writeln!(
+                s,
+                "  {} {}: {}",
+                pr.side,
+                pr.path.lossy(),
+                printable(&pr.reason)
+            );
         }
     }
     verdict(report, &p, &mut s);
@@ -309,11 +315,12 @@ fn evidence(side: Side, e: &Evidence, p: &Paint, s: &mut String) {
 
 /// Show `line` with the first occurrence of `token` marked.
 fn highlight(line: &[u8], token: Option<&[u8]>, side: Side, p: &Paint) -> String {
-    let text = String::from_utf8_lossy(line);
-    let Some(token) = token.map(String::from_utf8_lossy) else {
+    let lossy = String::from_utf8_lossy(line);
+    let text = printable(&lossy);
+    let Some(token) = token.map(|t| printable(&String::from_utf8_lossy(t)).into_owned()) else {
         return text.into_owned();
     };
-    match (p.on, token.is_empty(), text.find(token.as_ref())) {
+    match (p.on, token.is_empty(), text.find(token.as_str())) {
         (true, false, Some(at)) => format!(
             "{}{}{}",
             &text[..at],

@@ -3,20 +3,9 @@
 //! relative path.
 
 mod pair;
+mod read;
 mod walk;
 
 pub use pair::{Pair, pair};
-pub use walk::{Entry, EntryKind, FileData, Meta, ReadError, SpecialKind, Tree, walk};
-
-use std::path::Path;
-
-use crate::finding::Digest;
-
-/// Hash one file from the file system: memory-mapped and hashed on several
-/// threads when it is large (BLAKE3 parallelises within a file), read
-/// otherwise.
-pub fn hash_file(path: &Path) -> std::io::Result<Digest> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap_rayon(path)?;
-    Ok(Digest(*hasher.finalize().as_bytes()))
-}
+pub use read::{ReadFailure, hash_file, open_regular, read_file};
+pub use walk::{Entry, EntryKind, Meta, ReadError, SpecialKind, Tree, walk};

@@ -138,6 +138,7 @@ impl Tree {
             .entries
             .par_iter()
             .filter(|(_, e)| matches!(e.kind, EntryKind::File { digest: None, .. }))
+            .filter(|_| !crate::interrupt::interrupted())
             .map(|(rel, _)| (rel.clone(), super::hash_file(&self.file_path(rel))))
             .collect();
         for (rel, result) in results {
@@ -188,6 +189,9 @@ pub fn walk(root: &Path) -> Tree {
         .sort_by_file_name()
         .min_depth(1);
     for item in walker {
+        if crate::interrupt::interrupted() {
+            break;
+        }
         let dent = match item {
             Ok(d) => d,
             Err(e) => {
@@ -243,48 +247,6 @@ fn entry_of(path: &Path) -> std::io::Result<Entry> {
         kind,
         meta: Meta::from_metadata(&m),
     })
-}
-
-/// The bytes of a file to compare: mapped when large, read when small.
-pub enum FileData {
-    Owned(Vec<u8>),
-    Mapped(memmap2::Mmap),
-}
-
-/// Files at least this large are memory-mapped instead of read.
-const MAP_THRESHOLD: u64 = 1 << 20;
-
-impl FileData {
-    pub fn open(path: &Path) -> std::io::Result<FileData> {
-        let file = fs::File::open(path)?;
-        let len = file.metadata()?.len();
-        if len >= MAP_THRESHOLD {
-            // SAFETY: the map is read-only and private to this process. A
-            // build output truncated by another process while we compare it
-            // would fault; `twice` compares finished outputs only.
-            #[expect(
-                unsafe_code,
-                reason = "memory-mapping large outputs keeps memory bounded"
-            )]
-            let map = unsafe { memmap2::Mmap::map(&file)? };
-            Ok(FileData::Mapped(map))
-        } else {
-            let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-            std::io::Read::read_to_end(&mut &file, &mut buf)?;
-            Ok(FileData::Owned(buf))
-        }
-    }
-}
-
-impl std::ops::Deref for FileData {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            FileData::Owned(v) => v,
-            FileData::Mapped(m) => m,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,10 @@
+//! Any two contents through the binary comparator: findings, never a panic,
+//! a hang or unbounded memory. Seeds: `fuzz/seed.sh` (pairs from `fixtures/`).
+//!
+//! cargo +nightly fuzz run binary corpus/binary
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    twice_fuzz::run(twice::finding::Format::Binary, data);
+});

@@ -18,7 +18,8 @@
 # TWICE_REAPI_START_TIMEOUT (seconds, default 120), TWICE_REAPI_POSTGRES
 # (system: the Debian cluster, needs root; private: initdb in STATE_DIR, the
 # default for other users), TWICE_REAPI_EXTRA_PROPERTY_KEYS (comma-separated
-# platform property keys the server should accept, not match).
+# platform property keys the server should accept, not match),
+# TWICE_REAPI_BOT_ARGS (extra arguments for every bot, e.g. --no-namespaces).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -303,6 +304,8 @@ schedulers:
       - !priority-age-assigner
         count: 1
         interval: 0.1
+        # The default adds up to 1 s of random delay to every assignment.
+        jitter-factor: 0.05
 instances:
   - name: "$instance"
     services:
@@ -356,7 +359,8 @@ start_bots() { # N
         mkdir -p "$dir"
         spawn "bot-$i" "$state/logs/bot-$i.log" "$venv/bin/python" "$support/reapi_bot.py" \
             --remote "grpc://127.0.0.1:$port" --instance "$instance" --name "twice-$id-bot-$i" \
-            --work-dir "$dir" --exec-root-path "$state/execroot" --ready-file "$dir/ready"
+            --work-dir "$dir" --exec-root-path "$state/execroot" --ready-file "$dir/ready" \
+            ${TWICE_REAPI_BOT_ARGS:-}
         bot_pids+=("$spawned_pid")
     done
     t0=$(now)
@@ -389,13 +393,20 @@ kv() { # KEY VALUE
 }
 
 write_env() {
-    local variations
-    variations=$("$venv/bin/python" - "$state"/bots/*/ready <<'EOF'
+    local variations exec_root
+    # What every bot can do: the variations all of them apply, and whether all
+    # of them run commands at the one shared exec root path (namespaces).
+    read -r variations exec_root < <("$venv/bin/python" - "$state"/bots/*/ready <<'EOF'
 import json, sys
-sets = [set(json.load(open(p))["variations"]) for p in sys.argv[1:]]
-print(",".join(sorted(set.intersection(*sets))) if sets else "")
+bots = [json.load(open(p)) for p in sys.argv[1:]]
+common = set.intersection(*(set(b["variations"]) for b in bots))
+paths = {b["exec_root_path"] for b in bots}
+stable = all(b["namespaces"] for b in bots) and len(paths) == 1
+print(",".join(sorted(common)) or "-", paths.pop() if stable else "-")
 EOF
 )
+    [ "$variations" != - ] || variations=
+    [ "$exec_root" != - ] || exec_root=
     {
         echo "# Written by scripts/reapi-cluster.sh start: KEY=VALUE lines a shell can source;"
         echo "# a value is single-quoted only if it holds characters a shell would interpret."
@@ -403,7 +414,7 @@ EOF
         kv TWICE_REAPI_INSTANCE "$instance"
         kv TWICE_REAPI_WORKERS "$workers"
         kv TWICE_REAPI_VARIATIONS "$variations"
-        kv TWICE_REAPI_EXEC_ROOT "$state/execroot"
+        kv TWICE_REAPI_EXEC_ROOT "$exec_root"
         kv TWICE_REAPI_SERVER_PID "$server_pid"
         kv TWICE_REAPI_BOT_PIDS "$(IFS=,; echo "${bot_pids[*]}")"
         kv TWICE_REAPI_PYTHON "$venv/bin/python"
@@ -445,23 +456,31 @@ do_start() {
     db=twice_reapi_$id
     local pw url
     pw=$(random_hex)
+    local t=$t0 phases=""
+    phase() { phases="$phases, $1 $(since "$t") s"; t=$(now); }
     ensure_venv
+    phase "venv ($venv_note)"
     pg_mode=$(pg_mode)
     echo "$db" >"$state/db" # recorded before it exists, so stop drops it whatever happens next
     pg_acquire
     drop_db_sql "$db" | admin_psql
     printf 'CREATE ROLE "%s" LOGIN PASSWORD '\''%s'\'';\nCREATE DATABASE "%s" OWNER "%s";\n' \
         "$db" "$pw" "$db" "$db" | admin_psql
+    phase "postgres ($pg_mode)"
     url="postgresql+psycopg2://$db:$pw@127.0.0.1:$pg_port/$db"
     "$venv/bin/bgd" migrate apply "$url" >"$state/logs/migrate.log" 2>&1 ||
         { tail -n 20 "$state/logs/migrate.log" >&2; die "bgd migrate apply failed"; }
+    phase migrate
     mkdir -p "$state/execroot"
     start_server "$url"
+    phase server
     start_bots "$workers"
+    phase bots
     write_env
     trap - EXIT INT TERM
-    log "started in $(since "$t0") s (venv $venv_note): grpc://127.0.0.1:$port instance '$instance'," \
-        "$workers bot(s), variations: $(grep '^TWICE_REAPI_VARIATIONS=' "$state/env" | cut -d= -f2-)"
+    log "started in $(since "$t0") s: grpc://127.0.0.1:$port instance '$instance', $workers bot(s)," \
+        "variations: $(grep '^TWICE_REAPI_VARIATIONS=' "$state/env" | cut -d= -f2-)"
+    log "  ${phases#, }"
 }
 
 start_failed() {

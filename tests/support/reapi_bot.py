@@ -68,6 +68,10 @@ def _exec_helper(argv):
             socket.sethostname(hostname)
         except OSError as e:
             fail(f"sethostname({hostname}) failed: {e}")
+    # In a user namespace (not root) unshare --keep-caps lent this helper the
+    # capabilities it needed above; the command gets none of them.
+    pr_cap_ambient, pr_cap_ambient_clear_all = 47, 4
+    libc.prctl(pr_cap_ambient, pr_cap_ambient_clear_all, 0, 0, 0)
     try:
         os.chdir(os.path.join(dst, wd))
     except OSError as e:
@@ -139,7 +143,7 @@ FAKETIME_RE = re.compile(r"^[+-]?[0-9]{1,11}$")
 CHUNK = 1 << 20  # ByteStream chunk size
 RPC_TIMEOUT = 60.0  # CAS calls
 IDLE_POLL = 20.0  # UpdateBotSession while idle (the server waits 80% of it for a lease)
-HEARTBEAT = 5.0  # UpdateBotSession while a lease runs
+HEARTBEAT = 2.0  # UpdateBotSession while a lease runs (and how soon a cancel is seen)
 CREATE_TIMEOUT = 3.0  # short on purpose: under 3.75 s BuildGrid answers at once
 RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
@@ -464,7 +468,7 @@ class Bot:
             self._write_env(envfile, {"PATH": "/usr/bin:/bin"})
             base = ["--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
             if os.geteuid() != 0:
-                base = ["--user", "--map-current-user"] + base
+                base = ["--user", "--map-current-user", "--keep-caps"] + base
             if self.unshare and not self.args.no_namespaces:
                 ok = self._try([self.unshare, *base, "--",
                                 *self._helper_argv(src, dst, ".", "", errfile, envfile, ["/bin/sh", "-c", "exit 0"])])

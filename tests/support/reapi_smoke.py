@@ -33,6 +33,8 @@ from buildgrid._protos.build.bazel.remote.execution.v2 import (
     remote_execution_pb2 as re_pb2,
     remote_execution_pb2_grpc as re_grpc,
 )
+from buildgrid._protos.google.bytestream import bytestream_pb2, bytestream_pb2_grpc
+from buildgrid._protos.google.longrunning import operations_pb2, operations_pb2_grpc
 from buildgrid._protos.google.rpc import code_pb2, error_details_pb2
 
 BUILD_SH = b"""#!/bin/sh
@@ -76,15 +78,38 @@ class Client:
         self.instance = instance
         self.cas = re_grpc.ContentAddressableStorageStub(self.channel)
         self.exec = re_grpc.ExecutionStub(self.channel)
+        self.bytestream = bytestream_pb2_grpc.ByteStreamStub(self.channel)
+        self.operations = operations_pb2_grpc.OperationsStub(self.channel)
         self.caps = re_grpc.CapabilitiesStub(self.channel).GetCapabilities(
             re_pb2.GetCapabilitiesRequest(instance_name=instance), timeout=30)
 
     def upload(self, blobs):
         req = re_pb2.BatchUpdateBlobsRequest(instance_name=self.instance)
         for data in blobs:
-            req.requests.add(digest=digest(data), data=data)
+            if len(data) > 1 << 20:
+                self.write_stream(data)
+            else:
+                req.requests.add(digest=digest(data), data=data)
         for r in self.cas.BatchUpdateBlobs(req, timeout=30).responses:
             assert r.status.code == code_pb2.OK, r.status
+
+    def write_stream(self, data):
+        d = digest(data)
+        name = f"{self.instance}/uploads/{uuid.uuid4()}/blobs/{d.hash}/{d.size_bytes}".lstrip("/")
+        step = 1 << 20
+
+        def chunks():
+            for off in range(0, len(data), step):
+                yield bytestream_pb2.WriteRequest(resource_name=name, write_offset=off, data=data[off:off + step],
+                                                  finish_write=off + step >= len(data))
+
+        resp = self.bytestream.Write(chunks(), timeout=60)
+        assert resp.committed_size == len(data), resp
+
+    def read_stream(self, d):
+        name = f"{self.instance}/blobs/{d.hash}/{d.size_bytes}".lstrip("/")
+        return b"".join(r.data for r in self.bytestream.Read(bytestream_pb2.ReadRequest(resource_name=name),
+                                                              timeout=60))
 
     def read(self, d):
         resp = self.cas.BatchReadBlobs(re_pb2.BatchReadBlobsRequest(instance_name=self.instance, digests=[d]),
@@ -164,9 +189,10 @@ class Client:
 
 
 class Smoke:
-    def __init__(self, client, variations):
+    def __init__(self, client, variations, exec_root):
         self.c = client
         self.variations = variations
+        self.exec_root = exec_root
         self.passed = self.failed = 0
         self.timings = []
 
@@ -223,9 +249,14 @@ class Smoke:
         assert self.c.file_in_tree(tree, "link") == ("symlink", "hello.txt")
         self.baseline = r1
         workers = {r.execution_metadata.worker for _, r in results}
-        pwds = {self.c.file_in_tree(r.output_directories[0].tree_digest, "pwd.txt") for _, r in results}
-        assert len(pwds) == 1, f"the exec root path differs between runs: {pwds}"
-        return f"tree {tree.hash[:12]}…, workers {', '.join(sorted(workers))}, exec root {pwds.pop().decode().strip()}"
+        pwds = {self.c.file_in_tree(r.output_directories[0].tree_digest, "pwd.txt").decode().strip()
+                for _, r in results}
+        if self.exec_root:
+            assert pwds == {self.exec_root}, f"commands ran at {pwds}, not at {self.exec_root}"
+            where = f"exec root {self.exec_root}"
+        else:
+            where = f"exec roots {', '.join(sorted(pwds))} (no shared path: bots without namespaces)"
+        return f"tree {tree.hash[:12]}…, workers {', '.join(sorted(workers))}, {where}"
 
     def environment(self):
         a = self.c.action(["/usr/bin/env"], env={"PATH": "/usr/bin:/bin", "TWICE_SMOKE": "a b=c"})
@@ -311,6 +342,54 @@ class Smoke:
         assert ("MISSING", f"blobs/{d.hash}/{d.size_bytes}") in subjects, (resp.status, subjects)
         return f"MISSING blobs/{d.hash[:12]}…/{d.size_bytes}"
 
+    def large_blobs(self):
+        big = os.urandom(3 << 20) * 2  # 6 MiB: above the batch limit both ways
+        blobs = []
+        root = self.c.tree({"big.bin": big}, blobs)
+        a = self.c.action(["/bin/cp", "big.bin", "copy.bin"], root=root, output_files=["copy.bin"], blobs=blobs)
+        resp, elapsed, _ = self.c.execute(a)
+        assert resp.status.code == code_pb2.OK and resp.result.exit_code == 0, resp
+        out = resp.result.output_files[0].digest
+        assert out == digest(big), out
+        assert self.c.read_stream(out) == big
+        return f"6 MiB in and out through ByteStream in {elapsed:.2f} s"
+
+    def cancel(self):
+        marker = f"{37 + time.time() % 1:.6f}"  # a sleep argument no other process has
+        a = self.c.action(["/bin/sleep", marker])
+        stream = self.c.exec.Execute(re_pb2.ExecuteRequest(instance_name=self.c.instance, action_digest=a,
+                                                           skip_cache_lookup=True), timeout=60)
+        first = next(stream)
+
+        def running():
+            for pid in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        if marker.encode() in f.read():
+                            return True
+                except OSError:
+                    pass
+            return False
+
+        deadline = time.monotonic() + 20
+        while not running():
+            assert time.monotonic() < deadline, "the action never started"
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        self.c.operations.CancelOperation(operations_pb2.CancelOperationRequest(name=first.name), timeout=10)
+        last = first
+        try:
+            for op in stream:
+                last = op
+        except grpc.RpcError as e:
+            last = e
+        while running():
+            assert time.monotonic() - t0 < 20, "the cancelled command still runs after 20 s"
+            time.sleep(0.1)
+        what = last.code().name if isinstance(last, grpc.RpcError) else (
+            code_pb2.Code.Name(last.error.code) if last.HasField("error") else "done")
+        return f"command gone {time.monotonic() - t0:.1f} s after CancelOperation (stream: {what})"
+
     def timeout(self):
         a = self.c.action(["/bin/sleep", "30"], timeout=1)
         resp, elapsed, _ = self.c.execute(a)
@@ -349,7 +428,8 @@ def main():
     variations = [v for v in env.get("TWICE_REAPI_VARIATIONS", "").split(",") if v]
     print(f"# {env['TWICE_REAPI_URL']} instance '{env.get('TWICE_REAPI_INSTANCE', '')}', "
           f"variations: {', '.join(variations) or 'none'}", flush=True)
-    smoke = Smoke(Client(env["TWICE_REAPI_URL"], env.get("TWICE_REAPI_INSTANCE", "")), variations)
+    smoke = Smoke(Client(env["TWICE_REAPI_URL"], env.get("TWICE_REAPI_INSTANCE", "")), variations,
+                  env.get("TWICE_REAPI_EXEC_ROOT", ""))
     smoke.check("capabilities", smoke.capabilities)
     smoke.check("one action twice (do_not_cache, distinct salts)", smoke.twice)
     smoke.check("exact environment", smoke.environment)
@@ -358,7 +438,9 @@ def main():
     smoke.check("failing command", smoke.failing)
     smoke.check("missing input blob", smoke.missing_input)
     smoke.check("action timeout", smoke.timeout)
-    smoke.check("two bots in parallel", smoke.parallel)
+    smoke.check("large blobs", smoke.large_blobs)
+    smoke.check("cancel", smoke.cancel)
+    smoke.check("parallel actions", smoke.parallel)
     smoke.check("latency", lambda: smoke.latency(runs))
     print(f"{smoke.passed} passed, {smoke.failed} failed")
     sys.exit(1 if smoke.failed else 0)

@@ -57,7 +57,10 @@ spawn() { # NAME LOGFILE CMD...: a new session (process group) per process
 
 lock_state() {
     exec 9>"$state/.lock"
-    flock -w 300 9 || die "another start/stop holds $state/.lock"
+    if ! flock -n 9; then
+        log "waiting for another start/stop on $state to finish"
+        flock -w 300 9 || die "another start/stop still holds $state/.lock after 300 s"
+    fi
 }
 
 # --- Python and BuildGrid ---------------------------------------------------------

@@ -117,7 +117,7 @@ pg_mode() {
 
 pg_bindir() {
     local d
-    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     [ -n "$d" ] && [ -x "$d/postgres" ] ||
         die "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/postgres): run scripts/setup.sh"
     echo "$d"
@@ -324,8 +324,8 @@ EOF
 }
 
 start_server() { # URL; sets port
-    local attempt t0 pid
-    for attempt in 1 2 3; do
+    local t0 pid
+    for _ in 1 2 3; do
         port=$(free_port)
         write_config "$1" "$port"
         mkdir -p "$state/cas"
@@ -360,6 +360,7 @@ start_bots() { # N
     for ((i = 1; i <= $1; i++)); do
         dir=$state/bots/$i
         mkdir -p "$dir"
+        # shellcheck disable=SC2086 # TWICE_REAPI_BOT_ARGS is split into words on purpose
         spawn "bot-$i" "$state/logs/bot-$i.log" "$venv/bin/python" "$support/reapi_bot.py" \
             --remote "grpc://127.0.0.1:$port" --instance "$instance" --name "twice-$id-bot-$i" \
             --work-dir "$dir" --exec-root-path "$state/execroot" --ready-file "$dir/ready" \
@@ -561,7 +562,12 @@ do_status() {
     while read -r name pid st; do
         if alive "$pid" "$st"; then echo "$name: running (pid $pid)"; else echo "$name: not running (pid $pid)"; down=1; fi
     done <"$state/pids"
-    [ -f "$state/env" ] && grep '^TWICE_' "$state/env" || { echo "env: not written (start did not finish)"; down=1; }
+    if [ -f "$state/env" ]; then
+        grep '^TWICE_' "$state/env"
+    else
+        echo "env: not written (start did not finish)"
+        down=1
+    fi
     return "$down"
 }
 

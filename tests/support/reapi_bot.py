@@ -110,7 +110,7 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 
 import grpc  # noqa: E402
-from google.protobuf import any_pb2, struct_pb2, timestamp_pb2  # noqa: E402
+from google.protobuf import struct_pb2, timestamp_pb2  # noqa: E402
 
 from buildgrid._protos.build.bazel.remote.execution.v2 import (  # noqa: E402
     remote_execution_pb2 as re_pb2,

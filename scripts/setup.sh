@@ -2,7 +2,8 @@
 # Install what twice needs from the system: the tools its build variations
 # use (bubblewrap, faketime, disorderfs, util-linux) and the toolchains its
 # fixture scripts and the demo project drive (gcc, binutils, make, python3
-# with setuptools and wheel, tar, gzip, zip).
+# with setuptools and wheel, tar, gzip, zip), and PostgreSQL for the REAPI
+# test cluster (scripts/reapi-cluster.sh).
 # Idempotent: does nothing when everything is already present.
 set -euo pipefail
 
@@ -23,6 +24,7 @@ have fusermount3 || have fusermount || need+=(fuse3)
 have domainname || need+=(hostname)
 have localedef || need+=(libc-bin)
 [ -d /usr/share/i18n/locales ] || need+=(locales)
+{ have pg_ctlcluster && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; } || need+=(postgresql)
 have cargo || { echo "setup: cargo not found; install Rust with rustup first" >&2; exit 1; }
 
 if ((${#need[@]})); then

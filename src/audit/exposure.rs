@@ -3,8 +3,8 @@
 //! The build sees the host's root read-only, except:
 //! - the runtime and scratch directories where services keep their sockets
 //!   and users keep their files ([`HIDDEN`]) are replaced by empty tmpfs;
-//! - Unix sockets found elsewhere under `/var` (a bounded scan) are masked
-//!   with `/dev/null`;
+//! - every other Unix socket bound on this host (as `/proc/net/unix` lists
+//!   them when the build starts) is masked with `/dev/null`;
 //! - what the build needs from inside the hidden directories comes back
 //!   read-only: the directories on `PATH` and `LD_LIBRARY_PATH`, the Rust
 //!   and pyenv toolchain homes (`CARGO_HOME`, `RUSTUP_HOME`, `PYENV_ROOT`),
@@ -23,27 +23,11 @@ pub const HIDDEN: [&str; 9] = [
     "/run", "/var/run", "/tmp", "/var/tmp", "/dev/shm", "/home", "/root", "/mnt", "/media",
 ];
 
-/// Where the socket scan looks, how deep and how far.
-const SCAN_ROOTS: [&str; 2] = ["/var", "/srv"];
-const SCAN_DEPTH: usize = 5;
-const SCAN_ENTRIES: usize = 50_000;
-/// Large trees that hold no service sockets.
-const SCAN_SKIP: [&str; 6] = [
-    "/var/cache",
-    "/var/log",
-    "/var/lib/docker",
-    "/var/lib/containers",
-    "/var/lib/apt",
-    "/var/lib/dpkg",
-];
-
 /// The host paths a sandbox hides, masks and re-exposes.
 #[derive(Clone, Debug, Default)]
 pub struct Exposure {
     /// Existing directories replaced by tmpfs.
     pub hidden: Vec<PathBuf>,
-    /// Sockets outside the hidden directories, masked by `/dev/null`.
-    pub masked: Vec<PathBuf>,
     /// Directories inside hidden ones bound back read-only.
     pub exposed: Vec<PathBuf>,
 }
@@ -90,16 +74,33 @@ impl Exposure {
                 kept.push(p);
             }
         }
-        let mut masked = Vec::new();
-        for root in SCAN_ROOTS {
-            scan_sockets(Path::new(root), &hidden, &mut masked);
-        }
-        masked.sort();
         Exposure {
             hidden,
-            masked,
             exposed: kept,
         }
+    }
+
+    /// The sockets bound on this host now that the sandbox would show.
+    pub fn visible_sockets(&self) -> Vec<PathBuf> {
+        let Ok(table) = fs::read_to_string("/proc/net/unix") else {
+            return Vec::new();
+        };
+        let mut out: Vec<PathBuf> = table
+            .lines()
+            .skip(1)
+            // `Num RefCount Protocol Flags Type St Inode Path`; abstract
+            // names start with `@` and belong to the network namespace.
+            .filter_map(|line| line.split_whitespace().nth(7))
+            .filter(|p| p.starts_with('/'))
+            // The path the socket was bound at may run through a symlink
+            // (`/var/run` → `/run`): what the sandbox shows is the real one.
+            .filter_map(|p| fs::canonicalize(p).ok())
+            .filter(|p| !under_any(p, &self.hidden) || under_any(p, &self.exposed))
+            .filter(|p| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_socket()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The bubblewrap arguments that apply it (after `--ro-bind / /`).
@@ -109,15 +110,15 @@ impl Exposure {
             args.push("--tmpfs".into());
             args.push(dir.into());
         }
-        for socket in &self.masked {
-            args.push("--ro-bind".into());
-            args.push("/dev/null".into());
-            args.push(socket.into());
-        }
         for dir in &self.exposed {
             args.push("--ro-bind".into());
             args.push(dir.into());
             args.push(dir.into());
+        }
+        for socket in self.visible_sockets() {
+            args.push("--ro-bind".into());
+            args.push("/dev/null".into());
+            args.push(socket.into());
         }
         args
     }
@@ -125,33 +126,6 @@ impl Exposure {
 
 fn under_any(p: &Path, dirs: &[PathBuf]) -> bool {
     dirs.iter().any(|d| p.starts_with(d))
-}
-
-/// Sockets below `root`, at most [`SCAN_DEPTH`] levels down and
-/// [`SCAN_ENTRIES`] entries in all, never following links.
-fn scan_sockets(root: &Path, hidden: &[PathBuf], out: &mut Vec<PathBuf>) {
-    let mut stack = vec![(root.to_path_buf(), 0usize)];
-    let mut seen = 0usize;
-    while let Some((dir, depth)) = stack.pop() {
-        let Ok(rd) = fs::read_dir(&dir) else { continue };
-        for entry in rd.flatten() {
-            seen += 1;
-            if seen > SCAN_ENTRIES {
-                return;
-            }
-            let path = entry.path();
-            let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_socket() && !under_any(&path, hidden) {
-                out.push(path);
-            } else if ft.is_dir()
-                && depth + 1 < SCAN_DEPTH
-                && !under_any(&path, hidden)
-                && !SCAN_SKIP.iter().any(|s| path == Path::new(s))
-            {
-                stack.push((path, depth + 1));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod determinism;
 mod elf;
 mod execlog;
 mod fixtures;
+mod hardening;
 /// The synthetic execution logs (test support) and the protobuf messages
 /// they are written with.
 #[path = "../../src/execlog/proto.rs"]
@@ -96,11 +97,13 @@ pub fn token<'r>(finding: &'r Value, side: &str) -> &'r str {
 
 /// The absolute path of a program on PATH.
 pub fn which(program: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join(program))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| panic!("{program} not on PATH"))
+    try_which(program).unwrap_or_else(|| panic!("{program} not on PATH"))
+}
+
+pub fn try_which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
 }

@@ -26,6 +26,7 @@ fn options(command: &[&str]) -> AuditOptions {
         timeout: None,
         network: false,
         expose: Vec::new(),
+        trace: false,
         strict: false,
         quiet: true,
     }

@@ -61,7 +61,13 @@ pub fn diff_report(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Err
         a: Text::new(a.as_os_str().as_encoded_bytes()),
         b: Text::new(b.as_os_str().as_encoded_bytes()),
     };
-    Ok(Report::new(CommandKind::Diff, inputs, comparison, None))
+    Ok(Report::new(
+        CommandKind::Diff,
+        inputs,
+        comparison,
+        None,
+        None,
+    ))
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -100,6 +106,7 @@ fn run_audit(args: AuditArgs) -> Result<u8, Error> {
         timeout,
         network: args.network,
         expose: args.expose,
+        trace: args.trace,
         strict: args.strict,
         quiet: args.quiet,
     };
@@ -107,6 +114,7 @@ fn run_audit(args: AuditArgs) -> Result<u8, Error> {
         format: args.format,
         output: args.report,
         color: args.color,
+        verbose: args.verbose,
     };
     let report = with_jobs(args.jobs, || audit::audit(opts))??;
     emit(AnyReport::Findings(&report), &output)?;
@@ -186,7 +194,10 @@ fn emit(report: AnyReport<'_>, out: &OutputArgs) -> Result<(), Error> {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    let text = TextOptions { color };
+    let text = TextOptions {
+        color,
+        verbose: out.verbose,
+    };
     let render = |w: &mut dyn Write| match (out.format, report) {
         (FormatArg::Text, AnyReport::Findings(r)) => render_text(r, text, w),
         (FormatArg::Text, AnyReport::Execlog(r)) => execlog::render_text(r, text, w),

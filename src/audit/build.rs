@@ -16,8 +16,8 @@ use super::progress::Progress;
 use super::sandbox::{self, Disorder, Ended, Tools, WorkDir};
 use super::stage;
 use super::variation::{
-    self, BWRAP, DISORDERFS, DOMAINNAME, Plan, RunSpec, SANDBOX_BASE, SANDBOX_LOCALES, SETARCH,
-    SETPRIV, TASKSET, Value,
+    self, BWRAP, DISORDERFS, DOMAINNAME, Plan, RunSpec, SANDBOX_BASE, SANDBOX_LOCALES,
+    SANDBOX_TRACE, SETARCH, SETPRIV, TASKSET, Value,
 };
 use crate::finding::{Digest, Variation};
 use crate::tree::{Tree, walk};
@@ -64,6 +64,8 @@ pub(crate) struct Run {
     pub source_digest: Digest,
     /// The run's own directory, removed by `discard`.
     dir: PathBuf,
+    /// Where `--trace` wrote the run's strace files.
+    pub trace: Option<PathBuf>,
 }
 
 /// What every local build is run with.
@@ -73,6 +75,8 @@ pub(crate) struct BuildSettings {
     pub timeout: Option<Duration>,
     pub network: bool,
     pub keep: bool,
+    /// Trace run A's processes (`--trace`), with this strace.
+    pub trace: Option<PathBuf>,
 }
 
 /// Builds on this machine, in bubblewrap when it is installed.
@@ -147,7 +151,8 @@ impl Executor for LocalBuilder<'_> {
         let place = self
             .place(&spec, &dir, visible)
             .map_err(|e| sandbox_error(&spec, Step::PrepareSandbox, e))?;
-        let cmd = self.command(&spec, visible, &place);
+        let trace = self.trace_dir(&spec, &dir)?;
+        let cmd = self.command(&spec, visible, &place, trace.as_deref());
         self.progress.stage(format!("run {}: building", spec.label));
         let log = self.work.logs().join(format!("run-{}.log", spec.label));
         let real_start = crate::clock::now();
@@ -198,6 +203,7 @@ impl Executor for LocalBuilder<'_> {
             source_digest: digest,
             dir,
             spec,
+            trace,
         })
     }
 
@@ -410,17 +416,43 @@ impl LocalBuilder<'_> {
         argv
     }
 
+    /// Run A is traced with `--trace`: its strace files go to a directory
+    /// of the run, outside the tree.
+    fn trace_dir(&self, spec: &RunSpec, dir: &Path) -> Result<Option<PathBuf>, AuditError> {
+        if self.settings.trace.is_none() || spec.label != "A" {
+            return Ok(None);
+        }
+        let trace = dir.join("trace");
+        fs::create_dir_all(&trace).map_err(|e| sandbox_error(spec, Step::PrepareSandbox, e))?;
+        Ok(Some(trace))
+    }
+
     /// The full command line for `spec`, with the tree visible at
     /// `visible` on this machine.
-    fn command(&self, spec: &RunSpec, visible: &Path, place: &Place) -> Command {
+    fn command(
+        &self,
+        spec: &RunSpec,
+        visible: &Path,
+        place: &Place,
+        trace: Option<&Path>,
+    ) -> Command {
         let env = self.environment(spec, place);
-        let argv = self.wrapped_command(spec);
-        match self.tools.get(BWRAP) {
-            Some(bwrap) => self.bwrap_command(bwrap, spec, visible, place, &env, &argv),
+        let mut argv = self.wrapped_command(spec);
+        let sandboxed = self.tools.get(BWRAP);
+        if let (Some(strace), Some(dir)) = (&self.settings.trace, trace) {
+            let inside = match sandboxed {
+                Some(_) => Path::new(SANDBOX_TRACE).to_path_buf(),
+                None => dir.to_path_buf(),
+            };
+            argv = super::trace::wrap(strace, &inside.join("process"), argv);
+        }
+        match sandboxed {
+            Some(bwrap) => self.bwrap_command(bwrap, spec, visible, place, &env, trace, &argv),
             None => plain_command(&argv, place, &env),
         }
     }
 
+    #[expect(clippy::too_many_arguments, reason = "one run's sandbox, all of it")]
     fn bwrap_command(
         &self,
         bwrap: &Path,
@@ -428,6 +460,7 @@ impl LocalBuilder<'_> {
         visible: &Path,
         place: &Place,
         env: &[(&'static str, Option<OsString>)],
+        trace: Option<&Path>,
         argv: &[OsString],
     ) -> Command {
         let mut c = Command::new(bwrap);
@@ -463,6 +496,9 @@ impl LocalBuilder<'_> {
             c.arg("--ro-bind")
                 .arg(&self.locale_dir)
                 .arg(SANDBOX_LOCALES);
+        }
+        if let Some(dir) = trace {
+            c.arg("--bind").arg(dir).arg(SANDBOX_TRACE);
         }
         c.arg("--dir").arg(&place.home);
         c.arg("--chdir").arg(&place.build_dir);

@@ -17,7 +17,9 @@ mod exposure;
 mod glob;
 mod progress;
 mod sandbox;
+mod sources;
 mod stage;
+mod trace;
 mod variation;
 
 pub use choose::list_variations;
@@ -32,14 +34,14 @@ use std::time::{Duration, Instant};
 use crate::diff::{Comparison, DiffOptions, compare_trees};
 use crate::finding::{Finding, Text, Variation};
 use crate::report::{
-    AuditInfo, AuditWarning, CommandKind, Inputs, Report, RunInfo, SandboxKind, Timings,
-    VariationState, VariationStatus,
+    AuditInfo, AuditWarning, CommandKind, Inputs, Provenance, Report, RunInfo, SandboxKind,
+    Timings, VariationState, VariationStatus,
 };
 use build::{BuildSettings, Executor, LocalBuilder, Run};
 use glob::Glob;
 use progress::Progress;
 use sandbox::{Tools, WorkDir};
-use variation::{BWRAP, Plan, RunSpec};
+use variation::{BWRAP, Plan, RunSpec, STRACE};
 
 /// What `twice audit` was asked to do.
 #[derive(Clone, Debug)]
@@ -58,6 +60,8 @@ pub struct AuditOptions {
     /// Host directories the sandbox shows read-only although they lie in a
     /// hidden directory (`/tmp`, `/home`, …).
     pub expose: Vec<PathBuf>,
+    /// Record which process wrote each output (strace).
+    pub trace: bool,
     pub strict: bool,
     pub quiet: bool,
 }
@@ -104,12 +108,24 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
         ),
         None => Default::default(),
     };
+    let strace = if opts.trace {
+        let found = tools.get(STRACE).map(Path::to_path_buf);
+        if found.is_none() {
+            let w = AuditWarning::TraceUnavailable;
+            progress.warn(&w.to_string());
+            warnings.push(w);
+        }
+        found
+    } else {
+        None
+    };
     let settings = BuildSettings {
         source: opts.source.clone(),
         command: opts.command.clone(),
         timeout: opts.timeout,
         network: opts.network,
         keep: opts.keep,
+        trace: strace,
     };
     let builder = LocalBuilder {
         settings: &settings,
@@ -129,31 +145,34 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
         globs: &globs,
         progress: &progress,
     };
-    let result = audit.run(&builder, warnings).map(|(comparison, mut info)| {
-        info.variations = statuses;
-        info.sandbox = if tools.has(BWRAP) {
-            SandboxKind::Bubblewrap
-        } else {
-            SandboxKind::None
-        };
-        info.kept = opts
-            .keep
-            .then(|| Text::new(work.root.as_os_str().as_encoded_bytes()));
-        (comparison, info)
-    });
+    let result = audit
+        .run(&builder, warnings)
+        .map(|(comparison, mut info, provenance)| {
+            info.variations = statuses;
+            info.sandbox = if tools.has(BWRAP) {
+                SandboxKind::Bubblewrap
+            } else {
+                SandboxKind::None
+            };
+            info.kept = opts
+                .keep
+                .then(|| Text::new(work.root.as_os_str().as_encoded_bytes()));
+            (comparison, info, provenance)
+        });
     if !tools.has(BWRAP) {
         sandbox::kill_orphans();
     }
     if let Err(AuditError::BuildFailed { .. }) = &result {
         work.keep_logs();
     }
-    let (comparison, info) = result?;
+    let (comparison, info, provenance) = result?;
     let inputs = info_inputs(&info);
     Ok(Report::new(
         CommandKind::Audit,
         inputs,
         comparison,
         Some(info),
+        Some(&provenance),
     ))
 }
 
@@ -214,7 +233,7 @@ impl Audit<'_> {
         &self,
         executor: &E,
         mut warnings: Vec<AuditWarning>,
-    ) -> Result<(Comparison, AuditInfo), AuditError> {
+    ) -> Result<(Comparison, AuditInfo, Provenance), AuditError> {
         let specs: Vec<RunSpec> = (0..self.opts.runs)
             .map(|k| RunSpec::nth(k, &self.plan.active))
             .collect();
@@ -282,6 +301,7 @@ impl Audit<'_> {
         };
         check_interrupt()?;
         self.check_source_unchanged(&runs)?;
+        let provenance = self.provenance(&runs[0], &comparison.findings, &mut warnings);
         let info = AuditInfo {
             source: Text::new(self.opts.source.as_os_str().as_encoded_bytes()),
             command: self
@@ -298,7 +318,33 @@ impl Audit<'_> {
             kept: None,
             timings,
         };
-        Ok((comparison, info))
+        Ok((comparison, info, provenance))
+    }
+
+    /// What wrote the outputs (from run A's trace) and where in the
+    /// sources the findings come from.
+    fn provenance(
+        &self,
+        a: &Run,
+        findings: &[Finding],
+        warnings: &mut Vec<AuditWarning>,
+    ) -> Provenance {
+        let writers = match &a.trace {
+            Some(dir) => match trace::read(dir, &a.build_dir) {
+                Ok(w) => w,
+                Err(e) => {
+                    let w = AuditWarning::TraceUnreadable {
+                        error: e.to_string(),
+                    };
+                    self.progress.warn(&w.to_string());
+                    warnings.push(w);
+                    Default::default()
+                }
+            },
+            None => Default::default(),
+        };
+        let sources = sources::locate(findings, &a.tree, &a.build_dir, &self.opts.source, &writers);
+        Provenance { writers, sources }
     }
 
     /// Build every run: one after the other, or all at once with

@@ -49,10 +49,15 @@ pub const SETPRIV: SystemTool = SystemTool {
     program: "setpriv",
     package: "util-linux",
 };
+/// For `--trace`.
+pub const STRACE: SystemTool = SystemTool {
+    program: "strace",
+    package: "strace",
+};
 
-/// Every system tool any variation uses.
-pub const SYSTEM_TOOLS: [SystemTool; 8] = [
-    BWRAP, FAKETIME, DISORDERFS, TASKSET, SETARCH, LOCALEDEF, DOMAINNAME, SETPRIV,
+/// Every system tool an audit uses.
+pub const SYSTEM_TOOLS: [SystemTool; 9] = [
+    BWRAP, FAKETIME, DISORDERFS, TASKSET, SETARCH, LOCALEDEF, DOMAINNAME, SETPRIV, STRACE,
 ];
 
 /// The tools a variation needs besides the sandbox.
@@ -85,6 +90,8 @@ pub const LOCALES: [&str; 4] = ["C.UTF-8", "fr_FR.UTF-8", "tr_TR.UTF-8", "de_DE.
 pub const UMASKS: [u32; 4] = [0o022, 0o002, 0o077, 0o027];
 /// Where compiled locales appear inside the sandbox.
 pub const SANDBOX_LOCALES: &str = "/tmp/twice/locales";
+/// Where `--trace` writes inside the sandbox.
+pub const SANDBOX_TRACE: &str = "/tmp/twice/trace";
 /// Where the source tree and homes appear inside the sandbox.
 pub const SANDBOX_BASE: &str = "/tmp/twice";
 

@@ -89,6 +89,10 @@ pub struct AuditArgs {
     /// `/run`, …). Repeatable.
     #[arg(long, value_name = "DIR")]
     pub expose: Vec<PathBuf>,
+    /// Record which process of run A wrote each output (strace), and name
+    /// the command and source line behind each problem.
+    #[arg(long)]
+    pub trace: bool,
     /// Fail instead of skipping a variation whose tool is missing.
     #[arg(long)]
     pub strict: bool,
@@ -105,6 +109,9 @@ pub struct AuditArgs {
     /// Colour in the text report: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+    /// Text report: every finding with all its evidence, nothing collapsed.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// The build command and its arguments (after `--`).
     #[arg(last = true, value_name = "BUILD COMMAND")]
     pub command: Vec<std::ffi::OsString>,
@@ -168,6 +175,9 @@ pub struct OutputArgs {
     /// always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+    /// Text report: every finding with all its evidence, nothing collapsed.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

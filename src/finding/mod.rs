@@ -134,6 +134,23 @@ impl Artifact {
         self.segments.len() - 1
     }
 
+    /// The top-level file this artifact is, or is inside of.
+    pub fn top(&self) -> Artifact {
+        Artifact {
+            segments: self.segments.iter().take(1).cloned().collect(),
+        }
+    }
+
+    /// The path of the top-level file.
+    pub fn first(&self) -> &Text {
+        self.segments.first().expect("an artifact has a path")
+    }
+
+    /// The innermost segment: the member name, or the path.
+    pub fn last(&self) -> &Text {
+        self.segments.last().expect("an artifact has a path")
+    }
+
     /// The segments joined with `!`, as raw bytes.
     pub fn joined(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -323,6 +340,10 @@ pub struct Finding {
     /// was established. `None` outside audits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variation: Option<Attribution>,
+    /// For a consequence: the root finding it follows from, when one was
+    /// found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<Fingerprint>,
 }
 
 /// The fingerprint of a finding: the artifact, the cause kind, the location

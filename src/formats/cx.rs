@@ -85,6 +85,7 @@ impl<'a> Cx<'a> {
             b,
             fingerprint: fp,
             variation: None,
+            root: None,
         });
     }
 

@@ -131,6 +131,10 @@ pub enum AuditWarning {
     NothingToCompare { globs: bool },
     /// Special files in the source tree were not staged.
     SpecialFilesSkipped { count: u64, first: Text },
+    /// `--trace` was asked for and strace is not installed.
+    TraceUnavailable,
+    /// The trace could not be read.
+    TraceUnreadable { error: String },
     /// A bisect build failed; its subset of variations tells nothing.
     BisectBuildFailed {
         run: String,
@@ -151,6 +155,12 @@ impl fmt::Display for AuditWarning {
             ),
             AuditWarning::NothingToCompare { globs: true } => {
                 f.write_str("nothing to compare: no file matches the --output patterns")
+            }
+            AuditWarning::TraceUnavailable => f.write_str(
+                "--trace needs strace (apt install strace): the report names no actions",
+            ),
+            AuditWarning::TraceUnreadable { error } => {
+                write!(f, "the trace of run A could not be read ({error})")
             }
             AuditWarning::SpecialFilesSkipped { count, first } => write!(
                 f,

@@ -8,6 +8,7 @@
 
 mod audit;
 mod json;
+mod problems;
 mod text;
 
 pub use audit::{
@@ -15,6 +16,9 @@ pub use audit::{
     VariationState, VariationStatus,
 };
 pub use json::render_json;
+pub use problems::{
+    Action, ActionNote, Certainty, Problem, ProblemId, Provenance, Scope, SourceRef,
+};
 pub use text::{TextOptions, render_text};
 
 use std::collections::BTreeMap;
@@ -34,6 +38,16 @@ pub enum CommandKind {
     Diff,
     Audit,
     Execlog,
+}
+
+impl CommandKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CommandKind::Diff => "diff",
+            CommandKind::Audit => "audit",
+            CommandKind::Execlog => "execlog",
+        }
+    }
 }
 
 /// Which program wrote a report.
@@ -111,6 +125,9 @@ pub struct Report {
     #[serde(flatten)]
     pub envelope: Envelope<Text>,
     pub summary: Summary,
+    /// The root causes, most expensive first; the findings are their
+    /// evidence.
+    pub problems: Vec<Problem>,
     /// Every artifact that differs, in path order.
     pub artifacts: Vec<ArtifactDelta>,
     /// Every finding, sorted by artifact, then location.
@@ -131,6 +148,8 @@ pub struct Summary {
     pub bytes_hashed: u64,
     pub identical: u64,
     pub differing: u64,
+    /// Root causes the findings group into.
+    pub problems: u64,
     pub only_a: u64,
     pub only_b: u64,
     /// Special files (FIFOs, sockets, devices) present on both sides: never
@@ -193,10 +212,14 @@ impl Report {
     pub fn new(
         command: CommandKind,
         inputs: Inputs<Text>,
-        comparison: Comparison,
+        mut comparison: Comparison,
         audit: Option<AuditInfo>,
+        provenance: Option<&Provenance>,
     ) -> Report {
-        let summary = Summary::of(&comparison, audit.is_some());
+        problems::link_roots(&mut comparison.findings);
+        let problems = problems::group(&comparison.findings, &comparison.artifacts, provenance);
+        let mut summary = Summary::of(&comparison, audit.is_some());
+        summary.problems = problems.len() as u64;
         let verdict = if !comparison.unreadable.is_empty() {
             Verdict::Incomplete
         } else if comparison.artifacts.is_empty() {
@@ -207,6 +230,7 @@ impl Report {
         Report {
             envelope: Envelope::new(command, inputs, verdict),
             summary,
+            problems,
             artifacts: comparison.artifacts,
             findings: comparison.findings,
             unreadable: comparison.unreadable,

@@ -303,6 +303,7 @@ impl Audit<'_> {
         self.check_source_unchanged(&runs)?;
         let provenance = self.provenance(&runs[0], &comparison.findings, &mut warnings);
         let info = AuditInfo {
+            target: None,
             source: Text::new(self.opts.source.as_os_str().as_encoded_bytes()),
             command: self
                 .opts

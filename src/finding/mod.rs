@@ -344,6 +344,20 @@ pub struct Finding {
     /// found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<Fingerprint>,
+    /// Against a baseline of accepted findings: new or known. `None`
+    /// without a baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineState>,
+}
+
+/// A finding against the baseline of accepted findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineState {
+    /// Not in the baseline: introduced by this change.
+    New,
+    /// In the baseline: accepted, does not fail the gate.
+    Known,
 }
 
 /// The fingerprint of a finding: the artifact, the cause kind, the location

@@ -86,6 +86,7 @@ impl<'a> Cx<'a> {
             fingerprint: fp,
             variation: None,
             root: None,
+            baseline: None,
         });
     }
 

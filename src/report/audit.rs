@@ -10,6 +10,9 @@ use crate::finding::{Text, Variation};
 /// How an audit's builds ran.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditInfo {
+    /// The `twice.toml` target audited, when one was named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     pub source: Text,
     pub command: Vec<Text>,
     pub sandbox: SandboxKind,

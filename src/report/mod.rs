@@ -104,6 +104,9 @@ pub enum Verdict {
     Identical,
     /// Something differs.
     Differs,
+    /// Something differs, but every finding is in the baseline of accepted
+    /// findings: the gate passes.
+    Accepted,
     /// Some inputs could not be read; what could be read is reported.
     Incomplete,
 }
@@ -112,7 +115,7 @@ impl Verdict {
     /// The process exit code of this verdict.
     pub fn exit_code(self) -> u8 {
         match self {
-            Verdict::Identical => 0,
+            Verdict::Identical | Verdict::Accepted => 0,
             Verdict::Differs => 1,
             Verdict::Incomplete => 2,
         }
@@ -137,6 +140,34 @@ pub struct Report {
     /// How an audit's builds ran (`twice audit` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditInfo>,
+    /// The findings against a baseline of accepted ones, when one is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineInfo>,
+}
+
+/// A report against a baseline: how many findings are new and known, and
+/// which accepted findings no longer occur.
+#[derive(Clone, Debug, Serialize)]
+pub struct BaselineInfo {
+    /// The baseline file, as given.
+    pub path: Text,
+    pub new: u64,
+    pub known: u64,
+    /// Baseline entries of this target that did not occur.
+    pub fixed: Vec<BaselineEntry>,
+}
+
+/// One accepted finding, as a baseline file holds it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct BaselineEntry {
+    pub fingerprint: String,
+    /// The `twice.toml` target, or `-` for audits of no named target.
+    pub target: String,
+    pub artifact: String,
+    /// The cause name (`timestamp`, `build_path`, …).
+    pub cause: String,
+    /// One line of evidence, for reviewers.
+    pub evidence: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -235,6 +266,7 @@ impl Report {
             findings: comparison.findings,
             unreadable: comparison.unreadable,
             audit,
+            baseline: None,
         }
     }
 

@@ -217,6 +217,15 @@ fn verdict(report: &Report, p: &Paint, s: &mut String) {
                 "s"
             }
         ),
+        Verdict::Accepted => format!(
+            "accepted: {} finding{} differ, all in the baseline; nothing new",
+            sm.findings + sm.omitted,
+            if sm.findings + sm.omitted == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ),
         Verdict::Incomplete => format!(
             "incomplete: {} input{} could not be read; {} artifact{} differ among the rest",
             report.unreadable.len(),

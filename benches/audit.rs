@@ -27,6 +27,9 @@ fn options(command: &[&str]) -> AuditOptions {
         network: false,
         expose: Vec::new(),
         trace: false,
+        env: Vec::new(),
+        gate: None,
+        target: None,
         strict: false,
         quiet: true,
     }

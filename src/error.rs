@@ -29,6 +29,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Errors already printed (targets that failed while others were
+    /// reported); the exit code of the worst.
+    #[error("{code}")]
+    Reported { code: u8 },
+    /// A bad twice.toml.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A bad or unwritable baseline file.
+    #[error(transparent)]
+    Baseline(#[from] crate::baseline::BaselineError),
     /// Two paths that cannot be compared.
     #[error(transparent)]
     Diff(#[from] crate::diff::DiffError),
@@ -47,10 +57,13 @@ impl Error {
         match self {
             Error::Audit(e) => e.exit_code(),
             Error::Interrupted => 130,
+            Error::Reported { code } => *code,
             Error::Usage { .. }
             | Error::Output { .. }
             | Error::Threads { .. }
             | Error::Signals { .. }
+            | Error::Config(_)
+            | Error::Baseline(_)
             | Error::Diff(_)
             | Error::Execlog(_) => 2,
         }

@@ -19,9 +19,12 @@
 #![deny(unsafe_code)]
 
 pub mod audit;
+pub mod baseline;
 pub mod classify;
 pub mod cli;
 mod clock;
+mod commands;
+pub mod config;
 pub mod diff;
 mod error;
 pub mod execlog;
@@ -35,90 +38,53 @@ pub use diff::{BytesComparison, compare_bytes, compare_bytes_as};
 pub use error::Error;
 pub use formats::Limits;
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use classify::Canaries;
-use cli::{AuditArgs, ColorArg, Command, DiffArgs, ExeclogArgs, FormatArg, OutputArgs};
+use cli::{Command, DiffArgs, ExeclogArgs, OutputArgs};
+use commands::with_jobs;
 use diff::{DiffOptions, diff_paths};
 use finding::Text;
-use report::{CommandKind, Inputs, Report, TextOptions, render_json, render_text};
+use report::{CommandKind, Inputs, Report};
 
-/// Every report a command renders. Each renderer serves every variant, so
-/// a new renderer or a new command cannot forget one.
-#[derive(Clone, Copy, Debug)]
-pub enum AnyReport<'r> {
-    /// `twice diff` and `twice audit`: files compared, findings.
-    Findings(&'r Report),
-    Execlog(&'r execlog::ExeclogReport),
-}
+pub use commands::output::AnyReport;
 
 /// `twice diff A B` as a report: compare the two paths and assemble the
 /// report of the comparison.
 pub fn diff_report(a: &Path, b: &Path, opts: &DiffOptions) -> Result<Report, Error> {
+    diff_report_gated(a, b, opts, None)
+}
+
+/// [`diff_report`] through the CI gate (baseline, ignore rules).
+pub fn diff_report_gated(
+    a: &Path,
+    b: &Path,
+    opts: &DiffOptions,
+    gate: Option<&report::Gate>,
+) -> Result<Report, Error> {
     let comparison = diff_paths(a, b, opts)?;
     let inputs = Inputs {
         a: Text::new(a.as_os_str().as_encoded_bytes()),
         b: Text::new(b.as_os_str().as_encoded_bytes()),
     };
-    Ok(Report::new(
-        CommandKind::Diff,
-        inputs,
-        comparison,
-        None,
-        None,
-    ))
+    let extras = report::Extras {
+        gate,
+        ..Default::default()
+    };
+    Ok(Report::new(CommandKind::Diff, inputs, comparison, extras))
 }
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: cli::Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Diff(args) => run_diff(args),
-        Command::Audit(args) => run_audit(args),
+        Command::Audit(args) => commands::audit::run(args),
+        Command::Targets(args) => commands::audit::targets(args),
+        Command::Baseline(cli::BaselineCommand::Update(args)) => {
+            commands::audit::baseline_update(args)
+        }
         Command::Execlog(args) => run_execlog(args),
     }
-}
-
-fn run_audit(args: AuditArgs) -> Result<u8, Error> {
-    if args.list_variations {
-        print!("{}", audit::list_variations());
-        return Ok(0);
-    }
-    let vary = audit::parse_vary(&args.vary).map_err(|message| Error::Usage { message })?;
-    let timeout = match args.timeout {
-        Some(t) if !(t.is_finite() && t > 0.0) => {
-            return Err(Error::Usage {
-                message: format!("--timeout {t}: must be a positive number of seconds"),
-            });
-        }
-        t => t.map(std::time::Duration::from_secs_f64),
-    };
-    let opts = audit::AuditOptions {
-        source: args.source,
-        command: args.command,
-        runs: args.runs,
-        vary,
-        outputs: args.outputs,
-        bisect: args.bisect,
-        bisect_budget: args.bisect_budget,
-        parallel: args.parallel,
-        keep: args.keep,
-        timeout,
-        network: args.network,
-        expose: args.expose,
-        trace: args.trace,
-        strict: args.strict,
-        quiet: args.quiet,
-    };
-    let output = OutputArgs {
-        format: args.format,
-        output: args.report,
-        color: args.color,
-        verbose: args.verbose,
-    };
-    let report = with_jobs(args.jobs, || audit::audit(opts))??;
-    emit(AnyReport::Findings(&report), &output)?;
-    Ok(report.verdict().exit_code())
 }
 
 fn run_diff(args: DiffArgs) -> Result<u8, Error> {
@@ -139,12 +105,15 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
         ..DiffOptions::default()
     };
     interrupt::install().map_err(|source| Error::Signals { source })?;
+    let main = main_output(&args.output);
+    let specs = commands::output::plan(&main, &args.output.reports)?;
     let report = with_jobs(args.jobs, || diff_report(&args.a, &args.b, &opts))??;
     if interrupt::interrupted() {
         return Err(Error::Interrupted);
     }
-    emit(AnyReport::Findings(&report), &args.output)?;
-    Ok(report.verdict().exit_code())
+    let code = report.verdict().exit_code();
+    commands::output::write_reports(std::slice::from_ref(&report), &main, &specs)?;
+    Ok(code)
 }
 
 fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
@@ -157,73 +126,21 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
         now: clock::now(),
     };
     interrupt::install().map_err(|source| Error::Signals { source })?;
+    let main = main_output(&args.output);
+    let specs = commands::output::plan(&main, &args.output.reports)?;
     let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &args.b, &opts))??;
     if interrupt::interrupted() {
         return Err(Error::Interrupted);
     }
-    emit(AnyReport::Execlog(&report), &args.output)?;
+    commands::output::write_any(AnyReport::Execlog(&report), &main, &specs)?;
     Ok(report.envelope.verdict.exit_code())
 }
 
-/// Run `f` on a pool of `jobs` threads (rayon's global pool when `None`).
-fn with_jobs<T: Send>(jobs: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
-    match jobs {
-        None => Ok(f()),
-        Some(0) => Err(Error::Usage {
-            message: "--jobs must be at least 1".to_owned(),
-        }),
-        Some(threads) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .map_err(|source| Error::Threads { threads, source })?;
-            Ok(pool.install(f))
-        }
-    }
-}
-
-/// Render the report to `-o FILE` or standard output. A closed pipe ends the
-/// output quietly.
-fn emit(report: AnyReport<'_>, out: &OutputArgs) -> Result<(), Error> {
-    let color = match out.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => {
-            out.output.is_none()
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
-    let text = TextOptions {
-        color,
+fn main_output(out: &OutputArgs) -> commands::output::Main {
+    commands::output::Main {
+        format: out.format,
+        out: out.output.clone(),
+        color: out.color,
         verbose: out.verbose,
-    };
-    let render = |w: &mut dyn Write| match (out.format, report) {
-        (FormatArg::Text, AnyReport::Findings(r)) => render_text(r, text, w),
-        (FormatArg::Text, AnyReport::Execlog(r)) => execlog::render_text(r, text, w),
-        (FormatArg::Json, AnyReport::Findings(r)) => render_json(r, w),
-        (FormatArg::Json, AnyReport::Execlog(r)) => render_json(r, w),
-    };
-    match &out.output {
-        Some(path) => {
-            let to_err = |source| Error::Output {
-                path: path.clone(),
-                source,
-            };
-            let file = std::fs::File::create(path).map_err(to_err)?;
-            let mut w = std::io::BufWriter::new(file);
-            render(&mut w).and_then(|()| w.flush()).map_err(to_err)
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            match render(&mut w).and_then(|()| w.flush()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                r => r.map_err(|source| Error::Output {
-                    path: "standard output".into(),
-                    source,
-                }),
-            }
-        }
     }
 }

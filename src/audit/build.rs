@@ -77,6 +77,8 @@ pub(crate) struct BuildSettings {
     pub keep: bool,
     /// Trace run A's processes (`--trace`), with this strace.
     pub trace: Option<PathBuf>,
+    /// Extra variables every build gets.
+    pub env: Vec<(String, String)>,
 }
 
 /// Builds on this machine, in bubblewrap when it is installed.
@@ -300,13 +302,17 @@ impl LocalBuilder<'_> {
 
     /// The variables the build gets on top of the user's environment
     /// (`None`: removed).
-    fn environment(&self, spec: &RunSpec, place: &Place) -> Vec<(&'static str, Option<OsString>)> {
-        let mut env: Vec<(&'static str, Option<OsString>)> = vec![
-            ("HOME", Some(place.home.clone().into())),
-            ("PWD", Some(place.build_dir.clone().into())),
-        ];
+    fn environment(&self, spec: &RunSpec, place: &Place) -> Vec<(String, Option<OsString>)> {
+        let mut env: Vec<(String, Option<OsString>)> = self
+            .settings
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.into())))
+            .collect();
+        env.push(("HOME".into(), Some(place.home.clone().into())));
+        env.push(("PWD".into(), Some(place.build_dir.clone().into())));
         if let Some(tmp) = &place.tmp {
-            env.push(("TMPDIR", Some(tmp.clone().into())));
+            env.push(("TMPDIR".into(), Some(tmp.clone().into())));
         }
         // Toolchains found through HOME keep working with a private HOME.
         if let Some(real) = &self.real_home {
@@ -316,7 +322,7 @@ impl LocalBuilder<'_> {
                 ("PYENV_ROOT", ".pyenv"),
             ] {
                 if std::env::var_os(var).is_none() && real.join(sub).is_dir() {
-                    env.push((var, Some(real.join(sub).into())));
+                    env.push((var.into(), Some(real.join(sub).into())));
                 }
             }
         }
@@ -328,39 +334,39 @@ impl LocalBuilder<'_> {
                 preload.push(" ");
                 preload.push(old);
             }
-            env.push(("LD_PRELOAD", Some(preload)));
-            env.push(("FAKETIME", Some(format!("+{shift}").into())));
-            env.push(("NO_FAKE_STAT", Some("1".into())));
-            env.push(("FAKETIME_DONT_FAKE_MONOTONIC", Some("1".into())));
+            env.push(("LD_PRELOAD".into(), Some(preload)));
+            env.push(("FAKETIME".into(), Some(format!("+{shift}").into())));
+            env.push(("NO_FAKE_STAT".into(), Some("1".into())));
+            env.push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), Some("1".into())));
         }
         if let Some(zone) = variation::time_zone(self.value(spec, Variation::Timezone)) {
-            env.push(("TZ", Some(zone.into())));
+            env.push(("TZ".into(), Some(zone.into())));
         }
         let locale_value = self.value(spec, Variation::Locale);
         if let Some(name) = variation::locale(locale_value) {
-            env.push(("LC_ALL", Some(name.into())));
-            env.push(("LANG", Some(name.into())));
+            env.push(("LC_ALL".into(), Some(name.into())));
+            env.push(("LANG".into(), Some(name.into())));
             match locale_value {
                 Value::Variant(_) => {
                     let language = name.split(['_', '.']).next().unwrap_or(name);
-                    env.push(("LANGUAGE", Some(language.into())));
+                    env.push(("LANGUAGE".into(), Some(language.into())));
                     let locpath = if self.tools.has(BWRAP) {
                         PathBuf::from(SANDBOX_LOCALES)
                     } else {
                         self.locale_dir.clone()
                     };
-                    env.push(("LOCPATH", Some(locpath.into())));
+                    env.push(("LOCPATH".into(), Some(locpath.into())));
                 }
-                _ => env.push(("LANGUAGE", None)),
+                _ => env.push(("LANGUAGE".into(), None)),
             }
         }
         let user = self.value(spec, Variation::Env);
         if user != Value::Inherit {
             let name = variation::user_name(user);
-            env.push(("USER", Some(name.clone().into())));
-            env.push(("LOGNAME", Some(name.into())));
+            env.push(("USER".into(), Some(name.clone().into())));
+            env.push(("LOGNAME".into(), Some(name.into())));
             if let Value::Variant(k) = user {
-                env.push(("TWICE_AUDIT_NOISE", Some(variation::noise(k).into())));
+                env.push(("TWICE_AUDIT_NOISE".into(), Some(variation::noise(k).into())));
             }
         }
         env
@@ -459,7 +465,7 @@ impl LocalBuilder<'_> {
         spec: &RunSpec,
         visible: &Path,
         place: &Place,
-        env: &[(&'static str, Option<OsString>)],
+        env: &[(String, Option<OsString>)],
         trace: Option<&Path>,
         argv: &[OsString],
     ) -> Command {
@@ -514,11 +520,7 @@ impl LocalBuilder<'_> {
 }
 
 /// Without a sandbox: the command in the staged directory.
-fn plain_command(
-    argv: &[OsString],
-    place: &Place,
-    env: &[(&'static str, Option<OsString>)],
-) -> Command {
+fn plain_command(argv: &[OsString], place: &Place, env: &[(String, Option<OsString>)]) -> Command {
     let (program, args) = argv
         .split_first()
         .expect("the build command is never empty");

@@ -14,7 +14,6 @@ mod build;
 mod choose;
 mod error;
 mod exposure;
-mod glob;
 mod progress;
 mod sandbox;
 mod sources;
@@ -34,11 +33,11 @@ use std::time::{Duration, Instant};
 use crate::diff::{Comparison, DiffOptions, compare_trees};
 use crate::finding::{Finding, Text, Variation};
 use crate::report::{
-    AuditInfo, AuditWarning, CommandKind, Inputs, Provenance, Report, RunInfo, SandboxKind,
+    AuditInfo, AuditWarning, CommandKind, Extras, Inputs, Provenance, Report, RunInfo, SandboxKind,
     Timings, VariationState, VariationStatus,
 };
+use crate::tree::Glob;
 use build::{BuildSettings, Executor, LocalBuilder, Run};
-use glob::Glob;
 use progress::Progress;
 use sandbox::{Tools, WorkDir};
 use variation::{BWRAP, Plan, RunSpec, STRACE};
@@ -62,6 +61,12 @@ pub struct AuditOptions {
     pub expose: Vec<PathBuf>,
     /// Record which process wrote each output (strace).
     pub trace: bool,
+    /// Extra environment variables for the builds (`env` in twice.toml).
+    pub env: Vec<(String, String)>,
+    /// The CI gate: baseline and ignore rules.
+    pub gate: Option<crate::report::Gate>,
+    /// The `twice.toml` target being audited.
+    pub target: Option<String>,
     pub strict: bool,
     pub quiet: bool,
 }
@@ -126,6 +131,7 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
         network: opts.network,
         keep: opts.keep,
         trace: strace,
+        env: opts.env.clone(),
     };
     let builder = LocalBuilder {
         settings: &settings,
@@ -167,13 +173,12 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
     }
     let (comparison, info, provenance) = result?;
     let inputs = info_inputs(&info);
-    Ok(Report::new(
-        CommandKind::Audit,
-        inputs,
-        comparison,
-        Some(info),
-        Some(&provenance),
-    ))
+    let extras = Extras {
+        audit: Some(&info),
+        provenance: Some(&provenance),
+        gate: opts.gate.as_ref(),
+    };
+    Ok(Report::new(CommandKind::Audit, inputs, comparison, extras))
 }
 
 /// Check the options before anything is created.
@@ -206,7 +211,7 @@ fn validate(opts: &AuditOptions) -> Result<Vec<Glob>, AuditError> {
         .iter()
         .map(|p| Glob::new(p))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(usage)
+        .map_err(|e| usage(format!("--output {e}")))
 }
 
 /// A Cargo project, or a build run by cargo or rustc.
@@ -303,7 +308,7 @@ impl Audit<'_> {
         self.check_source_unchanged(&runs)?;
         let provenance = self.provenance(&runs[0], &comparison.findings, &mut warnings);
         let info = AuditInfo {
-            target: None,
+            target: self.opts.target.clone(),
             source: Text::new(self.opts.source.as_os_str().as_encoded_bytes()),
             command: self
                 .opts

@@ -29,6 +29,11 @@ pub enum Command {
     /// error, 3 a build failed (its log is kept and its tail printed), 130
     /// interrupted.
     Audit(AuditArgs),
+    /// List the targets of twice.toml.
+    Targets(TargetsArgs),
+    /// Manage the baseline of accepted findings.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
     /// Explain remote-cache misses from two builds' logs: Bazel execution
     /// logs (--execution_log_json_file or --execution_log_compact_file) or
     /// Buck2 `log what-ran --format json` output. Pairs the actions, names
@@ -42,17 +47,67 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+pub struct TargetsArgs {
+    /// The configuration file (default: twice.toml here or above).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Audit the targets and record every finding as accepted, replacing
+    /// their previous entries in the baseline file.
+    Update(BaselineUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineUpdateArgs {
+    /// Targets of twice.toml to audit.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Every target of twice.toml.
+    #[arg(long)]
+    pub all: bool,
+    /// The configuration file (default: twice.toml here or above).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The baseline file (default: `baseline` in twice.toml, else
+    /// twice-baseline.txt beside it).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Threads for hashing and comparing (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// No progress display and no warnings on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct AuditArgs {
+    /// Targets of twice.toml to audit (instead of a command after `--`).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Audit every target of twice.toml.
+    #[arg(long)]
+    pub all: bool,
+    /// The configuration file (default: twice.toml here or above; env
+    /// TWICE_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The source tree to build (copied into each sandbox; never written).
-    #[arg(short = 'C', long, value_name = "DIR", default_value = ".")]
-    pub source: PathBuf,
+    /// Default: the target's `dir`, else the current directory.
+    #[arg(short = 'C', long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
     /// How many builds to compare (run A against each of the others).
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub runs: usize,
+    /// Default 2 (env TWICE_RUNS).
+    #[arg(long, value_name = "N")]
+    pub runs: Option<usize>,
     /// Variations to apply: `default`, `all`, `none`, names (`time,umask`),
     /// or edits of the default set (`+aslr,-time`). See --list-variations.
-    #[arg(long, value_name = "LIST", default_value = "default")]
-    pub vary: String,
+    /// Default `default` (env TWICE_VARY).
+    #[arg(long, value_name = "LIST")]
+    pub vary: Option<String>,
     /// List the variations, what each changes and what it needs, and exit.
     #[arg(long)]
     pub list_variations: bool,
@@ -104,8 +159,18 @@ pub struct AuditArgs {
     pub format: FormatArg,
     /// Write the report to FILE instead of standard output (`--output` is
     /// the output selector here).
-    #[arg(short = 'o', long = "report", value_name = "FILE")]
-    pub report: Option<PathBuf>,
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The baseline of accepted findings (default: `baseline` in twice.toml,
+    /// else twice-baseline.txt beside it when it exists; env
+    /// TWICE_BASELINE). Only new findings fail (exit 1).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_baseline")]
+    pub baseline: Option<PathBuf>,
+    /// Ignore any baseline: every finding fails.
+    #[arg(long)]
+    pub no_baseline: bool,
+    #[command(flatten)]
+    pub reports: ReportArgs,
     /// Colour in the text report: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -178,6 +243,23 @@ pub struct OutputArgs {
     /// Text report: every finding with all its evidence, nothing collapsed.
     #[arg(short, long)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+/// More reports beside the main one, for CI.
+#[derive(Debug, Args, Default)]
+pub struct ReportArgs {
+    /// Also write the report as FORMAT (text, json, sarif, junit, markdown,
+    /// annotations) to PATH (`-` for standard output). Repeatable:
+    /// `--report sarif=out.sarif --report junit=out.xml`.
+    #[arg(long = "report", value_name = "FORMAT=PATH")]
+    pub extra: Vec<String>,
+    /// Do not print GitHub Actions annotations, nor append the Markdown
+    /// summary to $GITHUB_STEP_SUMMARY (both automatic when
+    /// GITHUB_ACTIONS=true).
+    #[arg(long)]
+    pub no_annotations: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -371,7 +371,8 @@ fn compare_outputs(actions: &mut [ActionDelta], dir_a: &Path, dir_b: &Path, now:
                         a: Text::new(pa.as_os_str().as_encoded_bytes()),
                         b: Text::new(pb.as_os_str().as_encoded_bytes()),
                     };
-                    let report = Report::new(CommandKind::Diff, inputs, comparison, None, None);
+                    let report =
+                        Report::new(CommandKind::Diff, inputs, comparison, Default::default());
                     OutputComparison::Compared {
                         verdict: report.verdict(),
                         findings: report.findings.clone(),

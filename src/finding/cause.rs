@@ -187,6 +187,32 @@ impl fmt::Display for LimitKind {
 }
 
 impl Cause {
+    /// Every cause name, as [`Cause::name`] gives them.
+    pub const NAMES: &'static [&'static str] = &[
+        "timestamp",
+        "build_path",
+        "ordering",
+        "only_in",
+        "file_type",
+        "executable_bit",
+        "symlink_target",
+        "metadata",
+        "unknown",
+        "consequence",
+        "unparsed",
+        "limit",
+        "environment",
+        "compressor",
+        "marshal_refs",
+        "hash_order",
+        "permissions",
+        "suspicious",
+        "toolchain",
+        "build_id_only",
+        "archive_header",
+        "random_seed",
+    ];
+
     /// A short name, stable across releases: used in summaries and rule ids.
     pub fn name(&self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@
 //! inputs, verdict) is shared with the other commands' reports.
 
 mod audit;
+mod gate;
 mod json;
 mod problems;
 mod text;
@@ -15,6 +16,7 @@ pub use audit::{
     AuditInfo, AuditWarning, BisectInfo, MissingTool, RunInfo, SandboxKind, SkipReason, Timings,
     VariationState, VariationStatus,
 };
+pub use gate::{Gate, entry as baseline_entry, is_root};
 pub use json::render_json;
 pub use problems::{
     Action, ActionNote, Certainty, Problem, ProblemId, Provenance, Scope, SourceRef,
@@ -181,6 +183,8 @@ pub struct Summary {
     pub differing: u64,
     /// Root causes the findings group into.
     pub problems: u64,
+    /// Findings left out by ignore rules.
+    pub ignored: u64,
     pub only_a: u64,
     pub only_b: u64,
     /// Special files (FIFOs, sockets, devices) present on both sides: never
@@ -237,6 +241,17 @@ fn attribution_key(f: &Finding) -> String {
     }
 }
 
+/// What a report is assembled from besides the comparison.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extras<'a> {
+    /// How an audit's builds ran.
+    pub audit: Option<&'a AuditInfo>,
+    /// What the audit traced and located.
+    pub provenance: Option<&'a Provenance>,
+    /// The CI gate's baseline and ignore rules.
+    pub gate: Option<&'a Gate>,
+}
+
 impl Report {
     /// Assemble the report of a comparison (and, for audits, of how its
     /// builds ran): summary and verdict are computed here, once.
@@ -244,17 +259,30 @@ impl Report {
         command: CommandKind,
         inputs: Inputs<Text>,
         mut comparison: Comparison,
-        audit: Option<AuditInfo>,
-        provenance: Option<&Provenance>,
+        extras: Extras<'_>,
     ) -> Report {
+        let Extras {
+            audit,
+            provenance,
+            gate,
+        } = extras;
+        let ignored = gate.map_or(0, |g| g.drop_ignored(&mut comparison.findings));
         problems::link_roots(&mut comparison.findings);
+        let baseline = gate.and_then(|g| g.mark(&mut comparison.findings));
         let problems = problems::group(&comparison.findings, &comparison.artifacts, provenance);
         let mut summary = Summary::of(&comparison, audit.is_some());
+        let audit = audit.cloned();
         summary.problems = problems.len() as u64;
+        summary.ignored = ignored;
+        let all_ignored = ignored > 0
+            && comparison.findings.is_empty()
+            && comparison.artifacts.iter().all(|a| a.omitted == 0);
         let verdict = if !comparison.unreadable.is_empty() {
             Verdict::Incomplete
         } else if comparison.artifacts.is_empty() {
             Verdict::Identical
+        } else if all_ignored || baseline.as_ref().is_some_and(|b| b.new == 0) {
+            Verdict::Accepted
         } else {
             Verdict::Differs
         };
@@ -266,7 +294,7 @@ impl Report {
             findings: comparison.findings,
             unreadable: comparison.unreadable,
             audit,
-            baseline: None,
+            baseline,
         }
     }
 

@@ -8,6 +8,7 @@ mod determinism;
 mod elf;
 mod execlog;
 mod fixtures;
+mod gate;
 mod hardening;
 mod problems;
 /// The synthetic execution logs (test support) and the protobuf messages

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::evidence::one_line;
 use super::{Paint, human_bytes};
-use crate::finding::{Cause, Finding, Text};
+use crate::finding::{BaselineState, Cause, Finding, Text};
 use crate::report::{Action, ActionNote, Certainty, Problem, Report};
 
 /// How many artifacts, actions and sources a problem lists before "+N".
@@ -53,6 +53,40 @@ pub(super) fn section(report: &Report, p: &Paint, s: &mut String) {
         plural(sm.findings + sm.omitted, "difference", "differences"),
         plural(files, "file", "files"),
     );
+    if let Some(b) = &report.baseline {
+        let _ = writeln!(
+            s,
+            "against the baseline {}: {} new, {} known, {} fixed",
+            b.path.lossy(),
+            p.bold(&b.new.to_string()),
+            b.known,
+            b.fixed.len()
+        );
+        if !b.fixed.is_empty() {
+            let target = report
+                .audit
+                .as_ref()
+                .and_then(|a| a.target.as_deref())
+                .unwrap_or("TARGET");
+            let _ = writeln!(
+                s,
+                "  {}",
+                p.dim(&format!(
+                    "fixed entries are no longer seen: `twice baseline update {target}` removes them"
+                ))
+            );
+            for e in b.fixed.iter().take(LISTED) {
+                let _ = writeln!(s, "  fixed: {} {}: {}", e.artifact, e.cause, e.evidence);
+            }
+            if b.fixed.len() > LISTED {
+                let _ = writeln!(
+                    s,
+                    "  {}",
+                    p.dim(&format!("… and {} more", b.fixed.len() - LISTED))
+                );
+            }
+        }
+    }
     let by_fp = |fp| report.findings.iter().find(|f| f.fingerprint == fp);
     for (i, pr) in report.problems.iter().enumerate() {
         let mut head = format!("{:>2}  {}", i + 1, p.bold(&title(pr)));
@@ -61,6 +95,24 @@ pub(super) fn section(report: &Report, p: &Paint, s: &mut String) {
         }
         if let Some(v) = &pr.variation {
             let _ = write!(head, "  {}", p.cause(&v.to_string()));
+        }
+        let new = report
+            .findings
+            .iter()
+            .filter(|f| {
+                f.baseline == Some(BaselineState::New) && pr.members.contains(&f.fingerprint)
+            })
+            .count();
+        if report.baseline.is_some() {
+            let _ = write!(
+                head,
+                "  {}",
+                if new > 0 {
+                    p.bold(&format!("{new} new"))
+                } else {
+                    p.dim("known")
+                }
+            );
         }
         let id = pr.id.to_string();
         let _ = writeln!(s, "\n{head}  {}", p.dim(&format!("[{}]", &id[..8])));

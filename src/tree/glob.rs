@@ -1,4 +1,5 @@
-//! `--output` patterns: `*` and `?` within one path segment, `[abc]`,
+//! Path patterns (`--output`, `--exclude`, ignore rules): `*` and `?`
+//! within one path segment, `[abc]`,
 //! `[a-z]` and `[!x]` classes, `**` for any number of segments. A pattern
 //! without `/` matches the file name at any depth.
 
@@ -12,15 +13,15 @@ impl Glob {
     pub fn new(pattern: &str) -> Result<Glob, String> {
         let p = pattern.trim_start_matches("./");
         if p.is_empty() {
-            return Err("--output: empty pattern".to_owned());
+            return Err("empty pattern".to_owned());
         }
         if p.starts_with('/') {
             return Err(format!(
-                "--output {pattern:?}: patterns are relative to the source tree"
+                "{pattern:?}: patterns are relative to the source tree"
             ));
         }
         if p.bytes().filter(|&c| c == b'[').count() != p.bytes().filter(|&c| c == b']').count() {
-            return Err(format!("--output {pattern:?}: unbalanced [ ]"));
+            return Err(format!("{pattern:?}: unbalanced [ ]"));
         }
         Ok(Glob {
             anywhere: !p.contains('/'),

@@ -28,6 +28,7 @@ pub mod execlog;
 pub mod finding;
 mod formats;
 mod interrupt;
+pub mod remote;
 pub mod report;
 pub mod tree;
 

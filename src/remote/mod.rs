@@ -1,0 +1,13 @@
+//! Remote Execution (REAPI v2): the client ([`client`]), the remote
+//! executor behind the audit's seam, and the re-execution of logged
+//! actions. The only module that uses async: tokio and tonic stay inside,
+//! every function it offers blocks.
+
+mod client;
+mod digest;
+mod error;
+mod merkle;
+
+pub use client::{Client, RemoteOptions, Traffic, parse_pairs};
+pub use digest::CasDigest;
+pub use error::{Endpoint, MissingBlob, RemoteError};

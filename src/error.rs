@@ -38,6 +38,10 @@ pub enum Error {
     /// A build log that cannot be read or decoded.
     #[error(transparent)]
     Execlog(#[from] crate::execlog::ExeclogError),
+    /// A remote cluster that cannot be used, or a remote audit that could
+    /// not run to its end.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteAuditError),
 }
 
 impl Error {
@@ -46,6 +50,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Audit(e) => e.exit_code(),
+            Error::Remote(e) => e.exit_code(),
             Error::Interrupted => 130,
             Error::Usage { .. }
             | Error::Output { .. }

@@ -109,9 +109,33 @@ fn run_audit(args: AuditArgs) -> Result<u8, Error> {
         output: args.report,
         color: args.color,
     };
-    let report = with_jobs(args.jobs, || audit::audit(opts))??;
+    let report = match args.remote {
+        Some(url) => {
+            let remote = remote::RemoteAudit {
+                remote: remote_options(url, &args.remote_args)?,
+                declared: args.remote_variations,
+            };
+            with_jobs(args.jobs, || remote::audit(opts, &remote))??
+        }
+        None => with_jobs(args.jobs, || audit::audit(opts))??,
+    };
     emit(AnyReport::Findings(&report), &output)?;
     Ok(report.verdict().exit_code())
+}
+
+/// `--remote URL` (or `--reexecute URL`) with the options that go with it.
+fn remote_options(url: String, args: &cli::RemoteArgs) -> Result<remote::RemoteOptions, Error> {
+    let pairs = |option, values: &[String]| {
+        remote::parse_pairs(option, values).map_err(|e| Error::Usage {
+            message: e.to_string(),
+        })
+    };
+    Ok(remote::RemoteOptions {
+        url,
+        instance: args.remote_instance.clone(),
+        headers: pairs("--remote-header", &args.remote_header)?,
+        platform: pairs("--remote-platform", &args.remote_platform)?,
+    })
 }
 
 fn run_diff(args: DiffArgs) -> Result<u8, Error> {
@@ -141,6 +165,12 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
 }
 
 fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
+    let Some(b) = args.b else {
+        return Err(Error::Usage {
+            message: "twice execlog needs two logs (one is enough with --reexecute --action)"
+                .to_owned(),
+        });
+    };
     let opts = execlog::ExeclogOptions {
         top: args.top,
         outputs: args
@@ -150,7 +180,7 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
         now: clock::now(),
     };
     interrupt::install().map_err(|source| Error::Signals { source })?;
-    let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &args.b, &opts))??;
+    let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &b, &opts))??;
     if interrupt::interrupted() {
         return Err(Error::Interrupted);
     }

@@ -31,6 +31,12 @@ pub(crate) trait Executor: Sync {
     fn execute(&self, staged: Self::Staged) -> Result<Run, AuditError>;
     /// Remove what a run left behind (a bisect build no longer needed).
     fn discard(&self, run: &Run);
+    /// Make the files that differ between two runs readable here before
+    /// they are compared: a remote executor downloads them (nothing else),
+    /// a local build's files are already on disk.
+    fn fetch(&self, _a: &Run, _b: &Run) -> Result<(), AuditError> {
+        Ok(())
+    }
 
     fn build(&self, spec: &RunSpec) -> Result<Run, AuditError> {
         let staged = self.stage(spec)?;
@@ -63,7 +69,7 @@ pub(crate) struct Run {
     /// What staging read of the source tree.
     pub source_digest: Digest,
     /// The run's own directory, removed by `discard`.
-    dir: PathBuf,
+    pub dir: PathBuf,
 }
 
 /// What every local build is run with.

@@ -234,7 +234,11 @@ impl Client {
             return Err(bad("want grpc://HOST:PORT or grpcs://HOST:PORT"));
         }
         let uri = format!("{}://{rest}", if tls { "https" } else { "http" });
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // Two threads drive the I/O; the audit's build threads and the
+        // caller only wait on it (`block_on` from any of them).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("twice-remote")
             .enable_all()
             .build()
             .map_err(|source| RemoteError::Runtime { source })?;

@@ -3,11 +3,15 @@
 //! actions. The only module that uses async: tokio and tonic stay inside,
 //! every function it offers blocks.
 
+mod audit;
 mod client;
 mod digest;
 mod error;
+mod executor;
 mod merkle;
+mod variations;
 
+pub use audit::{RemoteAudit, RemoteAuditError, audit};
 pub use client::{Client, RemoteOptions, Traffic, parse_pairs};
 pub use digest::CasDigest;
 pub use error::{Endpoint, MissingBlob, RemoteError};

@@ -62,8 +62,11 @@ pub struct Traffic {
     pub uploaded_blobs: AtomicU64,
     /// Blobs an upload found already in the CAS.
     pub present_blobs: AtomicU64,
+    /// Output files downloaded (to compare them).
     pub downloaded_bytes: AtomicU64,
     pub downloaded_blobs: AtomicU64,
+    /// Trees, stdout and stderr, the wrapper's record: read into memory.
+    pub metadata_bytes: AtomicU64,
     pub executions: AtomicU64,
 }
 
@@ -80,13 +83,14 @@ impl Traffic {
         let g = Traffic::get;
         format!(
             "remote {endpoint}: {} execution(s); uploaded {} B in {} blob(s) ({} already in the CAS); \
-             downloaded {} B in {} blob(s)",
+             downloaded {} B of output files in {} blob(s) and {} B of trees and logs",
             g(&self.executions),
             g(&self.uploaded_bytes),
             g(&self.uploaded_blobs),
             g(&self.present_blobs),
             g(&self.downloaded_bytes),
             g(&self.downloaded_blobs),
+            g(&self.metadata_bytes),
         )
     }
 }
@@ -757,6 +761,7 @@ impl Conn {
         }
         let mut out = Vec::new();
         self.read_into(digest, &mut out, Path::new("")).await?;
+        Traffic::add(&self.traffic.metadata_bytes, digest.size);
         Ok(out)
     }
 
@@ -811,8 +816,6 @@ impl Conn {
                 got: got.to_string(),
             });
         }
-        Traffic::add(&self.traffic.downloaded_bytes, digest.size);
-        Traffic::add(&self.traffic.downloaded_blobs, 1);
         Ok(())
     }
 
@@ -846,6 +849,8 @@ impl Conn {
         let mut f = std::fs::File::create(first).map_err(local(first))?;
         self.read_into(digest, &mut f, first).await?;
         drop(f);
+        Traffic::add(&self.traffic.downloaded_bytes, digest.size);
+        Traffic::add(&self.traffic.downloaded_blobs, 1);
         for p in rest {
             if let Some(parent) = p.parent() {
                 std::fs::create_dir_all(parent).map_err(local(parent))?;

@@ -310,10 +310,9 @@ impl RemoteBuilder<'_> {
         let mut props: BTreeSet<(String, String)> = self.platform.iter().cloned().collect();
         for v in self.plan.active.iter().copied() {
             let value = self.value(spec, v);
+            // The number of CPUs and ASLR are applied by the wrapper
+            // (taskset, setarch on the worker): no property asks for them.
             let Some(key) = property(v) else {
-                if matches!(v, Variation::NumCpus | Variation::Aslr) {
-                    props.insert(("twice-variations".to_owned(), capability(v).to_owned()));
-                }
                 continue;
             };
             let requested = match (v, value) {

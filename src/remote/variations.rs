@@ -32,8 +32,6 @@ pub(crate) fn capability(v: Variation) -> &'static str {
         Variation::Time => "faketime",
         Variation::FileOrder => "file-order",
         Variation::Hostname => "hostname",
-        Variation::NumCpus => "num-cpus",
-        Variation::Aslr => "aslr",
         _ => "",
     }
 }

@@ -42,6 +42,9 @@ pub enum Error {
     /// not run to its end.
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteAuditError),
+    /// Re-executing logged actions could not run to its end.
+    #[error(transparent)]
+    Reexec(#[from] crate::remote::ReexecError),
 }
 
 impl Error {
@@ -51,6 +54,7 @@ impl Error {
         match self {
             Error::Audit(e) => e.exit_code(),
             Error::Remote(e) => e.exit_code(),
+            Error::Reexec(e) => e.exit_code(),
             Error::Interrupted => 130,
             Error::Usage { .. }
             | Error::Output { .. }

@@ -52,6 +52,8 @@ pub enum AnyReport<'r> {
     /// `twice diff` and `twice audit`: files compared, findings.
     Findings(&'r Report),
     Execlog(&'r execlog::ExeclogReport),
+    /// `twice execlog --reexecute`.
+    Reexec(&'r remote::ReexecReport),
 }
 
 /// `twice diff A B` as a report: compare the two paths and assemble the
@@ -165,6 +167,27 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
 }
 
 fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
+    if let Some(url) = args.reexecute {
+        interrupt::install().map_err(|source| Error::Signals { source })?;
+        let opts = remote::ReexecOptions {
+            remote: remote_options(url, &args.remote_args)?,
+            log_a: args.a,
+            log_b: args.b,
+            actions: args.action,
+            runs: args.runs,
+            jobs: args.jobs.unwrap_or(16),
+            exec_root: args.exec_root,
+            quiet: false,
+        };
+        if opts.jobs == 0 {
+            return Err(Error::Usage {
+                message: "--jobs must be at least 1".to_owned(),
+            });
+        }
+        let report = remote::reexecute(&opts)?;
+        emit(AnyReport::Reexec(&report), &args.output)?;
+        return Ok(report.envelope.verdict.exit_code());
+    }
     let Some(b) = args.b else {
         return Err(Error::Usage {
             message: "twice execlog needs two logs (one is enough with --reexecute --action)"
@@ -223,6 +246,8 @@ fn emit(report: AnyReport<'_>, out: &OutputArgs) -> Result<(), Error> {
         (FormatArg::Text, AnyReport::Execlog(r)) => execlog::render_text(r, text, w),
         (FormatArg::Json, AnyReport::Findings(r)) => render_json(r, w),
         (FormatArg::Json, AnyReport::Execlog(r)) => render_json(r, w),
+        (FormatArg::Text, AnyReport::Reexec(r)) => remote::render_text(r, text, w),
+        (FormatArg::Json, AnyReport::Reexec(r)) => render_json(r, w),
     };
     match &out.output {
         Some(path) => {

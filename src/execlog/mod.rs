@@ -14,6 +14,7 @@ mod model;
 mod proto;
 mod render;
 mod report;
+mod spawns;
 #[cfg(test)]
 #[path = "../../tests/support/execlog_synth.rs"]
 #[allow(dead_code, reason = "the unit tests write only the compact format")]
@@ -22,6 +23,7 @@ mod synth;
 pub use analyze::{ExeclogOptions, analyze, read_bytes};
 pub use error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
 pub use render::render_text;
+pub use spawns::{Spawn, SpawnInput, read_spawns};
 pub use report::{
     ActionDelta, ActionRef, Class, ExeclogReport, ExeclogSummary, Limitation, LogInput, LogInputs,
     OutputComparison, OutputDelta, Reason, ReasonCount, Root, Upstream,

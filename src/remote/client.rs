@@ -135,7 +135,11 @@ pub struct Client {
     caps: Capabilities,
 }
 
+/// Attempts of a call refused with UNAVAILABLE (a server that is down is
+/// reported within about 1.5 s) and with RESOURCE_EXHAUSTED (a busy
+/// server: up to about half a minute).
 const ATTEMPTS: u32 = 4;
+const BUSY_ATTEMPTS: u32 = 10;
 const UNARY_TIMEOUT: Duration = Duration::from_secs(60);
 const SHA256: i32 = re::digest_function::Value::Sha256 as i32;
 
@@ -146,9 +150,18 @@ fn retryable(code: tonic::Code) -> bool {
     )
 }
 
-/// 0.2 s, 0.4 s, 0.8 s, … with a little jitter from the clock.
+fn attempts(code: tonic::Code) -> u32 {
+    if code == tonic::Code::ResourceExhausted {
+        BUSY_ATTEMPTS
+    } else {
+        ATTEMPTS
+    }
+}
+
+/// 0.2 s, 0.4 s, 0.8 s, … (at most 5 s) with a little jitter from the
+/// clock.
 fn backoff(attempt: u32) -> Duration {
-    let base = 200u64 << attempt.min(6);
+    let base = (200u64 << attempt.min(5)).min(5000);
     let jitter = u64::from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -490,7 +503,7 @@ impl Conn {
             attempt += 1;
             match f().await {
                 Ok(r) => return Ok(r.into_inner()),
-                Err(s) if retryable(s.code()) && attempt < ATTEMPTS => {
+                Err(s) if retryable(s.code()) && attempt < attempts(s.code()) => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(s) => return Err(self.error(call, &s, attempt)),
@@ -744,7 +757,7 @@ impl Conn {
                     Traffic::add(&self.traffic.uploaded_blobs, 1);
                     return Ok(());
                 }
-                Err(s) if retryable(s.code()) && attempt < ATTEMPTS => {
+                Err(s) if retryable(s.code()) && attempt < attempts(s.code()) => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(s) => return Err(self.error("ByteStream.Write", &s, attempt)),
@@ -908,7 +921,9 @@ impl Conn {
                     return Err(self.protocol("Execute", "the stream ended before an operation"));
                 }
                 Ok(None) => {}
-                Err(s) if name.is_empty() || !retryable(s.code()) || broken >= ATTEMPTS => {
+                Err(s)
+                    if name.is_empty() || !retryable(s.code()) || broken >= attempts(s.code()) =>
+                {
                     return Err(self.error(
                         if name.is_empty() {
                             "Execute"

@@ -9,9 +9,16 @@ mod digest;
 mod error;
 mod executor;
 mod merkle;
+mod reexecute;
+mod render;
 mod variations;
 
 pub use audit::{RemoteAudit, RemoteAuditError, audit};
 pub use client::{Client, RemoteOptions, Traffic, parse_pairs};
 pub use digest::CasDigest;
 pub use error::{Endpoint, MissingBlob, RemoteError};
+pub use reexecute::{
+    DifferingOutput, Outcome, ReexecAction, ReexecError, ReexecOptions, ReexecReport,
+    ReexecSummary, RemoteInfo, reexecute,
+};
+pub use render::render_text;

@@ -456,7 +456,18 @@ impl Conn {
         let details = bazel_remote_apis::google::rpc::Status::decode(status.details())
             .map(|s| violations(&s.details))
             .unwrap_or_default();
-        self.status_error(call, status.code(), status.message(), details, attempts)
+        // Transport failures keep their cause (connection refused, TLS)
+        // in the source chain, not in the message.
+        let mut message = status.message().to_owned();
+        let mut cause = std::error::Error::source(status);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !message.contains(&text) {
+                message = format!("{message}: {text}");
+            }
+            cause = c.source();
+        }
+        self.status_error(call, status.code(), &message, details, attempts)
     }
 
     fn status_error(

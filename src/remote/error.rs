@@ -37,6 +37,31 @@ impl fmt::Display for MissingBlob {
     }
 }
 
+/// The canonical name of a gRPC status code (`UNAVAILABLE`), as servers'
+/// logs and documentation spell it.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 fn missing_text(blobs: &[MissingBlob]) -> String {
     const SHOWN: usize = 5;
     let mut parts: Vec<String> = blobs.iter().take(SHOWN).map(ToString::to_string).collect();
@@ -56,7 +81,8 @@ pub enum RemoteError {
     BadPair { option: &'static str, value: String },
     /// A gRPC call failed (after its retries, when it is retried).
     #[error(
-        "remote execution on {endpoint}: {call} failed: {code}: {message}{}{}",
+        "remote execution on {endpoint}: {call} failed: {}: {message}{}{}",
+        code_name(*code),
         if details.is_empty() { String::new() } else { format!(" ({details})") },
         if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() }
     )]

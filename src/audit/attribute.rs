@@ -97,9 +97,8 @@ fn timestamp(
     // times that each sit on their run's clock in its own zone are the
     // zone's doing.
     let varied = |v: Variation| active.contains(&v) && b.spec.varied.contains(&v);
-    let zone_only = varied(Variation::Timezone)
-        && !varied(Variation::Time)
-        && a.utc_offsets != b.utc_offsets;
+    let zone_only =
+        varied(Variation::Timezone) && !varied(Variation::Time) && a.utc_offsets != b.utc_offsets;
     let (Some(Decoded::Time(ta)), Some(Decoded::Time(tb))) = (&f.a.decoded, &f.b.decoded) else {
         // A time of day alone (`__TIME__`): on each run's clock, in its
         // local time, it is a canary; otherwise a guess when the clock was

@@ -23,8 +23,8 @@ mod synth;
 pub use analyze::{ExeclogOptions, analyze, read_bytes};
 pub use error::{ExeclogError, ExeclogErrorKind, LogFormat, Stream};
 pub use render::render_text;
-pub use spawns::{Spawn, SpawnInput, read_spawns};
 pub use report::{
     ActionDelta, ActionRef, Class, ExeclogReport, ExeclogSummary, Limitation, LogInput, LogInputs,
     OutputComparison, OutputDelta, Reason, ReasonCount, Root, Upstream,
 };
+pub use spawns::{Spawn, SpawnInput, read_spawns};

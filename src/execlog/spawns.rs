@@ -145,7 +145,11 @@ impl From<RawSpawn<'_>> for Spawn {
             label,
             mnemonic: s.mnemonic.0.into_owned(),
             primary_output: outputs.iter().min().cloned(),
-            args: s.command_args.into_iter().map(|a| a.0.into_owned()).collect(),
+            args: s
+                .command_args
+                .into_iter()
+                .map(|a| a.0.into_owned())
+                .collect(),
             env: s
                 .environment_variables
                 .into_iter()

@@ -87,29 +87,29 @@ pub fn audit(opts: AuditOptions, remote: &RemoteAudit) -> Result<Report, RemoteA
     };
     let result = {
         let builder = RemoteBuilder {
-        client: &client,
-        command: &opts.command,
-        timeout: opts.timeout,
-        plan: &plan,
-        work: &work,
-        progress: &progress,
-        platform: &remote.remote.platform,
-        source: &source,
-        locales,
-        keep: opts.keep,
-        charged: AtomicBool::new(false),
-    };
-    // Every run at once: the cluster has the workers.
-    let concurrent = AuditOptions {
-        parallel: true,
-        ..opts.clone()
-    };
-    let planned = Planned {
-        plan: &plan,
-        statuses,
-        globs: &globs,
-        sandbox: SandboxKind::None,
-    };
+            client: &client,
+            command: &opts.command,
+            timeout: opts.timeout,
+            plan: &plan,
+            work: &work,
+            progress: &progress,
+            platform: &remote.remote.platform,
+            source: &source,
+            locales,
+            keep: opts.keep,
+            charged: AtomicBool::new(false),
+        };
+        // Every run at once: the cluster has the workers.
+        let concurrent = AuditOptions {
+            parallel: true,
+            ..opts.clone()
+        };
+        let planned = Planned {
+            plan: &plan,
+            statuses,
+            globs: &globs,
+            sandbox: SandboxKind::None,
+        };
         run_on(&concurrent, planned, &builder, &progress, Vec::new(), &work)
     };
     if let Err(AuditError::BuildFailed { .. }) = &result {

@@ -323,7 +323,10 @@ impl Client {
     }
 
     /// The digests among `digests` the CAS does not have.
-    pub(crate) fn find_missing(&self, digests: &[CasDigest]) -> Result<Vec<CasDigest>, RemoteError> {
+    pub(crate) fn find_missing(
+        &self,
+        digests: &[CasDigest],
+    ) -> Result<Vec<CasDigest>, RemoteError> {
         self.block(self.conn.find_missing(digests.to_vec()))
     }
 
@@ -387,9 +390,7 @@ impl Client {
 }
 
 /// `f`, or `Interrupted` as soon as the user asks.
-async fn cancellable<T>(
-    f: impl Future<Output = Result<T, RemoteError>>,
-) -> Result<T, RemoteError> {
+async fn cancellable<T>(f: impl Future<Output = Result<T, RemoteError>>) -> Result<T, RemoteError> {
     tokio::select! {
         r = f => r,
         () = interrupted() => Err(RemoteError::Interrupted),
@@ -986,11 +987,10 @@ impl Conn {
                     1,
                 ));
             }
-            Some(operation::Result::Response(any)) => {
-                re::ExecuteResponse::decode(&any.value[..]).map_err(|e| {
-                    self.protocol("Execute", format!("undecodable ExecuteResponse: {e}"))
-                })?
-            }
+            Some(operation::Result::Response(any)) => re::ExecuteResponse::decode(&any.value[..])
+                .map_err(|e| {
+                self.protocol("Execute", format!("undecodable ExecuteResponse: {e}"))
+            })?,
             None => return Err(self.protocol("Execute", "a done operation without a result")),
         };
         if let Some(s) = &response.status
@@ -1080,7 +1080,12 @@ impl Iterator for Pieces {
 
     fn next(&mut self) -> Option<Vec<u8>> {
         if let Some(b) = &self.bytes {
-            let piece = b.get(self.at..)?.iter().take(CHUNK).copied().collect::<Vec<u8>>();
+            let piece = b
+                .get(self.at..)?
+                .iter()
+                .take(CHUNK)
+                .copied()
+                .collect::<Vec<u8>>();
             self.at += piece.len();
             return (!piece.is_empty()).then_some(piece);
         }

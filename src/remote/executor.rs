@@ -66,6 +66,9 @@ fn to_audit(run: &str, step: Step) -> impl Fn(RemoteError) -> AuditError + '_ {
     }
 }
 
+/// One entry of the source tree: its path, node, and file to upload.
+type Hashed = (String, Node, Option<PathBuf>);
+
 /// Walk the source tree, hash its files (SHA-256, in parallel), build its
 /// Merkle tree and upload what the CAS does not have.
 pub(crate) fn upload_source(client: &Client, source: &Path) -> Result<UploadedSource, RemoteError> {
@@ -78,10 +81,12 @@ pub(crate) fn upload_source(client: &Client, source: &Path) -> Result<UploadedSo
         });
     }
     let unsendable = |rel: &[u8], reason| RemoteError::Unsendable {
-        path: source.join(std::ffi::OsStr::new(&String::from_utf8_lossy(rel).into_owned())),
+        path: source.join(std::ffi::OsStr::new(
+            &String::from_utf8_lossy(rel).into_owned(),
+        )),
         reason,
     };
-    let hashed: Vec<Result<Option<(String, Node, Option<PathBuf>)>, RemoteError>> = tree
+    let hashed: Vec<Result<Option<Hashed>, RemoteError>> = tree
         .entries
         .par_iter()
         .map(|(rel, entry)| {
@@ -91,10 +96,11 @@ pub(crate) fn upload_source(client: &Client, source: &Path) -> Result<UploadedSo
             let path = tree.file_path(rel);
             Ok(match &entry.kind {
                 EntryKind::File { .. } => {
-                    let digest = CasDigest::of_file(&path).map_err(|source| RemoteError::Local {
-                        path: path.clone(),
-                        source,
-                    })?;
+                    let digest =
+                        CasDigest::of_file(&path).map_err(|source| RemoteError::Local {
+                            path: path.clone(),
+                            source,
+                        })?;
                     let node = Node::File {
                         digest,
                         executable: entry.meta.executable(),
@@ -141,13 +147,15 @@ pub(crate) fn upload_source(client: &Client, source: &Path) -> Result<UploadedSo
         .filter(|(_, e)| matches!(e.kind, EntryKind::Special(_)))
         .map(|(rel, _)| PathBuf::from(String::from_utf8_lossy(rel).into_owned()))
         .collect();
-    let merkle = merkle::build(entries.iter().map(|(k, v)| (k.clone(), v.clone())))
-        .map_err(|e| RemoteError::Unsendable {
-            path: source.to_path_buf(),
-            reason: match e {
-                merkle::TreeError::BadName { .. } => "a path component is empty, `.` or `..`",
-                merkle::TreeError::Conflict { .. } => "a path is both a file and a directory",
-            },
+    let merkle =
+        merkle::build(entries.iter().map(|(k, v)| (k.clone(), v.clone()))).map_err(|e| {
+            RemoteError::Unsendable {
+                path: source.to_path_buf(),
+                reason: match e {
+                    merkle::TreeError::BadName { .. } => "a path component is empty, `.` or `..`",
+                    merkle::TreeError::Conflict { .. } => "a path is both a file and a directory",
+                },
+            }
         })?;
     blobs.extend(directory_blobs(&merkle));
     client.upload(blobs)?;
@@ -187,10 +195,11 @@ pub(crate) fn upload_locales(
             match &entry.kind {
                 EntryKind::File { .. } => {
                     let path = tree.file_path(rel);
-                    let digest = CasDigest::of_file(&path).map_err(|source| RemoteError::Local {
-                        path: path.clone(),
-                        source,
-                    })?;
+                    let digest =
+                        CasDigest::of_file(&path).map_err(|source| RemoteError::Local {
+                            path: path.clone(),
+                            source,
+                        })?;
                     blobs.push(Blob {
                         digest,
                         source: Source::File(path),
@@ -406,10 +415,7 @@ impl RemoteBuilder<'_> {
             .and_then(|d| d.tree_digest.as_ref())
             .and_then(CasDigest::from_proto)
             .ok_or_else(|| protocol(format!("the result has no output directory {want}")))?;
-        let bytes = self
-            .client
-            .read_blob(tree_digest, 1 << 30)
-            .map_err(&fail)?;
+        let bytes = self.client.read_blob(tree_digest, 1 << 30).map_err(&fail)?;
         let tree = re::Tree::decode(&bytes[..])
             .map_err(|e| protocol(format!("output Tree {tree_digest} undecodable: {e}")))?;
         merkle::flatten(&tree, MAX_ENTRIES)
@@ -519,7 +525,8 @@ impl Executor for RemoteBuilder<'_> {
             digest: action_digest,
             source: Source::Bytes(Arc::new(action_bytes)),
         });
-        self.progress.stage(format!("run {}: uploading", spec.label));
+        self.progress
+            .stage(format!("run {}: uploading", spec.label));
         self.client.upload(blobs).map_err(&fail)?;
         let mut stage_seconds = t.elapsed().as_secs_f64();
         if !self.charged.swap(true, Ordering::SeqCst) {
@@ -628,8 +635,7 @@ impl Executor for RemoteBuilder<'_> {
         }
         let metadata = result.execution_metadata.as_ref();
         let worker_start = metadata.and_then(|m| timestamp(m.execution_start_timestamp.as_ref()));
-        let worker_end =
-            metadata.and_then(|m| timestamp(m.execution_completed_timestamp.as_ref()));
+        let worker_end = metadata.and_then(|m| timestamp(m.execution_completed_timestamp.as_ref()));
         // The worker's clock is the build's; ours only when it says nothing.
         let real = match (worker_start, worker_end) {
             (Some(s), Some(e)) if e >= s => (s, e),

@@ -58,7 +58,10 @@ struct Contents {
 
 fn split(path: &str) -> Result<Vec<&str>, TreeError> {
     let parts: Vec<&str> = path.split('/').collect();
-    if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
         return Err(TreeError::BadName {
             path: path.to_owned(),
         });
@@ -117,14 +120,15 @@ pub(crate) fn build(
                         mode,
                         mtime,
                     } => {
-                        let props = (mode.is_some() || mtime.is_some()).then(|| re::NodeProperties {
-                            properties: Vec::new(),
-                            mtime: mtime.map(|(seconds, nanos)| Timestamp {
-                                seconds,
-                                nanos: i32::try_from(nanos).unwrap_or(0),
-                            }),
-                            unix_mode: mode.map(|value| UInt32Value { value }),
-                        });
+                        let props =
+                            (mode.is_some() || mtime.is_some()).then(|| re::NodeProperties {
+                                properties: Vec::new(),
+                                mtime: mtime.map(|(seconds, nanos)| Timestamp {
+                                    seconds,
+                                    nanos: i32::try_from(nanos).unwrap_or(0),
+                                }),
+                                unix_mode: mode.map(|value| UInt32Value { value }),
+                            });
                         p.files.insert(
                             (*part).to_owned(),
                             re::FileNode {
@@ -319,8 +323,7 @@ mod tests {
 
     const REF_ONE_FILE: &str =
         "106b6bf6e953adcfda77f9ac275b7780added4fbe2f56b7558141a6af42c5f82/83";
-    const REF_NESTED: &str =
-        "e0fcbcc7e4620f793f81b860f172e85db993860bec09eca4fd3322436e5e1bb0/256";
+    const REF_NESTED: &str = "e0fcbcc7e4620f793f81b860f172e85db993860bec09eca4fd3322436e5e1bb0/256";
 
     #[test]
     fn order_of_entries_does_not_matter_and_subtrees_nest() {

@@ -249,13 +249,16 @@ pub fn reexecute(opts: &ReexecOptions) -> Result<ReexecReport, ReexecError> {
         }
     }
     client.upload(blobs)?;
-    let all: Vec<CasDigest> = jobs.iter().flat_map(|j| j.actions.iter().copied()).collect();
+    let all: Vec<CasDigest> = jobs
+        .iter()
+        .flat_map(|j| j.actions.iter().copied())
+        .collect();
     let total = all.len();
     let mut finished = 0usize;
     let quiet = opts.quiet;
     let results = client.execute_all(&all, opts.jobs, |_, _| {
         finished += 1;
-        if !quiet && (finished % 50 == 0 || finished == total) {
+        if !quiet && (finished.is_multiple_of(50) || finished == total) {
             eprintln!("twice: {finished}/{total} executions done");
         }
     });
@@ -366,7 +369,10 @@ fn prepare(spawn: Spawn) -> Job {
                     },
                 ));
             }
-            None => bad.push(format!("{} (digest {:?} is not SHA-256)", input.path, input.hash)),
+            None => bad.push(format!(
+                "{} (digest {:?} is not SHA-256)",
+                input.path, input.hash
+            )),
         }
     }
     let root = merkle::build(nodes).unwrap_or_else(|e| {
@@ -390,10 +396,7 @@ fn upload_inputs(
     jobs: &mut [Job],
     exec_root: Option<&Path>,
 ) -> Result<(), RemoteError> {
-    let wanted: BTreeSet<CasDigest> = jobs
-        .iter()
-        .flat_map(|j| j.inputs.keys().copied())
-        .collect();
+    let wanted: BTreeSet<CasDigest> = jobs.iter().flat_map(|j| j.inputs.keys().copied()).collect();
     let wanted: Vec<CasDigest> = wanted.into_iter().collect();
     let missing: BTreeSet<CasDigest> = client.find_missing(&wanted)?.into_iter().collect();
     if missing.is_empty() {
@@ -407,7 +410,10 @@ fn upload_inputs(
             .flat_map(|j| j.inputs.get(d).into_iter().flatten())
             .collect();
         let Some(root) = exec_root else {
-            unavailable.insert(*d, "not in the CAS; pass --exec-root DIR to upload it".to_owned());
+            unavailable.insert(
+                *d,
+                "not in the CAS; pass --exec-root DIR to upload it".to_owned(),
+            );
             continue;
         };
         let found = paths.iter().find_map(|p| {

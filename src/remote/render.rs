@@ -6,8 +6,8 @@ use std::io::{self, Write};
 
 use super::reexecute::{Outcome, ReexecReport};
 use crate::execlog::OutputComparison;
-use crate::report::{TextOptions, render_text as render_diff_text};
 use crate::finding::{Side, printable as clean};
+use crate::report::{TextOptions, render_text as render_diff_text};
 
 pub fn render_text(r: &ReexecReport, opts: TextOptions, w: &mut dyn Write) -> io::Result<()> {
     let mut s = String::new();
@@ -56,7 +56,11 @@ pub fn render_text(r: &ReexecReport, opts: TextOptions, w: &mut dyn Write) -> io
                             }
                         }
                         OutputComparison::Missing { side } => {
-                            let _ = writeln!(s, "       only in run {}", if *side == Side::A { o.run } else { 1 });
+                            let _ = writeln!(
+                                s,
+                                "       only in run {}",
+                                if *side == Side::A { o.run } else { 1 }
+                            );
                         }
                         OutputComparison::Failed { error } => {
                             let _ = writeln!(s, "       not compared: {}", clean(error));
@@ -69,13 +73,27 @@ pub fn render_text(r: &ReexecReport, opts: TextOptions, w: &mut dyn Write) -> io
                 exit_code,
                 stderr,
             } => {
-                let _ = writeln!(s, "  FAILED             {name}: run {run} exited with {exit_code}");
-                for line in stderr.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev() {
+                let _ = writeln!(
+                    s,
+                    "  FAILED             {name}: run {run} exited with {exit_code}"
+                );
+                for line in stderr
+                    .lines()
+                    .rev()
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                {
                     let _ = writeln!(s, "       {}", clean(line));
                 }
             }
             Outcome::MissingInputs { inputs } => {
-                let _ = writeln!(s, "  NOT RUN            {name}: {} input(s) unavailable", inputs.len());
+                let _ = writeln!(
+                    s,
+                    "  NOT RUN            {name}: {} input(s) unavailable",
+                    inputs.len()
+                );
                 for i in inputs.iter().take(10) {
                     let _ = writeln!(s, "       {}", clean(i));
                 }

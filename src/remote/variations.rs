@@ -212,10 +212,7 @@ mod tests {
 
     #[test]
     fn declared_variations_must_be_worker_side() {
-        assert_eq!(
-            parse_declared(Some("time,file-order")).unwrap().len(),
-            2
-        );
+        assert_eq!(parse_declared(Some("time,file-order")).unwrap().len(), 2);
         assert!(parse_declared(Some("timezone")).is_err());
         assert!(parse_declared(Some("bogus")).is_err());
     }

@@ -8,12 +8,12 @@ mod determinism;
 mod elf;
 mod execlog;
 mod fixtures;
-mod remote;
 /// The synthetic execution logs (test support) and the protobuf messages
 /// they are written with.
 #[path = "../../src/execlog/proto.rs"]
 #[allow(dead_code, reason = "only some of the log messages are written here")]
 mod proto;
+mod remote;
 #[path = "../../tests/support/execlog_synth.rs"]
 #[allow(dead_code, reason = "each user writes only some of the formats")]
 mod synth;

@@ -207,7 +207,12 @@ fn remote_audit_of_the_demo_attributes_build_path_and_time_zone() {
     let found = attributed(&report);
     for member in ["alpha", "beta", "gamma"] {
         assert!(
-            has(&found, &format!("out/libdemo.a!{member}.o"), "build_path", "build_path"),
+            has(
+                &found,
+                &format!("out/libdemo.a!{member}.o"),
+                "build_path",
+                "build_path"
+            ),
             "{found:#?}"
         );
     }
@@ -223,7 +228,12 @@ fn remote_audit_of_the_demo_attributes_build_path_and_time_zone() {
         "timestamp",
         "timezone"
     ));
-    assert!(has(&found, "out/pyc/_build_info.py", "build_path", "build_path"));
+    assert!(has(
+        &found,
+        "out/pyc/_build_info.py",
+        "build_path",
+        "build_path"
+    ));
     // The build directories are where the worker ran them, as the build
     // saw them.
     let runs = report["audit"]["runs"].as_array().unwrap();
@@ -280,7 +290,14 @@ fn worker_side_variations_are_applied_through_platform_properties() {
 fn fixed_demo_is_reproducible_remotely_and_a_second_audit_moves_almost_nothing() {
     let Some(c) = cluster() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let args = ["--vary", "all", "--remote-variations", &c.variations, "--", "make"];
+    let args = [
+        "--vary",
+        "all",
+        "--remote-variations",
+        &c.variations,
+        "--",
+        "make",
+    ];
     let (code, report, stderr) = remote_audit(c, tmp.path(), &fixture("demo-fixed"), &args);
     assert_eq!(code, 0, "{report:#}\n{stderr}");
     assert_eq!(report["verdict"], "identical");
@@ -385,7 +402,10 @@ fn without_a_list_the_roots_of_two_logs_are_reexecuted() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("execroot");
     exec_root(&root);
-    let (a, b) = (fixture("bazel/logs/a.exec.json"), fixture("bazel/logs/b.exec.json"));
+    let (a, b) = (
+        fixture("bazel/logs/a.exec.json"),
+        fixture("bazel/logs/b.exec.json"),
+    );
     let (code, report, stderr) = run(
         tmp.path(),
         &[
@@ -409,7 +429,10 @@ fn without_a_list_the_roots_of_two_logs_are_reexecuted() {
     // Non-hermetic in the logs (an argument, an environment variable), but
     // deterministic when re-run as logged.
     assert_eq!(outcome(&report, "//:greeting")["outcome"], "deterministic");
-    assert_eq!(outcome(&report, "//:flavor_tool")["outcome"], "deterministic");
+    assert_eq!(
+        outcome(&report, "//:flavor_tool")["outcome"],
+        "deterministic"
+    );
     // It reads a file it does not declare, which the worker lacks.
     let conf = outcome(&report, "//:host_conf");
     assert_eq!(conf["outcome"], "failed", "{conf:#}");
@@ -458,7 +481,9 @@ fn missing_input_blobs_are_named_and_uploaded_from_the_exec_root() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(
-        text.contains("fresh.txt") && text.contains("not in the CAS") && text.contains("--exec-root"),
+        text.contains("fresh.txt")
+            && text.contains("not in the CAS")
+            && text.contains("--exec-root"),
         "{text}"
     );
     let mut with_root = base.to_vec();
@@ -482,10 +507,23 @@ fn a_server_that_is_down_or_a_wrong_instance_is_a_clear_error() {
     let t = Instant::now();
     let (code, _, stderr) = run(
         tmp.path(),
-        &["audit", "-C", fixture("demo").to_str().unwrap(), "--remote", &url, "--", "make"],
+        &[
+            "audit",
+            "-C",
+            fixture("demo").to_str().unwrap(),
+            "--remote",
+            &url,
+            "--",
+            "make",
+        ],
     );
     assert_eq!(code, 2, "{stderr}");
-    for part in [url.as_str(), "GetCapabilities", "UNAVAILABLE", "Connection refused"] {
+    for part in [
+        url.as_str(),
+        "GetCapabilities",
+        "UNAVAILABLE",
+        "Connection refused",
+    ] {
         assert!(stderr.contains(part), "{part:?} not in {stderr}");
     }
     assert!(t.elapsed() < Duration::from_secs(30));
@@ -505,7 +543,12 @@ fn a_server_that_is_down_or_a_wrong_instance_is_a_clear_error() {
         ],
     );
     assert_eq!(code, 2, "{stderr}");
-    for part in [c.url.as_str(), "no-such-instance", "GetCapabilities", "INVALID_ARGUMENT"] {
+    for part in [
+        c.url.as_str(),
+        "no-such-instance",
+        "GetCapabilities",
+        "INVALID_ARGUMENT",
+    ] {
         assert!(stderr.contains(part), "{part:?} not in {stderr}");
     }
 }
@@ -536,8 +579,11 @@ fn running(marker: &str, except: u32) -> Vec<u32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != except)
         .filter(|pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(marker))
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c)
+                    .replace('\0', " ")
+                    .contains(marker)
+            })
         })
         .collect()
 }
@@ -565,7 +611,10 @@ fn ctrl_c_cancels_the_remote_builds_and_leaves_nothing_running() {
     let t = Instant::now();
     let me = child.id();
     while running(&marker, me).is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(60), "the build never started");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the build never started"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();

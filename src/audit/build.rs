@@ -183,13 +183,7 @@ impl Executor for LocalBuilder<'_> {
         let tree = walk(&src);
         let fake_start = place.clock_shift.map(|shift| real_start + shift);
         let zone = variation::time_zone(self.plan.value(&spec, Variation::Timezone));
-        let mut utc_offsets: Vec<i64> = [Some(real_start), fake_start]
-            .into_iter()
-            .flatten()
-            .filter_map(|t| variation::utc_offset_at(zone, t))
-            .collect();
-        utc_offsets.sort_unstable();
-        utc_offsets.dedup();
+        let utc_offsets = utc_offsets(zone, real_start, fake_start);
         Ok(Run {
             changed: stage::changed(&before, &tree),
             tree,
@@ -509,6 +503,23 @@ fn sandbox_error(spec: &RunSpec, step: Step, source: std::io::Error) -> AuditErr
         step,
         source,
     }
+}
+
+/// The offsets from UTC a build in `zone` had at its real start and at
+/// its faked one, sorted, each once.
+pub(crate) fn utc_offsets(
+    zone: Option<&str>,
+    real_start: i64,
+    fake_start: Option<i64>,
+) -> Vec<i64> {
+    let mut offsets: Vec<i64> = [Some(real_start), fake_start]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| variation::utc_offset_at(zone, t))
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    offsets
 }
 
 /// Can bubblewrap create a user namespace on this machine?

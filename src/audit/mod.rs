@@ -11,7 +11,7 @@
 mod attribute;
 mod bisect;
 pub(crate) mod build;
-mod choose;
+pub(crate) mod choose;
 mod error;
 mod exposure;
 pub(crate) mod glob;

@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicBool;
 use super::client::{Client, RemoteOptions};
 use super::error::RemoteError;
 use super::executor::{RemoteBuilder, upload_locales, upload_source};
-use super::variations::{self, Request};
+use super::variations;
+use crate::audit::choose::Request;
 use crate::audit::progress::Progress;
 use crate::audit::sandbox::{self, Tools, WorkDir};
 use crate::audit::variation::{self, Value};
@@ -67,12 +68,11 @@ pub fn audit(opts: AuditOptions, remote: &RemoteAudit) -> Result<Report, RemoteA
     let locale_dir = sandbox::locale_cache(&work.root);
     let request = Request {
         vary: &opts.vary,
-        declared: &declared,
         runs: opts.runs,
         strict: opts.strict,
         rust: rust_build(&opts),
     };
-    let (plan, statuses) = variations::choose(&request, &tools, &locale_dir)?;
+    let (plan, statuses) = variations::choose(&request, &declared, &tools, &locale_dir)?;
     warn_skipped(&progress, &statuses);
     progress.stage("uploading the source tree");
     let source = upload_source(&client, &opts.source).map_err(remote_error)?;

@@ -27,7 +27,7 @@ use super::digest::CasDigest;
 use super::error::RemoteError;
 use super::merkle::{self, MerkleTree, Node};
 use super::variations::{capability, property};
-use crate::audit::build::{Executor, Run};
+use crate::audit::build::{Executor, Run, utc_offsets};
 use crate::audit::progress::Progress;
 use crate::audit::sandbox::{WorkDir, tail};
 use crate::audit::variation::{self, Plan, RunSpec, Value};
@@ -644,13 +644,7 @@ impl Executor for RemoteBuilder<'_> {
         let fake_start =
             variation::clock_shift(self.value(&spec, Variation::Time)).map(|s| real.0 + s);
         let zone = variation::time_zone(self.value(&spec, Variation::Timezone));
-        let mut utc_offsets: Vec<i64> = [Some(real.0), fake_start]
-            .into_iter()
-            .flatten()
-            .filter_map(|t| variation::utc_offset_at(zone, t))
-            .collect();
-        utc_offsets.sort_unstable();
-        utc_offsets.dedup();
+        let utc_offsets = utc_offsets(zone, real.0, fake_start);
         Ok(Run {
             build_dir: exec_root.join(&build_dir_name).join("src"),
             home: exec_root.join(&home_name),

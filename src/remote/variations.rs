@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::audit::AuditError;
-use crate::audit::sandbox::{self, Tools};
-use crate::audit::variation::{self, LOCALEDEF, Plan, Value};
+use crate::audit::choose::{Request, compile_locales, settle};
+use crate::audit::sandbox::Tools;
+use crate::audit::variation::{LOCALEDEF, Plan};
 use crate::finding::Variation;
-use crate::report::{MissingTool, SkipReason, VariationState, VariationStatus};
+use crate::report::{MissingTool, SkipReason, VariationStatus};
 
 /// The platform property a worker-side variation is requested with (the
 /// vocabulary of docs/remote.md), or `None` when the command wrapper
@@ -63,20 +64,11 @@ fn place(v: Variation) -> Where {
     }
 }
 
-/// What choosing needs to know.
-pub(crate) struct Request<'a> {
-    pub vary: &'a BTreeSet<Variation>,
-    /// What the workers can apply (`--remote-variations`).
-    pub declared: &'a BTreeSet<Variation>,
-    pub runs: usize,
-    pub strict: bool,
-    pub rust: bool,
-}
-
 /// Keep the requested variations this executor can apply; skip the rest
 /// with their reasons (or fail with `--strict`).
 pub(crate) fn choose(
     req: &Request<'_>,
+    declared: &BTreeSet<Variation>,
     tools: &Tools,
     locale_dir: &Path,
 ) -> Result<(Plan, Vec<VariationStatus>), AuditError> {
@@ -86,7 +78,7 @@ pub(crate) fn choose(
         let mut reasons = Vec::new();
         match place(v) {
             Where::Action => {}
-            Where::Worker if req.declared.contains(&v) => {}
+            Where::Worker if declared.contains(&v) => {}
             Where::Worker => reasons.push(SkipReason::NotOnThisExecutor { declarable: true }),
             Where::Nowhere => reasons.push(SkipReason::NotOnThisExecutor { declarable: false }),
         }
@@ -100,41 +92,14 @@ pub(crate) fn choose(
                     }],
                 }),
                 Some(localedef) => {
-                    for k in 1..req.runs {
-                        let Some(name) = variation::locale(Value::Variant(k)) else {
-                            continue;
-                        };
-                        if let Err(error) = sandbox::compile_locale(localedef, locale_dir, name) {
-                            reasons.push(SkipReason::LocaleUnavailable {
-                                locale: name.to_owned(),
-                                error,
-                            });
-                        }
-                    }
+                    reasons.extend(compile_locales(localedef, req.runs, locale_dir));
                 }
             }
         }
         if v == Variation::Time && req.rust {
             reasons.push(SkipReason::RustBuild);
         }
-        if reasons.is_empty() {
-            plan.active.insert(v);
-            statuses.push(VariationStatus {
-                variation: v,
-                state: VariationState::Varied,
-            });
-            continue;
-        }
-        if req.strict && !matches!(reasons.as_slice(), [SkipReason::RustBuild]) {
-            return Err(AuditError::Unavailable {
-                variation: v,
-                reasons,
-            });
-        }
-        statuses.push(VariationStatus {
-            variation: v,
-            state: VariationState::Skipped { reasons },
-        });
+        settle(v, reasons, req.strict, &mut plan, &mut statuses)?;
     }
     Ok((plan, statuses))
 }
@@ -164,6 +129,7 @@ pub(crate) fn parse_declared(list: Option<&str>) -> Result<BTreeSet<Variation>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::VariationState;
 
     #[test]
     fn undeclared_worker_variations_are_skipped_for_this_executor() {
@@ -171,14 +137,13 @@ mod tests {
         let declared = parse_declared(Some("hostname")).unwrap();
         let req = Request {
             vary: &vary,
-            declared: &declared,
             runs: 2,
             strict: false,
             rust: false,
         };
         let tools = Tools::default();
         let dir = tempfile::tempdir().unwrap();
-        let (plan, statuses) = choose(&req, &tools, dir.path()).unwrap();
+        let (plan, statuses) = choose(&req, &declared, &tools, dir.path()).unwrap();
         for v in [
             Variation::BuildPath,
             Variation::Timezone,

@@ -350,6 +350,16 @@ set -u
 set -o pipefail
 "#;
 
+/// `twice execlog LOGS --reexecute` on the cluster, JSON report.
+fn reexecute(c: &Cluster, tmp: &Path, logs: &[&Path], extra: &[&str]) -> (i32, Value, String) {
+    let mut args: Vec<&str> = vec!["execlog"];
+    args.extend(logs.iter().map(|l| l.to_str().unwrap()));
+    args.extend(["--reexecute", &c.url, "--remote-instance", &c.instance]);
+    args.extend(["--format", "json"]);
+    args.extend_from_slice(extra);
+    run(tmp, &args)
+}
+
 fn outcome<'r>(report: &'r Value, label: &str) -> &'r Value {
     report["actions"]
         .as_array()
@@ -366,23 +376,17 @@ fn reexecution_confirms_a_non_deterministic_genrule_and_clears_a_deterministic_o
     let root = tmp.path().join("execroot");
     exec_root(&root);
     let log = fixture("bazel/logs/a.exec.json");
-    let (code, report, stderr) = run(
+    let (code, report, stderr) = reexecute(
+        c,
         tmp.path(),
+        &[&log],
         &[
-            "execlog",
-            log.to_str().unwrap(),
-            "--reexecute",
-            &c.url,
-            "--remote-instance",
-            &c.instance,
             "--action",
             "//:stamp_h",
             "--action",
             "//:greeting",
             "--exec-root",
             root.to_str().unwrap(),
-            "--format",
-            "json",
         ],
     );
     assert_eq!(code, 1, "{report:#}\n{stderr}");
@@ -406,21 +410,11 @@ fn without_a_list_the_roots_of_two_logs_are_reexecuted() {
         fixture("bazel/logs/a.exec.json"),
         fixture("bazel/logs/b.exec.json"),
     );
-    let (code, report, stderr) = run(
+    let (code, report, stderr) = reexecute(
+        c,
         tmp.path(),
-        &[
-            "execlog",
-            a.to_str().unwrap(),
-            b.to_str().unwrap(),
-            "--reexecute",
-            &c.url,
-            "--remote-instance",
-            &c.instance,
-            "--exec-root",
-            root.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
+        &[&a, &b],
+        &["--exec-root", root.to_str().unwrap()],
     );
     assert_eq!(code, 1, "{stderr}");
     for nondet in ["//:stamp_h", "//:test_data", "//:tree"] {

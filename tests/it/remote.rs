@@ -498,19 +498,25 @@ fn a_server_that_is_down_or_a_wrong_instance_is_a_clear_error() {
         .port();
     let url = format!("grpc://127.0.0.1:{port}");
     let tmp = tempfile::tempdir().unwrap();
+    let audit_demo = |url: &str, instance: &str| {
+        let demo = fixture("demo");
+        run(
+            tmp.path(),
+            &[
+                "audit",
+                "-C",
+                demo.to_str().unwrap(),
+                "--remote",
+                url,
+                "--remote-instance",
+                instance,
+                "--",
+                "make",
+            ],
+        )
+    };
     let t = Instant::now();
-    let (code, _, stderr) = run(
-        tmp.path(),
-        &[
-            "audit",
-            "-C",
-            fixture("demo").to_str().unwrap(),
-            "--remote",
-            &url,
-            "--",
-            "make",
-        ],
-    );
+    let (code, _, stderr) = audit_demo(&url, "");
     assert_eq!(code, 2, "{stderr}");
     for part in [
         url.as_str(),
@@ -522,20 +528,7 @@ fn a_server_that_is_down_or_a_wrong_instance_is_a_clear_error() {
     }
     assert!(t.elapsed() < Duration::from_secs(30));
     let Some(c) = cluster() else { return };
-    let (code, _, stderr) = run(
-        tmp.path(),
-        &[
-            "audit",
-            "-C",
-            fixture("demo").to_str().unwrap(),
-            "--remote",
-            &c.url,
-            "--remote-instance",
-            "no-such-instance",
-            "--",
-            "make",
-        ],
-    );
+    let (code, _, stderr) = audit_demo(&c.url, "no-such-instance");
     assert_eq!(code, 2, "{stderr}");
     for part in [
         c.url.as_str(),

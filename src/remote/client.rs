@@ -485,9 +485,8 @@ impl Conn {
                 what: format!("{call}: {message}"),
                 blobs: missing
                     .into_iter()
-                    .map(|digest| MissingBlob { digest, path: None })
+                    .map(|digest| MissingBlob { digest })
                     .collect(),
-                hint: None,
             };
         }
         RemoteError::Call {

@@ -18,22 +18,17 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// A blob the server says it does not have, with what it stands for when
-/// the caller knows.
+/// A blob the server says it does not have (a `PreconditionFailure`
+/// violation of type `MISSING`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingBlob {
     /// `HASH/SIZE`.
     pub digest: String,
-    /// The input path it is the content of, when known.
-    pub path: Option<String>,
 }
 
 impl fmt::Display for MissingBlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.path {
-            Some(p) => write!(f, "{p} ({})", self.digest),
-            None => f.write_str(&self.digest),
-        }
+        f.write_str(&self.digest)
     }
 }
 
@@ -100,16 +95,14 @@ pub enum RemoteError {
     Unsupported { endpoint: Endpoint, what: String },
     /// Blobs an action needs are not in the CAS, and cannot be uploaded.
     #[error(
-        "remote execution on {endpoint}: {what}: {} blob(s) not in the CAS: {}{}",
+        "remote execution on {endpoint}: {what}: {} blob(s) not in the CAS: {}",
         blobs.len(),
-        missing_text(blobs),
-        hint.map(|h| format!("; {h}")).unwrap_or_default()
+        missing_text(blobs)
     )]
     MissingBlobs {
         endpoint: Endpoint,
         what: String,
         blobs: Vec<MissingBlob>,
-        hint: Option<&'static str>,
     },
     /// The server answered something the API does not allow.
     #[error("remote execution on {endpoint}: {call}: unexpected answer: {what}")]

@@ -626,7 +626,11 @@ impl Conn {
         let missing = self
             .find_missing(by_digest.keys().copied().collect())
             .await?;
-        let present = by_digest.keys().filter(|d| d.size > 0).count() - missing.len();
+        let present = by_digest
+            .keys()
+            .filter(|d| d.size > 0)
+            .count()
+            .saturating_sub(missing.len());
         Traffic::add(&self.traffic.present_blobs, present as u64);
         let limit = self.max_batch();
         // Leave room for each request's framing and digests.

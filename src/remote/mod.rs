@@ -4,6 +4,7 @@
 //! every function it offers blocks.
 
 mod audit;
+mod cas;
 mod client;
 mod digest;
 mod error;

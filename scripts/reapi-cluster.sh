@@ -274,6 +274,10 @@ authorization:
   method: none
 monitoring:
   enabled: false
+# Every Execute stream holds one gRPC thread until its action finishes; the
+# default (5 per CPU, 10 here) refuses a client with more in flight
+# ("Concurrent RPC limit exceeded", RESOURCE_EXHAUSTED).
+thread-pool-size: 200
 connections:
   - !sql-connection &sql
     connection-string: $1

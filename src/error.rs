@@ -48,6 +48,13 @@ pub enum Error {
     /// A build log that cannot be read or decoded.
     #[error(transparent)]
     Execlog(#[from] crate::execlog::ExeclogError),
+    /// A remote cluster that cannot be used, or a remote audit that could
+    /// not run to its end.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteAuditError),
+    /// Re-executing logged actions could not run to its end.
+    #[error(transparent)]
+    Reexec(#[from] crate::remote::ReexecError),
 }
 
 impl Error {
@@ -56,6 +63,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Audit(e) => e.exit_code(),
+            Error::Remote(e) => e.exit_code(),
+            Error::Reexec(e) => e.exit_code(),
             Error::Interrupted => 130,
             Error::Reported { code } => *code,
             Error::Usage { .. }

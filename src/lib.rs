@@ -31,6 +31,7 @@ pub mod execlog;
 pub mod finding;
 mod formats;
 mod interrupt;
+pub mod remote;
 pub mod report;
 pub mod tree;
 
@@ -87,6 +88,24 @@ pub fn run(cli: cli::Cli) -> Result<u8, Error> {
     }
 }
 
+/// `--remote URL` (or `--reexecute URL`) with the options that go with it.
+pub(crate) fn remote_options(
+    url: String,
+    args: &cli::RemoteArgs,
+) -> Result<remote::RemoteOptions, Error> {
+    let pairs = |option, values: &[String]| {
+        remote::parse_pairs(option, values).map_err(|e| Error::Usage {
+            message: e.to_string(),
+        })
+    };
+    Ok(remote::RemoteOptions {
+        url,
+        instance: args.remote_instance.clone(),
+        headers: pairs("--remote-header", &args.remote_header)?,
+        platform: pairs("--remote-platform", &args.remote_platform)?,
+    })
+}
+
 fn run_diff(args: DiffArgs) -> Result<u8, Error> {
     let roots = match (&args.root_a, &args.root_b) {
         (Some(a), Some(b)) => Some((
@@ -117,6 +136,35 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
 }
 
 fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
+    if let Some(url) = args.reexecute {
+        interrupt::install().map_err(|source| Error::Signals { source })?;
+        let opts = remote::ReexecOptions {
+            remote: remote_options(url, &args.remote_args)?,
+            log_a: args.a,
+            log_b: args.b,
+            actions: args.action,
+            runs: args.runs,
+            jobs: args.jobs.unwrap_or(16),
+            exec_root: args.exec_root,
+            quiet: false,
+        };
+        if opts.jobs == 0 {
+            return Err(Error::Usage {
+                message: "--jobs must be at least 1".to_owned(),
+            });
+        }
+        let main = main_output(&args.output);
+        let specs = commands::output::plan(&main, &args.output.reports)?;
+        let report = remote::reexecute(&opts)?;
+        commands::output::write_any(AnyReport::Reexec(&report), &main, &specs)?;
+        return Ok(report.envelope.verdict.exit_code());
+    }
+    let Some(b) = args.b else {
+        return Err(Error::Usage {
+            message: "twice execlog needs two logs (one is enough with --reexecute --action)"
+                .to_owned(),
+        });
+    };
     let opts = execlog::ExeclogOptions {
         top: args.top,
         outputs: args
@@ -128,7 +176,7 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
     interrupt::install().map_err(|source| Error::Signals { source })?;
     let main = main_output(&args.output);
     let specs = commands::output::plan(&main, &args.output.reports)?;
-    let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &args.b, &opts))??;
+    let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &b, &opts))??;
     if interrupt::interrupted() {
         return Err(Error::Interrupted);
     }

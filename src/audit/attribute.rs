@@ -92,6 +92,13 @@ fn timestamp(
     a: &Run,
     b: &Run,
 ) -> Option<Attribution> {
+    // Only the time zone differs between the runs (the clock is not
+    // varied, as on a remote executor whose workers cannot fake it): local
+    // times that each sit on their run's clock in its own zone are the
+    // zone's doing.
+    let varied = |v: Variation| active.contains(&v) && b.spec.varied.contains(&v);
+    let zone_only =
+        varied(Variation::Timezone) && !varied(Variation::Time) && a.utc_offsets != b.utc_offsets;
     let (Some(Decoded::Time(ta)), Some(Decoded::Time(tb))) = (&f.a.decoded, &f.b.decoded) else {
         // A time of day alone (`__TIME__`): on each run's clock, in its
         // local time, it is a canary; otherwise a guess when the clock was
@@ -100,13 +107,21 @@ fn timestamp(
             && on_local_clock(x, a)
             && on_local_clock(y, b)
         {
-            return one(Variation::Time, AttributedBy::Canary);
+            let v = if zone_only {
+                Variation::Timezone
+            } else {
+                Variation::Time
+            };
+            return one(v, AttributedBy::Canary);
         }
         let varied = b.spec.varied.contains(&Variation::Time) && active.contains(&Variation::Time);
         return varied
             .then_some(())
             .and(one(Variation::Time, AttributedBy::Likely));
     };
+    if zone_only && on_zone_clock(*ta, a) && on_zone_clock(*tb, b) {
+        return one(Variation::Timezone, AttributedBy::Canary);
+    }
     let slack = if encoding == TimestampEncoding::FileMtime {
         5
     } else {
@@ -190,6 +205,22 @@ fn on_local_clock(tod: i64, r: &Run) -> bool {
             span >= DAY || (tod - from).rem_euclid(DAY) <= span
         })
     })
+}
+
+/// A local time read as if UTC that lies on the run's real clock shifted
+/// by one of its offsets from UTC (a whole day of slack for a date alone,
+/// which decodes to midnight).
+fn on_zone_clock(t: i64, r: &Run) -> bool {
+    const TOLERANCE: i64 = 5;
+    let before = if t.rem_euclid(86_400) == 0 {
+        86_400
+    } else {
+        TOLERANCE
+    };
+    let (start, end) = r.real;
+    r.utc_offsets
+        .iter()
+        .any(|off| t >= start + off - before && t <= end + off + TOLERANCE)
 }
 
 /// Within the run's real clock, or its faked one.

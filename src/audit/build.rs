@@ -31,6 +31,12 @@ pub(crate) trait Executor: Sync {
     fn execute(&self, staged: Self::Staged) -> Result<Run, AuditError>;
     /// Remove what a run left behind (a bisect build no longer needed).
     fn discard(&self, run: &Run);
+    /// Make the files that differ between two runs readable here before
+    /// they are compared: a remote executor downloads them (nothing else),
+    /// a local build's files are already on disk.
+    fn fetch(&self, _a: &Run, _b: &Run) -> Result<(), AuditError> {
+        Ok(())
+    }
 
     fn build(&self, spec: &RunSpec) -> Result<Run, AuditError> {
         let staged = self.stage(spec)?;
@@ -63,7 +69,7 @@ pub(crate) struct Run {
     /// What staging read of the source tree.
     pub source_digest: Digest,
     /// The run's own directory, removed by `discard`.
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// Where `--trace` wrote the run's strace files.
     pub trace: Option<PathBuf>,
 }
@@ -184,13 +190,7 @@ impl Executor for LocalBuilder<'_> {
         let tree = walk(&src);
         let fake_start = place.clock_shift.map(|shift| real_start + shift);
         let zone = variation::time_zone(self.plan.value(&spec, Variation::Timezone));
-        let mut utc_offsets: Vec<i64> = [Some(real_start), fake_start]
-            .into_iter()
-            .flatten()
-            .filter_map(|t| variation::utc_offset_at(zone, t))
-            .collect();
-        utc_offsets.sort_unstable();
-        utc_offsets.dedup();
+        let utc_offsets = utc_offsets(zone, real_start, fake_start);
         Ok(Run {
             changed: stage::changed(&before, &tree),
             tree,
@@ -541,6 +541,23 @@ fn sandbox_error(spec: &RunSpec, step: Step, source: std::io::Error) -> AuditErr
         step,
         source,
     }
+}
+
+/// The offsets from UTC a build in `zone` had at its real start and at
+/// its faked one, sorted, each once.
+pub(crate) fn utc_offsets(
+    zone: Option<&str>,
+    real_start: i64,
+    fake_start: Option<i64>,
+) -> Vec<i64> {
+    let mut offsets: Vec<i64> = [Some(real_start), fake_start]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| variation::utc_offset_at(zone, t))
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    offsets
 }
 
 /// Can bubblewrap create a user namespace on this machine?

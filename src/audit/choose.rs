@@ -11,7 +11,7 @@ use crate::finding::Variation;
 use crate::report::{MissingTool, SkipReason, VariationState, VariationStatus};
 
 /// What choosing needs to know about the audit.
-pub(super) struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub vary: &'a BTreeSet<Variation>,
     pub runs: usize,
     pub strict: bool,
@@ -21,7 +21,7 @@ pub(super) struct Request<'a> {
 
 /// Keep the requested variations this machine can apply; skip the rest
 /// with their reasons (or fail with `--strict`).
-pub(super) fn choose(
+pub(crate) fn choose(
     req: &Request<'_>,
     tools: &Tools,
     locale_dir: &Path,
@@ -65,45 +65,63 @@ pub(super) fn choose(
             && reasons.is_empty()
             && let Some(localedef) = tools.get(LOCALEDEF)
         {
-            for k in 1..req.runs {
-                let Some(name) = variation::locale(Value::Variant(k)) else {
-                    continue;
-                };
-                if let Err(error) = sandbox::compile_locale(localedef, locale_dir, name) {
-                    reasons.push(SkipReason::LocaleUnavailable {
-                        locale: name.to_owned(),
-                        error,
-                    });
-                }
-            }
+            reasons.extend(compile_locales(localedef, req.runs, locale_dir));
         }
-        // libfaketime deadlocks rustc at start-up (its allocator reads the
-        // clock before libfaketime is ready): a faked clock would hang
-        // every Rust build.
         if v == Variation::Time && req.rust {
             reasons.push(SkipReason::RustBuild);
         }
-        if reasons.is_empty() {
-            plan.active.insert(v);
-            statuses.push(VariationStatus {
-                variation: v,
-                state: VariationState::Varied,
-            });
-            continue;
-        }
-        let unavailable = !matches!(reasons.as_slice(), [SkipReason::RustBuild]);
-        if req.strict && unavailable {
-            return Err(AuditError::Unavailable {
-                variation: v,
-                reasons,
-            });
-        }
-        statuses.push(VariationStatus {
-            variation: v,
-            state: VariationState::Skipped { reasons },
-        });
+        settle(v, reasons, req.strict, &mut plan, &mut statuses)?;
     }
     Ok((plan, statuses))
+}
+
+/// Compile the locales the varied runs use; a reason for each that fails.
+pub(crate) fn compile_locales(localedef: &Path, runs: usize, locale_dir: &Path) -> Vec<SkipReason> {
+    let mut reasons = Vec::new();
+    for k in 1..runs {
+        let Some(name) = variation::locale(Value::Variant(k)) else {
+            continue;
+        };
+        if let Err(error) = sandbox::compile_locale(localedef, locale_dir, name) {
+            reasons.push(SkipReason::LocaleUnavailable {
+                locale: name.to_owned(),
+                error,
+            });
+        }
+    }
+    reasons
+}
+
+/// Apply `v` when nothing stands in its way; otherwise skip it with its
+/// reasons, or fail with `--strict`. libfaketime deadlocks rustc at
+/// start-up (its allocator reads the clock before libfaketime is ready),
+/// so a Rust build's skipped clock is no failure even then.
+pub(crate) fn settle(
+    v: Variation,
+    reasons: Vec<SkipReason>,
+    strict: bool,
+    plan: &mut Plan,
+    statuses: &mut Vec<VariationStatus>,
+) -> Result<(), AuditError> {
+    if reasons.is_empty() {
+        plan.active.insert(v);
+        statuses.push(VariationStatus {
+            variation: v,
+            state: VariationState::Varied,
+        });
+        return Ok(());
+    }
+    if strict && !matches!(reasons.as_slice(), [SkipReason::RustBuild]) {
+        return Err(AuditError::Unavailable {
+            variation: v,
+            reasons,
+        });
+    }
+    statuses.push(VariationStatus {
+        variation: v,
+        state: VariationState::Skipped { reasons },
+    });
+    Ok(())
 }
 
 fn is_root() -> bool {

@@ -10,16 +10,16 @@
 
 mod attribute;
 mod bisect;
-mod build;
-mod choose;
+pub(crate) mod build;
+pub(crate) mod choose;
 mod error;
 mod exposure;
-mod progress;
-mod sandbox;
+pub(crate) mod progress;
+pub(crate) mod sandbox;
 mod sources;
-mod stage;
+pub(crate) mod stage;
 mod trace;
-mod variation;
+pub(crate) mod variation;
 
 pub use choose::list_variations;
 pub use error::{AuditError, Step};
@@ -95,16 +95,7 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
         rust: rust_build(&opts),
     };
     let (plan, statuses) = choose::choose(&request, &tools, &locale_dir)?;
-    for s in &statuses {
-        if let VariationState::Skipped { reasons } = &s.state {
-            let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
-            progress.warn(&format!(
-                "variation {} skipped: {}",
-                s.variation,
-                reasons.join("; ")
-            ));
-        }
-    }
+    warn_skipped(&progress, &statuses);
     let real_home = std::env::var_os("HOME").map(PathBuf::from);
     let (exposure, user_namespace) = match tools.get(BWRAP) {
         Some(bwrap) => (
@@ -145,33 +136,58 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
         real_home,
         user_namespace,
     };
-    let audit = Audit {
-        opts: &opts,
-        plan: &plan,
-        globs: &globs,
-        progress: &progress,
+    let sandbox = if tools.has(BWRAP) {
+        SandboxKind::Bubblewrap
+    } else {
+        SandboxKind::None
     };
-    let result = audit
-        .run(&builder, warnings)
-        .map(|(comparison, mut info, provenance)| {
-            info.variations = statuses;
-            info.sandbox = if tools.has(BWRAP) {
-                SandboxKind::Bubblewrap
-            } else {
-                SandboxKind::None
-            };
-            info.kept = opts
-                .keep
-                .then(|| Text::new(work.root.as_os_str().as_encoded_bytes()));
-            (comparison, info, provenance)
-        });
+    let planned = Planned {
+        plan: &plan,
+        statuses,
+        globs: &globs,
+        sandbox,
+    };
+    let result = run_on(&opts, planned, &builder, &progress, warnings, &work);
     if !tools.has(BWRAP) {
         sandbox::kill_orphans();
     }
     if let Err(AuditError::BuildFailed { .. }) = &result {
         work.keep_logs();
     }
-    let (comparison, info, provenance) = result?;
+    result
+}
+
+/// What an audit applies, decided before any build: the variations and
+/// their states, the output patterns, where the builds run.
+pub(crate) struct Planned<'a> {
+    pub plan: &'a Plan,
+    pub statuses: Vec<VariationStatus>,
+    pub globs: &'a [Glob],
+    pub sandbox: SandboxKind,
+}
+
+/// Build, compare, attribute and report, whatever executes the builds:
+/// the local sandbox, or a remote cluster (`crate::remote`).
+pub(crate) fn run_on<E: Executor>(
+    opts: &AuditOptions,
+    planned: Planned<'_>,
+    executor: &E,
+    progress: &Progress,
+    warnings: Vec<AuditWarning>,
+    work: &WorkDir,
+) -> Result<Report, AuditError> {
+    let audit = Audit {
+        opts,
+        plan: planned.plan,
+        globs: planned.globs,
+        progress,
+    };
+    let (comparison, mut info, provenance) = audit.run(executor, warnings)?;
+    info.variations = planned.statuses;
+    info.sandbox = planned.sandbox;
+    info.kept = opts
+        .keep
+        .then(|| Text::new(work.root.as_os_str().as_encoded_bytes()));
     let inputs = info_inputs(&info);
     let extras = Extras {
         audit: Some(&info),
@@ -181,8 +197,22 @@ pub fn audit(opts: AuditOptions) -> Result<Report, AuditError> {
     Ok(Report::new(CommandKind::Audit, inputs, comparison, extras))
 }
 
+/// One warning line per skipped variation.
+pub(crate) fn warn_skipped(progress: &Progress, statuses: &[VariationStatus]) {
+    for s in statuses {
+        if let VariationState::Skipped { reasons } = &s.state {
+            let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            progress.warn(&format!(
+                "variation {} skipped: {}",
+                s.variation,
+                reasons.join("; ")
+            ));
+        }
+    }
+}
+
 /// Check the options before anything is created.
-fn validate(opts: &AuditOptions) -> Result<Vec<Glob>, AuditError> {
+pub(crate) fn validate(opts: &AuditOptions) -> Result<Vec<Glob>, AuditError> {
     let meta = std::fs::metadata(&opts.source).map_err(|source| AuditError::Source {
         path: opts.source.clone(),
         source,
@@ -215,7 +245,7 @@ fn validate(opts: &AuditOptions) -> Result<Vec<Glob>, AuditError> {
 }
 
 /// A Cargo project, or a build run by cargo or rustc.
-fn rust_build(opts: &AuditOptions) -> bool {
+pub(crate) fn rust_build(opts: &AuditOptions) -> bool {
     let program = opts
         .command
         .first()
@@ -277,6 +307,7 @@ impl Audit<'_> {
         let (a, rest) = runs.split_first().expect("an audit has at least two runs");
         let mut comparison: Option<Comparison> = None;
         for b in rest {
+            executor.fetch(a, b)?;
             let c = self.compare(a, b);
             match &mut comparison {
                 None => comparison = Some(c),
@@ -448,6 +479,7 @@ impl Audit<'_> {
                 let mut outputs = outputs.clone();
                 outputs.extend(run.changed.iter().cloned());
                 keep_outputs(&mut run, &outputs);
+                executor.fetch(a, &run)?;
                 let findings = self.compare(a, &run).findings;
                 executor.discard(&run);
                 Ok(Some(findings))

@@ -177,17 +177,69 @@ pub struct AuditArgs {
     /// Text report: every finding with all its evidence, nothing collapsed.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Run the builds on a Remote Execution (REAPI v2) cluster instead of
+    /// here: grpc://HOST:PORT or grpcs://HOST:PORT (TLS). Every run is an
+    /// Action of its own, executed at the same time; only outputs that
+    /// differ are downloaded. See docs/remote.md.
+    #[arg(long, value_name = "URL")]
+    pub remote: Option<String>,
+    /// Worker-side variations the cluster's workers can apply through
+    /// platform properties (time, file_order, hostname, num_cpus, aslr);
+    /// the others are skipped for a remote audit.
+    #[arg(long, value_name = "LIST", requires = "remote")]
+    pub remote_variations: Option<String>,
+    #[command(flatten)]
+    pub remote_args: RemoteArgs,
     /// The build command and its arguments (after `--`).
     #[arg(last = true, value_name = "BUILD COMMAND")]
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// How to reach a Remote Execution cluster (with `--remote` or
+/// `--reexecute`).
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// The instance name every remote call carries.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub remote_instance: String,
+    /// Extra gRPC metadata on every remote call, e.g. an API key
+    /// (`x-buildbuddy-api-key=…`). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub remote_header: Vec<String>,
+    /// A platform property every Action carries (`OSFamily=linux`,
+    /// `container-image=…`). Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub remote_platform: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ExeclogArgs {
     /// The log of the first build (side A).
     pub a: PathBuf,
-    /// The log of the second build (side B).
-    pub b: PathBuf,
+    /// The log of the second build (side B). With --reexecute and
+    /// --action it may be left out.
+    #[arg(required_unless_present = "action")]
+    pub b: Option<PathBuf>,
+    /// Re-execute logged actions on a Remote Execution (REAPI v2) cluster,
+    /// grpc://HOST:PORT or grpcs://HOST:PORT, several times each with
+    /// caching off, and report each as deterministic or not (with the
+    /// structural findings of the outputs that differ). Bazel JSON logs.
+    #[arg(long, value_name = "URL")]
+    pub reexecute: Option<String>,
+    /// With --reexecute: the actions to re-execute, by label, mnemonic or
+    /// primary output (repeatable). Default: the roots the comparison of A
+    /// and B finds (non-deterministic, unexplained).
+    #[arg(long, value_name = "LABEL|MNEMONIC", requires = "reexecute")]
+    pub action: Vec<String>,
+    /// With --reexecute: executions per action.
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "reexecute")]
+    pub runs: usize,
+    /// With --reexecute: the execution root of the logged build; inputs
+    /// missing from the cluster's CAS are uploaded from it.
+    #[arg(long, value_name = "DIR", requires = "reexecute")]
+    pub exec_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote_args: RemoteArgs,
     /// The two builds' output trees (execution roots, or directories holding
     /// the outputs at their exec paths): differing outputs of the root
     /// actions found in both are compared structurally.
@@ -196,7 +248,8 @@ pub struct ExeclogArgs {
     /// How many of the worst roots get their taint chain shown.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub top: usize,
-    /// Threads for reading, classifying and comparing (default: one per core).
+    /// Threads for reading, classifying and comparing (default: one per
+    /// core); with --reexecute, executions in flight (default 16).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     #[command(flatten)]

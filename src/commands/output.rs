@@ -16,6 +16,8 @@ pub enum AnyReport<'r> {
     /// `twice diff` and `twice audit`: files compared, findings.
     Findings(&'r Report),
     Execlog(&'r crate::execlog::ExeclogReport),
+    /// `twice execlog --reexecute`.
+    Reexec(&'r crate::remote::ReexecReport),
 }
 
 /// The formats a report can be written in.
@@ -145,24 +147,31 @@ pub(crate) fn write_any(
     main: &Main,
     specs: &[ReportSpec],
 ) -> Result<(), Error> {
-    let r = match report {
-        AnyReport::Findings(r) => return write_reports(std::slice::from_ref(r), main, specs),
-        AnyReport::Execlog(r) => r,
-    };
+    if let AnyReport::Findings(r) = report {
+        return write_reports(std::slice::from_ref(r), main, specs);
+    }
     for spec in specs {
         let text = TextOptions {
             color: color(main, &spec.sink),
             verbose: main.verbose,
         };
-        match spec.format {
-            ReportFormat::Text => {
-                write_to(&spec.sink, |w| crate::execlog::render_text(r, text, w))?
+        match (spec.format, report) {
+            (ReportFormat::Text, AnyReport::Execlog(r)) => {
+                write_to(&spec.sink, |w| crate::execlog::render_text(r, text, w))?;
             }
-            ReportFormat::Json => write_to(&spec.sink, |w| render_json(r, w))?,
+            (ReportFormat::Text, AnyReport::Reexec(r)) => {
+                write_to(&spec.sink, |w| crate::remote::render_text(r, text, w))?;
+            }
+            (ReportFormat::Json, AnyReport::Execlog(r)) => {
+                write_to(&spec.sink, |w| render_json(r, w))?;
+            }
+            (ReportFormat::Json, AnyReport::Reexec(r)) => {
+                write_to(&spec.sink, |w| render_json(r, w))?;
+            }
             // Annotations and the job summary are for findings reports.
-            ReportFormat::Annotations => {}
-            ReportFormat::Markdown if matches!(spec.sink, Sink::Append(_)) => {}
-            other => {
+            (ReportFormat::Annotations, _) => {}
+            (ReportFormat::Markdown, _) if matches!(spec.sink, Sink::Append(_)) => {}
+            (other, _) => {
                 return Err(Error::Usage {
                     message: format!(
                         "--report {other:?}: twice execlog writes text and json reports"

@@ -14,6 +14,7 @@ mod model;
 mod proto;
 mod render;
 mod report;
+mod spawns;
 #[cfg(test)]
 #[path = "../../tests/support/execlog_synth.rs"]
 #[allow(dead_code, reason = "the unit tests write only the compact format")]
@@ -26,3 +27,4 @@ pub use report::{
     ActionDelta, ActionRef, Class, ExeclogReport, ExeclogSummary, Limitation, LogInput, LogInputs,
     OutputComparison, OutputDelta, Reason, ReasonCount, Root, Upstream,
 };
+pub use spawns::{Spawn, SpawnInput, read_spawns};

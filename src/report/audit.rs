@@ -87,6 +87,10 @@ pub enum SkipReason {
     RustBuild,
     /// FUSE (`/dev/fuse`) is missing or not usable by this user.
     NoFuse { error: String },
+    /// The executor cannot apply it: remote workers would have to, and
+    /// were not declared able to (`--remote-variations`); or no remote
+    /// worker can (`declarable` false).
+    NotOnThisExecutor { declarable: bool },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -115,6 +119,13 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::NoFuse { error } => {
                 write!(f, "needs FUSE: /dev/fuse cannot be opened ({error})")
+            }
+            SkipReason::NotOnThisExecutor { declarable: true } => f.write_str(
+                "the remote workers must apply it: declare that they can with \
+                 --remote-variations (see docs/remote.md)",
+            ),
+            SkipReason::NotOnThisExecutor { declarable: false } => {
+                f.write_str("cannot be applied on a remote worker")
             }
             SkipReason::RustBuild => f.write_str(
                 "not applied to Rust builds: libfaketime hangs rustc at start-up (the two runs' \

@@ -16,6 +16,7 @@ mod problems;
 #[path = "../../src/execlog/proto.rs"]
 #[allow(dead_code, reason = "only some of the log messages are written here")]
 mod proto;
+mod remote;
 #[path = "../../tests/support/execlog_synth.rs"]
 #[allow(dead_code, reason = "each user writes only some of the formats")]
 mod synth;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::text::one_line;
 use super::{BaselineEntry, Problem, Report};
-use crate::finding::{BaselineState, Cause, Finding, Fingerprint, Text};
+use crate::finding::{Artifact, BaselineState, Cause, Finding, Fingerprint, Text};
 
 /// One report, indexed for the CI renderers.
 pub(super) struct Indexed<'r> {
@@ -19,6 +19,8 @@ pub(super) struct Indexed<'r> {
     problem_of: BTreeMap<Fingerprint, usize>,
     fingerprints: BTreeSet<Fingerprint>,
     consequences: BTreeMap<Fingerprint, Vec<&'r Finding>>,
+    /// Size of each differing top-level file (the larger side).
+    sizes: BTreeMap<&'r Artifact, u64>,
     /// Prepended to artifact paths: where this report's source tree lies
     /// under the sources of all the reports rendered together.
     prefix: Vec<u8>,
@@ -46,11 +48,20 @@ pub(super) fn index(reports: &[Report]) -> Vec<Indexed<'_>> {
                     consequences.entry(root).or_default().push(f);
                 }
             }
+            let sizes = report
+                .artifacts
+                .iter()
+                .filter_map(|d| {
+                    let size = |x: &Option<crate::diff::FileFacts>| x.as_ref().and_then(|x| x.size);
+                    Some((&d.artifact, size(&d.a).max(size(&d.b))?))
+                })
+                .collect();
             Indexed {
                 report,
                 problem_of,
                 fingerprints,
                 consequences,
+                sizes,
                 prefix,
             }
         })
@@ -88,6 +99,11 @@ impl<'r> Indexed<'r> {
     pub fn problem(&self, f: &Finding) -> Option<(usize, &'r Problem)> {
         let i = *self.problem_of.get(&f.fingerprint)?;
         self.report.problems.get(i).map(|p| (i, p))
+    }
+
+    /// The size of a differing top-level file, where it is known.
+    pub fn size(&self, top: &Artifact) -> Option<u64> {
+        self.sizes.get(top).copied()
     }
 
     /// The `twice.toml` target, when one was named.

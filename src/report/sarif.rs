@@ -24,10 +24,10 @@
 //! - every result has a location whose URI is the top-level artifact,
 //!   relative to the repository (to the audited source tree; for `twice
 //!   diff`, to the compared trees), with a `region` where the offset is in
-//!   that file (bytes, fields, lines; members of archives have theirs in
-//!   the member, so only a logical location), logical locations for the
+//!   that file (bytes, fields, lines) and else the whole file (members of
+//!   archives have their offsets in the member), logical locations for the
 //!   archive member, section and field, and the problem's source lines as
-//!   related locations;
+//!   related locations (GitHub shows them where the message links them);
 //! - at most [`MAX_RESULTS`] results, the most important first; how many
 //!   were left out is in the run's properties.
 
@@ -243,11 +243,18 @@ fn rule_id(cause: &str) -> String {
 /// finding's offsets are offsets in that file, and the logical place.
 fn artifact_location(at: &Indexed<'_>, f: &Finding) -> SarifLocation {
     let path = at.path(&f.artifact.first().0);
-    let region = if f.artifact.depth() > 0 {
-        None
-    } else {
-        region(&f.location)
-    };
+    // Offsets of members are offsets in the member: for them, and for
+    // findings about the file as a whole, the region is the whole file.
+    let region = (f.artifact.depth() == 0)
+        .then(|| region(&f.location))
+        .flatten()
+        .or_else(|| {
+            at.size(&f.artifact.top()).map(|len| Region {
+                byte_offset: Some(0),
+                byte_length: Some(len),
+                ..Region::default()
+            })
+        });
     SarifLocation {
         physical_location: physical(&path, region),
         logical_locations: logical(f).into_iter().collect(),

@@ -1,0 +1,428 @@
+//! The CI renderers (SARIF, JUnit XML, GitHub workflow commands, Markdown)
+//! over reports built from committed fixture pairs: golden snapshots,
+//! Microsoft's SARIF validator, PyPI's junitparser reading the JUnit back,
+//! GitHub's limits, escaping of hostile names.
+//!
+//! The validators are installed by `scripts/sarif-validator.sh` and
+//! `scripts/junitparser.sh` (idempotent; the tests call them). Where they
+//! cannot be installed (no node or python, offline) the tests say so and
+//! pass, unless `TWICE_REQUIRE_VALIDATORS=1` (as in CI) makes that a
+//! failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use twice::classify::Canaries;
+use twice::diff::{Comparison, DiffOptions, diff_paths};
+use twice::finding::{
+    AttributedBy, Attribution, BaselineState, Cause, Fingerprint, Text, TimestampEncoding,
+    Variation,
+};
+use twice::report::{
+    Action, ActionNote, AuditInfo, BaselineEntry, BaselineInfo, Certainty, CommandKind, Inputs,
+    Provenance, Report, RunInfo, SandboxKind, SourceRef, Timings, VariationState, VariationStatus,
+    Verdict, render_annotations, render_junit, render_markdown, render_sarif,
+};
+
+use crate::{fixture, fixture_pairs};
+
+/// Timestamps in the fixtures are read as seen on 2026-12-01.
+const NOW: i64 = 1_796_083_200;
+
+type Render = fn(&[Report], &mut dyn std::io::Write) -> std::io::Result<()>;
+
+fn render(f: Render, reports: &[Report]) -> String {
+    let mut out = Vec::new();
+    f(reports, &mut out).expect("render to memory");
+    String::from_utf8(out).expect("renderers write UTF-8")
+}
+
+fn compare(a: &Path, b: &Path) -> Comparison {
+    let roots = std::fs::read_to_string(a.parent().expect("a pair").join("roots.txt"))
+        .ok()
+        .and_then(|r| {
+            let mut lines = r.lines().map(|l| l.as_bytes().to_vec());
+            Some((lines.next()?, lines.next()?))
+        });
+    let opts = DiffOptions {
+        canaries: Canaries {
+            roots,
+            values: Vec::new(),
+        },
+        now: NOW,
+        ..DiffOptions::default()
+    };
+    diff_paths(a, b, &opts).expect("compare the fixture pair")
+}
+
+/// What an audit would have attributed each finding of the demo pairs to.
+fn attribute(c: &mut Comparison) {
+    for f in &mut c.findings {
+        f.variation = match f.cause {
+            Cause::BuildPath { .. } => {
+                Some(Attribution::one(Variation::BuildPath, AttributedBy::Canary))
+            }
+            Cause::Timestamp { .. } => {
+                Some(Attribution::one(Variation::Time, AttributedBy::Canary))
+            }
+            Cause::ArchiveHeader { .. } => {
+                Some(Attribution::one(Variation::Time, AttributedBy::Bisect))
+            }
+            Cause::Ordering { .. } => {
+                Some(Attribution::one(Variation::FileOrder, AttributedBy::Likely))
+            }
+            Cause::Permissions => Some(Attribution::one(Variation::Umask, AttributedBy::Canary)),
+            _ => None,
+        };
+    }
+}
+
+fn audit_info(target: &str, source: &str) -> AuditInfo {
+    let varied = [
+        Variation::BuildPath,
+        Variation::Time,
+        Variation::Umask,
+        Variation::FileOrder,
+    ];
+    let run = |label: &str, dir: &str, varied: &[Variation]| RunInfo {
+        label: label.to_owned(),
+        build_dir: Text::new(dir),
+        varied: varied.to_vec(),
+        seconds: 1.25,
+        outputs: 5,
+    };
+    AuditInfo {
+        target: Some(target.to_owned()),
+        source: Text::new(source),
+        command: vec![Text::new("make")],
+        sandbox: SandboxKind::Bubblewrap,
+        variations: varied
+            .iter()
+            .map(|v| VariationStatus {
+                variation: *v,
+                state: VariationState::Varied,
+            })
+            .collect(),
+        runs: vec![
+            run("A", "/dev/shm/twice-fixture/build/a", &[]),
+            run("B", "/dev/shm/twice-fixture/build/second-run-b", &varied),
+        ],
+        bisect: None,
+        warnings: Vec::new(),
+        kept: None,
+        timings: Timings {
+            staging: 0.125,
+            builds: 2.5,
+            hashing: 0.0625,
+            comparing: 0.25,
+            bisect: 0.0,
+        },
+    }
+}
+
+fn action(argv: &[&str], wrote: &str, note: Option<ActionNote>, seq: u64) -> Action {
+    Action {
+        argv: argv.iter().map(|a| Text::new(*a)).collect(),
+        cwd: Text::new("."),
+        wrote: vec![Text::new(wrote)],
+        note,
+        seq,
+    }
+}
+
+/// An audit-like report of a fixture pair: attributed findings, traced
+/// actions and source lines, a target, and a baseline in which `known`
+/// causes are accepted (plus one accepted finding that no longer occurs).
+fn audit_report(
+    target: &str,
+    source: &str,
+    (a, b): (&str, &str),
+    known: fn(&Cause) -> bool,
+    fixed: Vec<BaselineEntry>,
+) -> Report {
+    let mut c = compare(&fixture(a), &fixture(b));
+    attribute(&mut c);
+    let mut provenance = Provenance::default();
+    let writers = [
+        action(
+            &["gcc", "-g", "-MD", "-c", "hello.c", "-o", "hello.o"],
+            "hello.o",
+            Some(ActionNote::NoPrefixMap),
+            1,
+        ),
+        action(
+            &["ar", "rcs", "libdemo.a", "mul.o", "greet.o", "add.o"],
+            "libdemo.a",
+            Some(ActionNote::NonDeterministicAr),
+            2,
+        ),
+        action(&["sh", "stamp.sh"], "build-info.txt", None, 3),
+    ];
+    for w in writers {
+        provenance
+            .writers
+            .insert(w.wrote[0].0.clone(), vec![w.clone()]);
+    }
+    for f in &c.findings {
+        let source = match (&f.cause, f.artifact.to_string().as_str()) {
+            (
+                Cause::Timestamp {
+                    encoding: TimestampEncoding::CDate | TimestampEncoding::CTime,
+                },
+                "hello.o",
+            ) => SourceRef {
+                file: Text::new("hello.c"),
+                line: 6,
+                certainty: Certainty::Certain,
+                text: Text::new(
+                    r#"static const char build_stamp[] = "hello built " __DATE__ " " __TIME__;"#,
+                ),
+            },
+            (Cause::Timestamp { .. }, "build-info.txt") => SourceRef {
+                file: Text::new("stamp.sh"),
+                line: 3,
+                certainty: Certainty::Likely,
+                text: Text::new(r#"echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ)""#),
+            },
+            _ => continue,
+        };
+        provenance.sources.insert(f.fingerprint, vec![source]);
+    }
+    let info = audit_info(target, source);
+    let inputs = Inputs {
+        a: Text::new("run A: /dev/shm/twice-fixture/build/a"),
+        b: Text::new("run B: /dev/shm/twice-fixture/build/second-run-b"),
+    };
+    let mut report = Report::new(CommandKind::Audit, inputs, c, Some(info), Some(&provenance));
+    let root_known: Vec<(Fingerprint, bool)> = report
+        .findings
+        .iter()
+        .map(|f| (f.fingerprint, known(&f.cause)))
+        .collect();
+    for f in &mut report.findings {
+        let is_known = match f.cause {
+            // A consequence stands or falls with its root.
+            Cause::Consequence { .. } => f
+                .root
+                .and_then(|r| root_known.iter().find(|(fp, _)| *fp == r))
+                .is_some_and(|(_, k)| *k),
+            ref cause => known(cause),
+        };
+        f.baseline = Some(if is_known {
+            BaselineState::Known
+        } else {
+            BaselineState::New
+        });
+    }
+    let count = |state| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.baseline == Some(state))
+            .count() as u64
+    };
+    let (new, known) = (count(BaselineState::New), count(BaselineState::Known));
+    if new == 0 && !report.findings.is_empty() {
+        report.envelope.verdict = Verdict::Accepted;
+    }
+    report.baseline = Some(BaselineInfo {
+        path: Text::new("twice.baseline"),
+        new,
+        known,
+        fixed,
+    });
+    report
+}
+
+fn fixed_entry(target: &str) -> BaselineEntry {
+    BaselineEntry {
+        fingerprint: "5f0c1e2d3c4b5a69788796a5b4c3d2e1".to_owned(),
+        target: target.to_owned(),
+        artifact: "dist/demo-1.0.tar.gz!demo-1.0/PKG-INFO".to_owned(),
+        cause: "timestamp".to_owned(),
+        evidence: "gzip header MTIME 1795618511".to_owned(),
+    }
+}
+
+/// The demo target: new build paths and times, accepted archive order and
+/// headers, one accepted finding fixed.
+fn demo() -> Report {
+    audit_report(
+        "demo",
+        "/src/repo",
+        ("diff-demo/a", "diff-demo/b"),
+        |c| matches!(c, Cause::Ordering { .. } | Cause::ArchiveHeader { .. }),
+        vec![fixed_entry("demo")],
+    )
+}
+
+/// Three targets in one run: the demo (fails), a wheel whose findings are
+/// all accepted, a clean build.
+fn three_targets() -> Vec<Report> {
+    vec![
+        demo(),
+        audit_report(
+            "wheel",
+            "/src/repo/python",
+            ("archives/wheel/a", "archives/wheel/b"),
+            |_| true,
+            Vec::new(),
+        ),
+        audit_report(
+            "clean",
+            "/src/repo/clean",
+            ("diff-demo/fixed-a", "diff-demo/fixed-b"),
+            |_| true,
+            Vec::new(),
+        ),
+    ]
+}
+
+fn sarif_value(reports: &[Report]) -> Value {
+    serde_json::from_str(&render(render_sarif, reports)).expect("SARIF is JSON")
+}
+
+#[test]
+fn snapshots_of_one_audit() {
+    let reports = [demo()];
+    assert_eq!(reports[0].verdict(), Verdict::Differs);
+    insta::assert_json_snapshot!("ci_sarif", sarif_value(&reports), {
+        ".runs[].tool.driver.version" => "[version]",
+        ".runs[].tool.driver.semanticVersion" => "[version]",
+    });
+    insta::assert_snapshot!("ci_junit", render(render_junit, &reports));
+    insta::assert_snapshot!("ci_annotations", render(render_annotations, &reports));
+    insta::assert_snapshot!("ci_markdown", render(render_markdown, &reports));
+}
+
+#[test]
+fn snapshots_of_several_targets() {
+    let reports = three_targets();
+    let verdicts: Vec<Verdict> = reports.iter().map(Report::verdict).collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::Differs, Verdict::Accepted, Verdict::Identical]
+    );
+    insta::assert_json_snapshot!("ci_sarif_targets", sarif_value(&reports), {
+        ".runs[].tool.driver.version" => "[version]",
+        ".runs[].tool.driver.semanticVersion" => "[version]",
+    });
+    insta::assert_snapshot!("ci_junit_targets", render(render_junit, &reports));
+    insta::assert_snapshot!(
+        "ci_annotations_targets",
+        render(render_annotations, &reports)
+    );
+    insta::assert_snapshot!("ci_markdown_targets", render(render_markdown, &reports));
+}
+
+#[test]
+fn renderers_are_deterministic() {
+    for f in [
+        render_sarif,
+        render_junit,
+        render_annotations,
+        render_markdown,
+    ] as [Render; 4]
+    {
+        assert_eq!(render(f, &three_targets()), render(f, &three_targets()));
+    }
+}
+
+/// Set-up scripts print the tool's path on success and nothing when it
+/// cannot be had.
+fn tool(script: &str, what: &str) -> Option<PathBuf> {
+    let out = Command::new("bash")
+        .arg(fixture("../scripts").join(script))
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    let path = out
+        .as_ref()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if path.is_none() {
+        let why = out
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_else(|| format!("scripts/{script} did not run"));
+        if std::env::var_os("TWICE_REQUIRE_VALIDATORS").is_some_and(|v| v == "1") {
+            panic!("{what} is required (TWICE_REQUIRE_VALIDATORS=1) but unavailable: {why}");
+        }
+        eprintln!("SKIPPED: {what} unavailable, check not run: {why}");
+    }
+    path
+}
+
+/// A tree whose one file has a name that needs escaping everywhere: `|`,
+/// backticks, `,`, `:`, `%`, `<`, `&`, a space and a newline.
+fn odd_names() -> (tempfile::TempDir, Report) {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "we|ird `n`, x:y%25 <&>\nline.txt";
+    for (side, text) in [
+        ("a", "built: 2026-11-25T13:45:12Z\n"),
+        ("b", "built: 2026-11-26T09:00:01Z\n"),
+    ] {
+        std::fs::create_dir(tmp.path().join(side)).unwrap();
+        std::fs::write(tmp.path().join(side).join(name), text).unwrap();
+    }
+    let c = compare(&tmp.path().join("a"), &tmp.path().join("b"));
+    let inputs = Inputs {
+        a: Text::new("a"),
+        b: Text::new("b"),
+    };
+    (tmp, Report::new(CommandKind::Diff, inputs, c, None, None))
+}
+
+/// Every fixture pair as `twice diff` reports it, the audit-like reports,
+/// and the odd names: all pass Microsoft's SARIF validator without errors.
+#[test]
+fn sarif_passes_microsofts_validator() {
+    let Some(multitool) = tool("sarif-validator.sh", "Microsoft's SARIF validator") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let pairs: Vec<Report> = fixture_pairs()
+        .iter()
+        .map(|(a, b)| {
+            let inputs = Inputs {
+                a: Text::new(a.as_os_str().as_encoded_bytes()),
+                b: Text::new(b.as_os_str().as_encoded_bytes()),
+            };
+            Report::new(CommandKind::Diff, inputs, compare(a, b), None, None)
+        })
+        .collect();
+    // Every pair's report in one log, one invocation each: the validator
+    // takes its time per result, not per file.
+    let mut files = vec![("fixture-pairs".to_owned(), pairs)];
+    files.push(("demo-audit".to_owned(), vec![demo()]));
+    files.push(("three-targets".to_owned(), three_targets()));
+    let (_odd_dir, odd) = odd_names();
+    files.push(("odd-names".to_owned(), vec![odd]));
+    for (name, reports) in &files {
+        let file = tmp.path().join(format!("{name}.sarif"));
+        std::fs::write(&file, render(render_sarif, reports)).unwrap();
+    }
+    // One run for all files: the tool takes seconds to start. The npm
+    // wrapper runs it through a shell: quote the rule-kind list (the
+    // `Gh` rules are GitHub's ingestion requirements).
+    let out = Command::new(&multitool)
+        .current_dir(tmp.path())
+        .args(["validate", "--rule-kind", "\"Sarif;Gh\"", "*.sarif"])
+        .args(["-o", "validation.json", "--log", "ForceOverwrite"])
+        .output()
+        .expect("run sarif-multitool");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = format!(
+        "{}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.contains(": error ")).collect();
+    assert!(errors.is_empty(), "the validator found errors:\n{report}");
+    assert!(
+        stdout.contains(&format!("Done. {} files scanned.", files.len()))
+            && stdout.contains("Analysis completed successfully"),
+        "the validator did not check every file:\n{report}"
+    );
+}

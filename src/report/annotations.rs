@@ -23,7 +23,7 @@ use std::io::{self, Write};
 use super::ci::{self, Indexed, Item, is_known};
 use super::text::title;
 use super::{BaselineEntry, Report};
-use crate::finding::{Location, Text};
+use crate::finding::{Location, Text, printable};
 
 /// Annotations of each kind GitHub shows per step.
 pub const PER_STEP: usize = 10;
@@ -59,7 +59,7 @@ pub fn render_annotations(reports: &[Report], out: &mut dyn Write) -> io::Result
             "could not read {} on side {}: {}",
             u.path.lossy(),
             u.side,
-            crate::finding::printable(&u.reason)
+            printable(&u.reason)
         );
         command(&mut s, "error", &props, &msg);
     }
@@ -91,9 +91,11 @@ pub fn render_annotations(reports: &[Report], out: &mut dyn Write) -> io::Result
         };
         let msg = format!(
             "{} no longer differs ({}: {}).\n`twice baseline update` removes it from the baseline.",
-            e.artifact, e.cause, e.evidence
+            printable(&e.artifact),
+            printable(&e.cause),
+            printable(&e.evidence)
         );
-        command(&mut s, "notice", &props, &crate::finding::printable(&msg));
+        command(&mut s, "notice", &props, &msg);
     }
 
     let left_fixed = fixed.len().saturating_sub(notices);
@@ -131,12 +133,15 @@ fn heading(at: &Indexed<'_>, several: bool, what: &str) -> String {
 fn finding(s: &mut String, level: &str, item: &Item<'_, '_>, several: bool, state: &str) {
     let (at, f) = (item.at, item.finding);
     let problem = item.problem.map(|(_, p)| p);
-    let what = problem.map_or_else(|| f.cause.to_string(), title);
+    let mut what = problem.map_or_else(|| f.cause.to_string(), title);
+    if at.report.baseline.is_some() {
+        let _ = write!(what, " ({state})");
+    }
     let mut props = Props {
         file: Some(at.path_of(f)),
         line: None,
         end_line: None,
-        title: heading(at, several, &format!("{what} ({state})")),
+        title: heading(at, several, &what),
     };
     match (problem.map(|p| p.sources.as_slice()), &f.location) {
         (Some([only]), _) if !only.file.0.starts_with(b"/") => {
@@ -157,13 +162,9 @@ fn finding(s: &mut String, level: &str, item: &Item<'_, '_>, several: bool, stat
     if let Some(v) = &f.variation {
         let _ = write!(msg, "\nvaried: {v}");
     }
-    let consequences = at.consequences(f).len() as u64;
+    let consequences = at.consequences(f).len();
     if consequences > 0 {
-        let _ = write!(
-            msg,
-            "\n{} follow from it",
-            ci::count(consequences, "consequence", "consequences")
-        );
+        let _ = write!(msg, "\n{}", ci::follow(consequences));
     }
     for src in problem.map(|p| p.sources.as_slice()).unwrap_or_default() {
         let certainty = match src.certainty {

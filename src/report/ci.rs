@@ -150,6 +150,14 @@ impl<'r> Indexed<'r> {
         p
     }
 
+    /// The repository-relative name of a finding's artifact, members and
+    /// all (`lib/libdemo.a!add.o`), for humans.
+    pub fn name_of(&self, f: &Finding) -> String {
+        Text::new(self.path(&f.artifact.joined()))
+            .lossy()
+            .into_owned()
+    }
+
     /// The repository-relative path of the top-level file an artifact is
     /// or is inside of, for humans.
     pub fn path_of(&self, f: &Finding) -> String {
@@ -251,6 +259,15 @@ pub(super) fn describe(f: &Finding) -> String {
 /// The artifact and the finding on one line.
 pub(super) fn describe_at(f: &Finding) -> String {
     format!("{}, {}", f.artifact, describe(f))
+}
+
+/// `1 consequence follows from it` / `N consequences follow from it`.
+pub(super) fn follow(n: usize) -> String {
+    if n == 1 {
+        "1 consequence follows from it".to_owned()
+    } else {
+        format!("{n} consequences follow from it")
+    }
 }
 
 /// `n thing`/`n things`.

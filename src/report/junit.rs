@@ -160,7 +160,8 @@ fn suite(at: &Indexed<'_>) -> Suite {
         if !new.is_empty() {
             c.failure = Some(failure(at, &new, &known));
         } else {
-            let lines: Vec<String> = known.iter().map(|f| line(at, f, "known")).collect();
+            let mut lines: Vec<String> = known.iter().map(|f| line(at, f, "known")).collect();
+            lines.extend(fixes(known.iter()));
             c.out.push(format!(
                 "accepted in the baseline {}: {}\n{}",
                 baseline.as_deref().unwrap_or("-"),
@@ -270,6 +271,7 @@ fn failure(at: &Indexed<'_>, new: &[&Finding], known: &[&Finding]) -> (String, S
     causes.dedup();
     let mut body: Vec<String> = new.iter().map(|f| line(at, f, "new")).collect();
     body.extend(known.iter().map(|f| line(at, f, "known")));
+    body.extend(fixes(new.iter().chain(known)));
     (message, causes.join(","), body.join("\n"))
 }
 
@@ -284,16 +286,19 @@ fn line(at: &Indexed<'_>, f: &Finding, state: &str) -> String {
     if let Some(v) = &f.variation {
         let _ = write!(s, "\n    varied: {v}");
     }
-    let consequences = at.consequences(f).len() as u64;
+    let consequences = at.consequences(f).len();
     if consequences > 0 {
-        let _ = write!(
-            s,
-            "\n    {} follow from it",
-            ci::count(consequences, "consequence", "consequences")
-        );
+        let _ = write!(s, "\n    {}", ci::follow(consequences));
     }
-    let _ = write!(s, "\n    fix: {}", f.hint);
     s
+}
+
+/// The fix hints of some findings, each once.
+fn fixes<'f>(findings: impl Iterator<Item = &'f &'f Finding>) -> Vec<String> {
+    let mut hints: Vec<&str> = findings.map(|f| f.hint).collect();
+    hints.sort_unstable();
+    hints.dedup();
+    hints.into_iter().map(|h| format!("fix: {h}")).collect()
 }
 
 fn fixed_note(e: &BaselineEntry) -> String {

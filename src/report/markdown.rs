@@ -226,7 +226,11 @@ fn problems(at: &Indexed<'_>) -> String {
         }
         let mut findings = pr.findings.to_string();
         if pr.consequences > 0 {
-            let _ = write!(findings, " (+{} consequences)", pr.consequences);
+            let _ = write!(
+                findings,
+                " (+{})",
+                ci::count(pr.consequences, "consequence", "consequences")
+            );
         }
         let example = by_fp(pr.representative)
             .map(|f| {
@@ -236,7 +240,7 @@ fn problems(at: &Indexed<'_>) -> String {
                 };
                 format!(
                     "{}, {}{change}",
-                    code(&at.path_of(f)),
+                    code(&at.name_of(f)),
                     cell(&f.location.to_string())
                 )
             })
@@ -343,7 +347,7 @@ fn findings(at: &Indexed<'_>) -> String {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {change} | {} |",
-            code(&f.artifact.to_string()),
+            code(&at.name_of(f)),
             cell(&f.location.to_string()),
             cell(&f.cause.to_string()),
             item.problem

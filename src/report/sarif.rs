@@ -130,10 +130,7 @@ fn finding_result(item: &Item<'_, '_>, rules: &mut Rules) -> SarifResult {
         text.push_str(&format!(" (varied: {v})"));
     }
     if !consequences.is_empty() {
-        text.push_str(&format!(
-            "; {} follow from it",
-            ci::count(consequences.len() as u64, "consequence", "consequences")
-        ));
+        text.push_str(&format!("; {}", ci::follow(consequences.len())));
     }
     let related: Vec<RelatedLocation> = sources
         .iter()

@@ -426,3 +426,380 @@ fn sarif_passes_microsofts_validator() {
         "the validator did not check every file:\n{report}"
     );
 }
+
+/// The odd-names report with an unreadable input besides: an `<error>`.
+fn odd_and_unreadable() -> (tempfile::TempDir, Report) {
+    let (tmp, mut odd) = odd_names();
+    odd.unreadable.push(twice::diff::Unreadable {
+        side: twice::finding::Side::B,
+        path: Text::new("out/secret.bin"),
+        reason: "permission denied (os error 13)".to_owned(),
+    });
+    odd.envelope.verdict = Verdict::Incomplete;
+    (tmp, odd)
+}
+
+const JUNIT_READER: &str = r#"
+import json, sys
+from junitparser import JUnitXml
+suites = []
+for suite in JUnitXml.fromfile(sys.argv[1]):
+    cases = []
+    for case in suite:
+        results = [{"kind": type(r).__name__, "message": r.message, "type": r.type, "text": r.text}
+                   for r in case.result]
+        cases.append({"classname": case.classname, "name": case.name, "results": results,
+                      "out": case.system_out})
+    suites.append({"name": suite.name, "tests": suite.tests, "failures": suite.failures,
+                   "errors": suite.errors, "time": suite.time, "cases": cases})
+print(json.dumps(suites))
+"#;
+
+/// PyPI's junitparser reads the JUnit back: one suite per target, one case
+/// per differing output, failures with their message, baselined outputs
+/// passing with a note, fixed entries noted, an unreadable input an error.
+#[test]
+fn junit_reads_back_with_junitparser() {
+    let Some(python) = tool("junitparser.sh", "PyPI's junitparser") else {
+        return;
+    };
+    let (_odd_dir, odd) = odd_and_unreadable();
+    let mut reports = three_targets();
+    reports.push(odd);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("twice.xml");
+    std::fs::write(&file, render(render_junit, &reports)).unwrap();
+    let out = Command::new(python)
+        .args(["-c", JUNIT_READER])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let suites: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = suites
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["demo", "wheel", "clean", "a vs b"]);
+    let counts = |s: &Value| {
+        (
+            s["tests"].as_u64().unwrap(),
+            s["failures"].as_u64().unwrap(),
+            s["errors"].as_u64().unwrap(),
+        )
+    };
+    // Each suite's counts agree with its cases.
+    for s in suites.as_array().unwrap() {
+        let cases = s["cases"].as_array().unwrap();
+        let kind = |k: &str| {
+            cases
+                .iter()
+                .filter(|c| {
+                    c["results"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r["kind"] == k)
+                })
+                .count() as u64
+        };
+        assert_eq!(
+            counts(s),
+            (cases.len() as u64, kind("Failure"), kind("Error")),
+            "{}",
+            s["name"]
+        );
+    }
+    let [demo, wheel, clean, odd] = suites.as_array().unwrap().as_slice() else {
+        panic!("four suites");
+    };
+    assert_eq!(counts(demo), (6, 4, 0));
+    assert_eq!(demo["time"].as_f64(), Some(2.938));
+    let case = |suite: &Value, name: &str| -> Value {
+        suite["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no case {name} in {}", suite["name"]))
+            .clone()
+    };
+    let hello = case(demo, "hello.o");
+    assert_eq!(hello["classname"], "demo");
+    let failure = &hello["results"][0];
+    assert_eq!(failure["kind"], "Failure");
+    assert_eq!(failure["type"], "build_path,timestamp");
+    assert!(
+        failure["message"].as_str().unwrap().starts_with(
+            "hello.o differs between the builds: section .rodata at 0xa0: timestamp (__DATE__)"
+        ),
+        "{failure}"
+    );
+    assert!(
+        failure["text"]
+            .as_str()
+            .unwrap()
+            .contains("[new] hello.o, section .debug_info")
+    );
+    let sources = case(demo, "sources.txt");
+    assert!(sources["results"].as_array().unwrap().is_empty());
+    assert!(
+        sources["out"]
+            .as_str()
+            .unwrap()
+            .starts_with("accepted in the baseline twice.baseline: 1 known finding")
+    );
+    let fixed = case(demo, "dist/demo-1.0.tar.gz");
+    assert!(
+        fixed["out"]
+            .as_str()
+            .unwrap()
+            .starts_with("fixed: dist/demo-1.0.tar.gz!demo-1.0/PKG-INFO")
+    );
+    // All of the wheel's findings are accepted: it passes.
+    assert_eq!(counts(wheel).1, 0);
+    assert_eq!(counts(wheel).0, 1);
+    assert_eq!(counts(clean), (1, 0, 0));
+    assert_eq!(
+        case(clean, "identical outputs")["out"],
+        "5 outputs are identical in both builds"
+    );
+    // Markup and controls in names come back as written (controls escaped).
+    assert_eq!(counts(odd), (2, 1, 1));
+    let weird = case(odd, "we|ird `n`, x:y%25 <&>\\nline.txt");
+    assert_eq!(weird["classname"], "diff");
+    assert!(
+        weird["results"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("<&>")
+    );
+    let unreadable = case(odd, "out/secret.bin");
+    assert_eq!(unreadable["results"][0]["kind"], "Error");
+    assert_eq!(
+        unreadable["results"][0]["message"],
+        "could not read on side B: permission denied (os error 13)"
+    );
+}
+
+/// A tree of `n` text files whose build time differs, compared.
+fn many_findings(n: usize) -> (tempfile::TempDir, Report) {
+    let tmp = tempfile::tempdir().unwrap();
+    for (side, day) in [("a", 25), ("b", 26)] {
+        std::fs::create_dir(tmp.path().join(side)).unwrap();
+        for i in 0..n {
+            std::fs::write(
+                tmp.path().join(side).join(format!("out-{i:03}.txt")),
+                format!("built: 2026-11-{day}T13:45:12Z\n"),
+            )
+            .unwrap();
+        }
+    }
+    let c = compare(&tmp.path().join("a"), &tmp.path().join("b"));
+    let inputs = Inputs {
+        a: Text::new("a"),
+        b: Text::new("b"),
+    };
+    (tmp, Report::new(CommandKind::Diff, inputs, c, None, None))
+}
+
+/// 15 new, 15 known and 15 fixed: 10 errors, 10 warnings, 9 notices and a
+/// last notice that counts the rest.
+#[test]
+fn annotations_stay_within_github_limits() {
+    let (_tmp, mut report) = many_findings(30);
+    assert_eq!(report.findings.len(), 30);
+    for (i, f) in report.findings.iter_mut().enumerate() {
+        f.baseline = Some(if i % 2 == 0 {
+            BaselineState::New
+        } else {
+            BaselineState::Known
+        });
+    }
+    report.baseline = Some(BaselineInfo {
+        path: Text::new("twice.baseline"),
+        new: 15,
+        known: 15,
+        fixed: (0..15)
+            .map(|i| BaselineEntry {
+                artifact: format!("gone-{i:02}.txt"),
+                ..fixed_entry("-")
+            })
+            .collect(),
+    });
+    let out = render(render_annotations, &[report]);
+    let lines: Vec<&str> = out.lines().collect();
+    let count = |kind: &str| lines.iter().filter(|l| l.starts_with(kind)).count();
+    assert_eq!(count("::error "), 10, "{out}");
+    assert_eq!(count("::warning "), 10, "{out}");
+    assert_eq!(count("::notice "), 10, "{out}");
+    assert_eq!(lines.len(), 30, "{out}");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("::notice title=twice%3A more findings::16 more not annotated")
+            && last.contains("5 new, 5 known, 6 fixed."),
+        "{last}"
+    );
+    // New findings first, each once.
+    assert!(lines[..10].iter().all(|l| l.starts_with("::error ")));
+    let mut files: Vec<&str> = lines[..10]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    files.dedup();
+    assert_eq!(files.len(), 10);
+
+    // Without a baseline every finding is an error, titled without a state.
+    let (_tmp, report) = many_findings(3);
+    let out = render(render_annotations, &[report]);
+    assert_eq!(out.lines().filter(|l| l.starts_with("::error ")).count(), 3);
+    assert!(!out.contains("(new)"), "{out}");
+}
+
+/// 6,000 results: the 5,000 most important are kept (new before known),
+/// and the run says how many were dropped.
+#[test]
+fn sarif_keeps_the_most_important_results_within_github_limits() {
+    let (_tmp, mut report) = many_findings(1);
+    let template = report.findings[0].clone();
+    report.findings = (0..6000u32)
+        .map(|i| {
+            let mut f = template.clone();
+            f.artifact = twice::finding::Artifact::new(format!("out/{i:05}.txt"));
+            let mut fp = [0u8; 16];
+            fp[..4].copy_from_slice(&i.to_be_bytes());
+            f.fingerprint = Fingerprint(fp);
+            f.baseline = Some(if i < 3000 {
+                BaselineState::Known
+            } else {
+                BaselineState::New
+            });
+            f
+        })
+        .collect();
+    report.baseline = Some(BaselineInfo {
+        path: Text::new("twice.baseline"),
+        new: 3000,
+        known: 3000,
+        fixed: Vec::new(),
+    });
+    let sarif = sarif_value(&[report]);
+    let run = &sarif["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), twice::report::SARIF_MAX_RESULTS);
+    assert_eq!(run["properties"]["resultsTotal"], 6000);
+    assert_eq!(run["properties"]["resultsDropped"], 1000);
+    let state = |s: &str| results.iter().filter(|r| r["baselineState"] == s).count();
+    assert_eq!((state("new"), state("unchanged")), (3000, 2000));
+    assert!(results.iter().all(|r| {
+        !r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    }));
+}
+
+/// The `|` of a Markdown table row that are not escaped.
+fn table_pipes(row: &str) -> usize {
+    let b = row.as_bytes();
+    (0..b.len())
+        .filter(|&i| b[i] == b'|' && (i == 0 || b[i - 1] != b'\\'))
+        .count()
+}
+
+/// Every table row has as many cells as its header.
+fn check_tables(md: &str) {
+    let mut width = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            width = None;
+            continue;
+        }
+        let n = table_pipes(line);
+        assert_eq!(
+            *width.get_or_insert(n),
+            n,
+            "a row with more or fewer cells: {line}"
+        );
+    }
+}
+
+/// Names with `|`, backticks, `<`, `&` and newlines stay inside their cell
+/// and their line, in Markdown, annotations and SARIF alike.
+#[test]
+fn odd_names_are_escaped_in_every_format() {
+    let (_tmp, odd) = odd_and_unreadable();
+    let reports = [odd];
+    let md = render(render_markdown, &reports);
+    check_tables(&md);
+    assert!(
+        md.contains("``we\\|ird `n`, x:y%25 <&>\\nline.txt``"),
+        "{md}"
+    );
+    for reports in [vec![demo()], three_targets()] {
+        check_tables(&render(render_markdown, &reports));
+    }
+
+    let annotations = render(render_annotations, &reports);
+    for line in annotations.lines() {
+        assert!(
+            line.starts_with("::"),
+            "a line that is not a command: {line}"
+        );
+    }
+    assert!(
+        annotations.contains("file=we|ird `n`%2C x%3Ay%2525 <&>\\nline.txt,line=1,"),
+        "{annotations}"
+    );
+    assert!(
+        annotations
+            .starts_with("::error file=out/secret.bin,title=twice%3A could not read an input::")
+    );
+
+    let sarif = sarif_value(&reports);
+    let uri = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+        ["uri"];
+    assert_eq!(
+        uri,
+        "we%7Cird%20%60n%60%2C%20x%3Ay%2525%20%3C%26%3E%0Aline.txt"
+    );
+    assert_eq!(
+        sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+        false
+    );
+}
+
+/// Hundreds of targets: the summary stops under its cap with a note, the
+/// table of targets first.
+#[test]
+fn markdown_stays_under_its_cap() {
+    let demo = demo();
+    let reports: Vec<Report> = (0..300)
+        .map(|i| {
+            let mut r = demo.clone();
+            r.audit.as_mut().unwrap().target = Some(format!("target-{i:03}"));
+            r
+        })
+        .collect();
+    let md = render(render_markdown, &reports);
+    assert!(
+        md.len() <= twice::report::MARKDOWN_MAX_BYTES,
+        "{}",
+        md.len()
+    );
+    assert!(md.starts_with("## ❌ twice: 300 of 300 targets fail the gate"));
+    assert!(md.contains("| target-299 | ❌ differs |"));
+    assert!(
+        md.trim_end()
+            .ends_with("twice's JSON and SARIF reports have everything.*"),
+        "{}",
+        &md[md.len() - 300..]
+    );
+    check_tables(&md);
+}

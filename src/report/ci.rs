@@ -233,7 +233,7 @@ pub(super) fn ranked<'i, 'r>(reports: &'i [Indexed<'r>]) -> Vec<Item<'i, 'r>> {
             ));
         }
     }
-    items.sort_by(|x, y| x.0.cmp(&y.0));
+    items.sort_by_key(|(key, _)| *key);
     items.into_iter().map(|(_, item)| item).collect()
 }
 

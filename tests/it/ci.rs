@@ -357,14 +357,22 @@ fn tool(script: &str, what: &str) -> Option<PathBuf> {
 /// A tree whose one file has a name that needs escaping everywhere: `|`,
 /// backticks, `,`, `:`, `%`, `<`, `&`, a space and a newline.
 fn odd_names() -> (tempfile::TempDir, Report) {
+    diff_of(&[(
+        "we|ird `n`, x:y%25 <&>\nline.txt",
+        "built: 2026-11-25T13:45:12Z\n",
+        "built: 2026-11-26T09:00:01Z\n",
+    )])
+}
+
+/// `twice diff` of two trees made of `(name, content in a, content in b)`.
+fn diff_of(files: &[(&str, &str, &str)]) -> (tempfile::TempDir, Report) {
     let tmp = tempfile::tempdir().unwrap();
-    let name = "we|ird `n`, x:y%25 <&>\nline.txt";
-    for (side, text) in [
-        ("a", "built: 2026-11-25T13:45:12Z\n"),
-        ("b", "built: 2026-11-26T09:00:01Z\n"),
-    ] {
+    for side in ["a", "b"] {
         std::fs::create_dir(tmp.path().join(side)).unwrap();
-        std::fs::write(tmp.path().join(side).join(name), text).unwrap();
+    }
+    for (name, a, b) in files {
+        std::fs::write(tmp.path().join("a").join(name), a).unwrap();
+        std::fs::write(tmp.path().join("b").join(name), b).unwrap();
     }
     let c = compare(&tmp.path().join("a"), &tmp.path().join("b"));
     let inputs = Inputs {
@@ -590,23 +598,18 @@ fn junit_reads_back_with_junitparser() {
 
 /// A tree of `n` text files whose build time differs, compared.
 fn many_findings(n: usize) -> (tempfile::TempDir, Report) {
-    let tmp = tempfile::tempdir().unwrap();
-    for (side, day) in [("a", 25), ("b", 26)] {
-        std::fs::create_dir(tmp.path().join(side)).unwrap();
-        for i in 0..n {
-            std::fs::write(
-                tmp.path().join(side).join(format!("out-{i:03}.txt")),
-                format!("built: 2026-11-{day}T13:45:12Z\n"),
+    let files: Vec<(String, &str, &str)> = (0..n)
+        .map(|i| {
+            (
+                format!("out-{i:03}.txt"),
+                "built: 2026-11-25T13:45:12Z\n",
+                "built: 2026-11-26T13:45:12Z\n",
             )
-            .unwrap();
-        }
-    }
-    let c = compare(&tmp.path().join("a"), &tmp.path().join("b"));
-    let inputs = Inputs {
-        a: Text::new("a"),
-        b: Text::new("b"),
-    };
-    (tmp, Report::new(CommandKind::Diff, inputs, c, None, None))
+        })
+        .collect();
+    let files: Vec<(&str, &str, &str)> =
+        files.iter().map(|(n, a, b)| (n.as_str(), *a, *b)).collect();
+    diff_of(&files)
 }
 
 /// 15 new, 15 known and 15 fixed: 10 errors, 10 warnings, 9 notices and a

@@ -220,11 +220,10 @@ fn render(
             [one] => render_json(one, w),
             many => render_json(&Several { reports: many }, w),
         },
-        // WIP: the CI renderers land with their own change.
-        ReportFormat::Sarif
-        | ReportFormat::Junit
-        | ReportFormat::Markdown
-        | ReportFormat::Annotations => Err(std::io::Error::other("this format is not built yet")),
+        ReportFormat::Sarif => crate::report::render_sarif(reports, w),
+        ReportFormat::Junit => crate::report::render_junit(reports, w),
+        ReportFormat::Markdown => crate::report::render_markdown(reports, w),
+        ReportFormat::Annotations => crate::report::render_annotations(reports, w),
     }
 }
 

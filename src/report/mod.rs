@@ -5,22 +5,37 @@
 //! shows is in the model; renderers take a `&Report` and format it, none
 //! recomputes anything. The envelope (schema version, tool, command,
 //! inputs, verdict) is shared with the other commands' reports.
+//!
+//! Renderers: text and JSON for one report; for CI, SARIF
+//! ([`render_sarif`]), JUnit XML ([`render_junit`]), GitHub workflow
+//! commands ([`render_annotations`]) and a Markdown summary
+//! ([`render_markdown`]), each over `&[Report]` (one per target of `twice
+//! audit --all`) and each in its own file; `ci.rs` holds what they share.
 
+mod annotations;
 mod audit;
+mod ci;
 mod gate;
 mod json;
+mod junit;
+mod markdown;
 mod problems;
+mod sarif;
 mod text;
 
+pub use annotations::{PER_STEP as ANNOTATIONS_PER_STEP, render_annotations};
 pub use audit::{
     AuditInfo, AuditWarning, BisectInfo, MissingTool, RunInfo, SandboxKind, SkipReason, Timings,
     VariationState, VariationStatus,
 };
 pub use gate::{Gate, entry as baseline_entry, is_root};
 pub use json::render_json;
+pub use junit::render_junit;
+pub use markdown::{MAX_BYTES as MARKDOWN_MAX_BYTES, render_markdown};
 pub use problems::{
     Action, ActionNote, Certainty, Problem, ProblemId, Provenance, Scope, SourceRef,
 };
+pub use sarif::{MAX_RESULTS as SARIF_MAX_RESULTS, render_sarif};
 pub use text::{TextOptions, render_text};
 
 use std::collections::BTreeMap;
@@ -114,6 +129,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict's name, as the JSON report spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Identical => "identical",
+            Verdict::Differs => "differs",
+            Verdict::Accepted => "accepted",
+            Verdict::Incomplete => "incomplete",
+        }
+    }
+
     /// The process exit code of this verdict.
     pub fn exit_code(self) -> u8 {
         match self {

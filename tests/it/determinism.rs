@@ -2,7 +2,7 @@
 //! comparison gives byte-identical JSON whatever the thread count, and the
 //! report's shape is pinned by a snapshot.
 
-use crate::{fixture, twice};
+use crate::{fixture, fixture_pairs, twice};
 
 fn json(jobs: &str) -> Vec<u8> {
     let out = twice()
@@ -77,27 +77,7 @@ fn demo_report_snapshot() {
 /// JSON on one thread and on four.
 #[test]
 fn every_fixture_pair_is_thread_count_independent() {
-    let root = fixture("");
-    let mut pairs = Vec::new();
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = e.path();
-            if !e.file_type().unwrap().is_dir() {
-                continue;
-            }
-            let name = e.file_name().to_string_lossy().into_owned();
-            let partner = match name.as_str() {
-                "a" => Some(dir.join("b")),
-                n if n.ends_with("-a") => Some(dir.join(format!("{}b", &n[..n.len() - 1]))),
-                _ => None,
-            };
-            match partner {
-                Some(b) if b.is_dir() => pairs.push((path, b)),
-                _ => stack.push(path),
-            }
-        }
-    }
+    let pairs = fixture_pairs();
     assert!(
         pairs.len() >= 20,
         "found only {} fixture pairs",

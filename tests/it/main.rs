@@ -3,6 +3,7 @@
 
 mod archives;
 mod audit;
+mod ci;
 mod cli;
 mod determinism;
 mod elf;
@@ -36,6 +37,33 @@ pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
         .join(rel)
+}
+
+/// Every committed fixture pair: directories `a` and `b`, or `X-a` and
+/// `X-b`, side by side, in path order.
+pub fn fixture_pairs() -> Vec<(PathBuf, PathBuf)> {
+    let mut pairs = Vec::new();
+    let mut stack = vec![fixture("")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if !e.file_type().unwrap().is_dir() {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            let partner = match name.as_str() {
+                "a" => Some(dir.join("b")),
+                n if n.ends_with("-a") => Some(dir.join(format!("{}b", &n[..n.len() - 1]))),
+                _ => None,
+            };
+            match partner {
+                Some(b) if b.is_dir() => pairs.push((path, b)),
+                _ => stack.push(path),
+            }
+        }
+    }
+    pairs.sort();
+    pairs
 }
 
 /// Run `twice diff ARGS --format json` and return (exit code, report).

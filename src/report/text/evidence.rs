@@ -203,7 +203,7 @@ fn hexdump(
 
 /// Evidence that reads well on one line: a short value, or a recognised
 /// token (with its decoded time).
-pub(super) fn one_line(e: &Evidence) -> Option<String> {
+pub(in crate::report) fn one_line(e: &Evidence) -> Option<String> {
     let short =
         |t: &[u8]| (t.len() <= 80).then(|| printable(&String::from_utf8_lossy(t)).into_owned());
     match (&e.excerpt, &e.token, &e.decoded) {

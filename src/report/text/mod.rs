@@ -6,6 +6,10 @@ mod details;
 mod evidence;
 mod problems;
 
+// Shared with the CI renderers: a problem's headline, evidence on one line.
+pub(super) use evidence::one_line;
+pub(super) use problems::title;
+
 use std::fmt::Write as _;
 use std::io::Write;
 

@@ -13,7 +13,7 @@ use crate::report::{Action, ActionNote, Certainty, Problem, Report};
 const LISTED: usize = 3;
 
 /// A problem's headline: its cause in the words of its scope.
-pub(super) fn title(pr: &Problem) -> String {
+pub(in crate::report) fn title(pr: &Problem) -> String {
     let scoped = |what: &str| match pr.scope.describe() {
         "" => what.to_owned(),
         scope => format!("{what} {scope}"),

@@ -38,7 +38,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use classify::Canaries;
-use cli::{AuditArgs, ColorArg, Command, DiffArgs, ExeclogArgs, FormatArg, OutputArgs};
+use cli::{AuditArgs, ColorArg, Command, DiffArgs, ExeclogArgs, FormatArg, LimitArgs, OutputArgs};
 use diff::{DiffOptions, diff_paths};
 use finding::Text;
 use report::{CommandKind, Inputs, Report, TextOptions, render_json, render_text};
@@ -126,12 +126,37 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
             roots,
             values: Vec::new(),
         },
-        now: clock::now(),
+        limits: limits(&args.limits),
         ..DiffOptions::default()
     };
     let report = with_jobs(args.jobs, || diff_report(&args.a, &args.b, &opts))??;
     emit(AnyReport::Findings(&report), &args.output)?;
     Ok(report.verdict().exit_code())
+}
+
+/// The limits of a comparison: the defaults, with what the command line
+/// raised or lowered. (A `twice.toml` would come between the two.)
+fn limits(args: &LimitArgs) -> Limits {
+    let mut l = Limits::default();
+    if let Some(n) = args.max_findings {
+        l.max_findings = n;
+    }
+    if args.all {
+        l.max_findings = usize::MAX;
+    }
+    if let Some(n) = args.max_unpacked {
+        l.max_unpacked_bytes = n;
+    }
+    if let Some(n) = args.max_member {
+        l.max_member_bytes = n;
+    }
+    if let Some(n) = args.max_depth {
+        l.max_depth = n;
+    }
+    if let Some(n) = args.max_members {
+        l.max_members = n;
+    }
+    l
 }
 
 fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {

@@ -9,6 +9,7 @@ mod error;
 pub use comparison::{ArtifactDelta, Comparison, FileFacts, Unreadable};
 pub use error::DiffError;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
@@ -19,7 +20,7 @@ use crate::finding::{
     Artifact, Cause, Decoded, Evidence, Finding, Format, Location, MetadataField, Side, Text,
     sort_findings,
 };
-use crate::formats::{Cx, Limits};
+use crate::formats::{Cx, Limits, Pending};
 use crate::tree::{Entry, EntryKind, FileData, Meta, Tree, pair, walk};
 
 /// What a comparison is asked to do.
@@ -29,7 +30,9 @@ pub struct DiffOptions {
     pub metadata: bool,
     pub canaries: Canaries,
     pub limits: Limits,
-    /// Seconds since the epoch, bounding plausible timestamps.
+    /// Not read any more: what a comparison finds never depends on the
+    /// date `twice` runs (issue 12, class 1). Kept only while `audit` and
+    /// `execlog` still set it.
     pub now: i64,
 }
 
@@ -103,7 +106,7 @@ fn single(path: &Path, name: &[u8]) -> Result<Tree, DiffError> {
 
 /// Compare two walked and hashed trees.
 pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
-    let classifier = Classifier::new(opts.canaries.clone(), opts.now);
+    let classifier = Classifier::new(opts.canaries.clone());
     let pairs = pair(ta, tb);
     let outcomes: Vec<Outcome> = pairs
         .par_iter()
@@ -124,6 +127,7 @@ pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
                 reason: p.reason.clone(),
             }));
     }
+    let mut pending = Vec::new();
     for o in outcomes {
         out.unreadable.extend(o.unreadable);
         match o.delta {
@@ -133,10 +137,32 @@ pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
             None => {}
         }
         out.findings.extend(o.findings);
+        pending.extend(o.pending);
     }
+    settle(&mut out.findings, &out.artifacts, pending);
     sort_findings(&mut out.findings);
     out.unreadable.sort();
     out
+}
+
+/// Settle the checksum-manifest lines no artifact settled by itself:
+/// a consequence of the file they name where that file differs in the
+/// comparison (`DEBIAN/md5sums` naming `usr/share/doc/x`), unknown
+/// otherwise (issue 12, class 7).
+fn settle(findings: &mut Vec<Finding>, artifacts: &[ArtifactDelta], pending: Vec<Pending>) {
+    if pending.is_empty() {
+        return;
+    }
+    let mut differing: BTreeSet<&Artifact> = artifacts.iter().map(|d| &d.artifact).collect();
+    differing.extend(findings.iter().map(|f| &f.artifact));
+    let differing: Vec<Artifact> = differing.into_iter().cloned().collect();
+    for p in pending {
+        let named = differing
+            .iter()
+            .find(|a| **a != p.finding.artifact && p.names(a))
+            .cloned();
+        findings.push(p.settle(named.as_ref()));
+    }
 }
 
 /// Compare two contents of one artifact named `name` without a file
@@ -144,7 +170,7 @@ pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
 /// (recursing into archive members) and return the findings. The entry
 /// point for fuzz targets, benchmarks and other tools.
 pub fn compare_bytes(name: &[u8], a: &[u8], b: &[u8], opts: &DiffOptions) -> BytesComparison {
-    let classifier = Classifier::new(opts.canaries.clone(), opts.now);
+    let classifier = Classifier::new(opts.canaries.clone());
     let mut cx = Cx::new(Artifact::new(name), &classifier, &opts.limits);
     let format = (a != b).then(|| crate::formats::compare_bytes(&mut cx, a, b));
     let (mut findings, omitted) = cx.finish();
@@ -178,6 +204,8 @@ fn count_files(t: &Tree) -> u64 {
 struct Outcome {
     delta: Option<ArtifactDelta>,
     findings: Vec<Finding>,
+    /// Checksum-manifest lines settled once every artifact is compared.
+    pending: Vec<Pending>,
     unreadable: Vec<Unreadable>,
     /// A non-directory entry present on both sides.
     compared: bool,
@@ -292,19 +320,20 @@ fn compare_pair(
         }
         (None, None) => {}
     }
-    let (findings, omitted) = cx.finish();
-    if !findings.is_empty() || omitted > 0 {
+    let (findings, omitted, pending) = cx.finish_pending();
+    if !findings.is_empty() || !pending.is_empty() || omitted > 0 {
         out.special = false;
         out.delta = Some(ArtifactDelta {
             artifact,
             format,
             a: a.map(facts),
             b: b.map(facts),
-            findings: findings.len() as u64,
+            findings: (findings.len() + pending.len()) as u64,
             omitted,
         });
     }
     out.findings = findings;
+    out.pending = pending;
     out
 }
 

@@ -790,14 +790,19 @@ mod tests {
         let r = reason(&|b| put(b, at + 24, &[0xff, 0xff]), u64::MAX);
         assert!(r.contains("corrupt zlib data"), "{r}");
         assert!(r.contains("at offset 0x"), "{r}");
-        // Through the comparator: said, then compared as bytes.
+        // Through the comparator: a limit finding naming its option, then
+        // the section compared as bytes.
         let mut b = a.clone();
         put(&mut b, at + 8, &u64::MAX.to_le_bytes());
         let findings = run(&a, &b);
         assert!(
-            findings
-                .iter()
-                .any(|f| matches!(&f.cause, Cause::Unparsed { reason, .. } if reason.contains("max_member_bytes"))),
+            findings.iter().any(|f| matches!(
+                &f.cause,
+                Cause::Limit {
+                    limit: crate::finding::LimitKind::MemberBytes,
+                    ..
+                }
+            ) && f.cause.to_string().contains("--max-member")),
             "{findings:?}"
         );
     }

@@ -9,11 +9,14 @@ use super::member::{content, loc};
 use super::read::{CD_FIXED, Entry, LOCAL_FIXED, extra_fields, parse};
 use super::record::record;
 use crate::classify::format_epoch;
+use crate::classify::clock::ntfs_filetime;
 use crate::classify::timestamp::dos_datetime;
 use crate::finding::{
     Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, TimestampEncoding,
 };
-use crate::formats::archive::{epoch_evidence, only_in, order, suspicious, text_field, unknown};
+use crate::formats::archive::{
+    epoch_evidence, only_in, order, renamed, suspicious, text_field, unknown,
+};
 use crate::formats::bytes::Bytes;
 use crate::formats::{Comparator, Cx, Format, or_bytes};
 
@@ -61,16 +64,8 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         }
     };
     suspicious(cx, Format::Zip, "entry", &za.suspicious, &zb.suspicious);
-    for z in [&za, &zb] {
-        if z.skipped > 0 {
-            let detail = format!(
-                "the central directory lists {} more entries than max_members ({max}); \
-                     they were not compared",
-                z.skipped
-            );
-            cx.limit(LimitKind::Members, detail);
-            break;
-        }
+    if za.skipped > 0 || zb.skipped > 0 {
+        cx.limit(LimitKind::Members, max);
     }
     if za.comment != zb.comment {
         text_field(
@@ -90,38 +85,59 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
     let names_a: BTreeSet<&[u8]> = za.entries.iter().map(|e| e.name).collect();
     let mut changed: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut records: Vec<(&Entry<'_>, &Entry<'_>)> = Vec::new();
+    let by_name_a: BTreeMap<&[u8], &Entry<'_>> = za.entries.iter().map(|e| (e.name, e)).collect();
     let mut done = BTreeSet::new();
+    let mut only_a = Vec::new();
     for ea in &za.entries {
-        if cx.full() {
-            cx.omit(1);
-            continue;
-        }
         if !done.insert(ea.name) {
             continue;
         }
         let Some(eb) = by_name_b.get(ea.name) else {
-            only_in(cx, ea.name, Side::A);
+            only_a.push(ea.name);
             changed.insert(ea.name.to_vec());
             continue;
         };
-        headers(cx, ea, eb);
         if is_record(ea.name) {
+            cx.for_entry(|cx| headers(cx, ea, eb));
             records.push((ea, eb));
             continue;
         }
-        if content(cx, ea, eb) {
+        if entry(cx, ea, eb) {
             changed.insert(ea.name.to_vec());
         }
     }
+    let mut only_b = Vec::new();
     for eb in &zb.entries {
         if !names_a.contains(eb.name) && done.insert(eb.name) {
-            only_in(cx, eb.name, Side::B);
+            only_b.push(eb.name);
             changed.insert(eb.name.to_vec());
+        }
+    }
+    let paired = renamed(cx, "entry", &only_a, &only_b, |cx, x, y| {
+        if let (Some(ea), Some(eb)) = (by_name_a.get(x), by_name_b.get(y)) {
+            entry(cx, ea, eb);
+        }
+    });
+    for n in only_a {
+        if !paired.0.contains(n) {
+            only_in(cx, n, Side::A);
+        }
+    }
+    for n in only_b {
+        if !paired.1.contains(n) {
+            only_in(cx, n, Side::B);
         }
     }
     for (ea, eb) in records {
         record(cx, ea, eb, &changed);
     }
+}
+
+/// One entry on both sides: its header fields (on the archive, with a cap
+/// of their own) and its content; true when the content differs.
+fn entry(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
+    cx.for_entry(|cx| headers(cx, ea, eb));
+    content(cx, ea, eb)
 }
 
 fn is_record(name: &[u8]) -> bool {
@@ -289,6 +305,34 @@ fn ut_times(d: &[u8]) -> Vec<(&'static str, u32)> {
     out
 }
 
+/// The times of an NTFS extra field (0x000a): four reserved bytes, then
+/// attributes (tag, size, data); tag 1 holds Mtime, Atime and Ctime as
+/// FILETIMEs (APPNOTE 4.5.5).
+fn ntfs_times(d: &[u8]) -> Vec<(&'static str, u64)> {
+    let mut r = Bytes::new(d);
+    let mut out = Vec::new();
+    if r.skip(4).is_err() {
+        return out;
+    }
+    while r.remaining() >= 4 {
+        let (Ok(tag), Ok(size)) = (r.u16_le(), r.u16_le()) else {
+            break;
+        };
+        let Ok(mut attr) = r.take_reader(usize::from(size)) else {
+            break;
+        };
+        if tag == 1 {
+            for name in ["Mtime", "Atime", "Ctime"] {
+                match attr.u64_le() {
+                    Ok(t) => out.push((name, t)),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The uid and gid of an Info-ZIP Unix field (0x7875): version, uid size,
 /// uid, gid size, gid, little-endian.
 fn ux_ids(d: &[u8]) -> Option<(u64, u64)> {
@@ -347,6 +391,27 @@ fn extras(
                         };
                         let cause = Cause::Timestamp {
                             encoding: TimestampEncoding::EpochLe32,
+                        };
+                        out.push((field, cause, ev(p), ev(q)));
+                    }
+                }
+            }
+            (0x000a, Some(x), Some(y)) => {
+                let (ta, tb) = (ntfs_times(x), ntfs_times(y));
+                if ta.is_empty() && tb.is_empty() {
+                    out.push(("data", unknown(), hex_ev(&da), hex_ev(&db)));
+                }
+                for field in ["Mtime", "Atime", "Ctime"] {
+                    let get = |v: &[(&str, u64)]| v.iter().find(|(n, _)| *n == field).map(|(_, t)| *t);
+                    let (p, q) = (get(&ta), get(&tb));
+                    if p != q {
+                        let ev = |t: Option<u64>| {
+                            t.map_or_else(Evidence::absent, |t| {
+                                epoch_evidence(ntfs_filetime(t), &t.to_string())
+                            })
+                        };
+                        let cause = Cause::Timestamp {
+                            encoding: TimestampEncoding::NtfsFiletime,
                         };
                         out.push((field, cause, ev(p), ev(q)));
                     }

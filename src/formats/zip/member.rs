@@ -24,6 +24,7 @@ pub(super) fn method_name(m: u16) -> String {
         12 => "bzip2".into(),
         14 => "lzma".into(),
         93 => "zstd".into(),
+        95 => "xz".into(),
         other => format!("method {other}"),
     }
 }
@@ -32,9 +33,15 @@ fn codec(method: u16) -> Option<Codec> {
     match method {
         0 => Some(Codec::Stored),
         8 => Some(Codec::Deflate),
+        12 => Some(Codec::Bzip2),
+        93 => Some(Codec::Zstd),
+        95 => Some(Codec::Xz),
         _ => None,
     }
 }
+
+/// General-purpose flag bit 0: the entry is encrypted (APPNOTE 4.4.4).
+const ENCRYPTED: u16 = 1;
 
 /// The decompressed contents of one entry, side A and side B.
 type Both<'d> = (Cow<'d, [u8]>, Cow<'d, [u8]>);
@@ -62,7 +69,7 @@ pub(super) fn unpack_pair<'d>(cx: &mut Cx<'_>, ea: &Entry<'d>, eb: &Entry<'d>) -
     };
     let mut out = Vec::new();
     for (e, c) in [(ea, ca), (eb, cb)] {
-        match unpack(cx, e.name, c, e.data) {
+        match unpack(cx, c, e.data) {
             Unpacked::Data(d) => out.push(d),
             Unpacked::Limit => return None,
             Unpacked::Corrupt(why) => {
@@ -93,6 +100,28 @@ pub(super) fn unpack_pair<'d>(cx: &mut Cx<'_>, ea: &Entry<'d>, eb: &Entry<'d>) -
 pub(super) fn content(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
     if ea.method == eb.method && ea.data == eb.data {
         return false;
+    }
+    if (ea.flags | eb.flags) & ENCRYPTED != 0 {
+        // Ciphertext: a random header (salt) makes every run differ, and
+        // what it hides cannot be compared (issue 12, class 10).
+        let ev = |e: &Entry<'_>| {
+            let state = if e.flags & ENCRYPTED != 0 {
+                "encrypted"
+            } else {
+                "not encrypted"
+            };
+            Evidence::value(format!("{state}, {} bytes", e.data.len()))
+        };
+        cx.emit(
+            loc(ea.name, "data", ea.data_at),
+            Cause::Encrypted {
+                format: Format::Zip,
+            },
+            ev(ea),
+            ev(eb),
+            b"encrypted",
+        );
+        return ea.crc != eb.crc;
     }
     let Some((ua, ub)) = unpack_pair(cx, ea, eb) else {
         return ea.crc != eb.crc;

@@ -97,8 +97,15 @@ fn reading(a: &[u8], b: &[u8], at: usize, width: usize, times: &Times) -> Option
     candidates
         .into_iter()
         // A clock reading changes in its low-order byte (seconds); a
-        // difference only in higher bytes is some other number.
-        .filter(|(_, va, vb, low)| wa.get(*low) != wb.get(*low) && plausible_pair(*va, *vb, times))
+        // difference only in higher bytes is some other number. A 32-bit
+        // reading at or past 2^31 (2038-01-19) is not taken for a time:
+        // most 32-bit time fields are signed, and bytes with the high bit
+        // set would otherwise read as any date up to 2106.
+        .filter(|(e, va, vb, low)| {
+            let wide_enough = !matches!(e, E::EpochLe32 | E::EpochBe32)
+                || (*va <= i64::from(i32::MAX) && *vb <= i64::from(i32::MAX));
+            wide_enough && wa.get(*low) != wb.get(*low) && plausible_pair(*va, *vb, times)
+        })
         .min_by_key(|(e, va, vb, _)| ((va - vb).abs(), *e))
         .map(|(encoding, va, vb, _)| BinaryTime {
             at,
@@ -175,7 +182,14 @@ fn aligned_cover(a: &[u8], b: &[u8], run: &Range<usize>, times: &Times) -> Optio
             None => return None,
         }
     }
-    (!out.is_empty()).then_some(out)
+    // One structure is written in one byte order: fields of a run read in
+    // two are two halves of something else.
+    let little = |e: TimestampEncoding| matches!(e, TimestampEncoding::EpochLe32 | TimestampEncoding::EpochLe64);
+    let consistent = out.windows(2).all(|w| match w {
+        [x, y] => little(x.encoding) == little(y.encoding),
+        _ => true,
+    });
+    (!out.is_empty() && consistent).then_some(out)
 }
 
 /// A PNG `tIME` chunk's seven bytes: year (BE16), month, day, hour,
@@ -314,6 +328,21 @@ mod tests {
         let mut c = b.clone();
         c[20] ^= 0x55;
         assert!(cover(&a, &c, 8..21, &Times::default()).is_none());
+    }
+
+    #[test]
+    fn a_serial_across_two_windows_is_not_two_times() {
+        // A FAT boot sector: drive number, reserved, boot signature 0x29,
+        // then the random BS_VolID (unaligned), then the volume label.
+        let sector = |serial: u32| {
+            let mut s = vec![0u8; 36];
+            s.extend_from_slice(&[0x80, 0x00, 0x29]);
+            s.extend_from_slice(&serial.to_le_bytes());
+            s.extend_from_slice(b"NO NAME    FAT12   ");
+            s
+        };
+        let (a, b) = (sector(0x5b2e_9d41), sector(0x3c6a_0f87));
+        assert!(cover(&a, &b, 39..43, &Times::default()).is_none());
     }
 
     #[test]

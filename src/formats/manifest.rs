@@ -86,8 +86,12 @@ pub(crate) fn digest_target(a: &[&[u8]], i: usize, b: &[&[u8]], j: usize) -> Opt
         }
     }
     let (dx, dy) = (jar_digest(x)?, jar_digest(y)?);
-    let key = |l: &[u8]| l.len() - jar_digest(l).map_or(0, <[u8]>::len);
-    if dx == dy || x.get(..key(x)) != y.get(..key(y)) {
+    let key = |l: &[u8]| {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        l.get(..l.len() - jar_digest(l).map_or(0, <[u8]>::len))
+            .map(<[u8]>::to_vec)
+    };
+    if dx == dy || key(x) != key(y) {
         return None;
     }
     let (nx, ny) = (jar_name(a, i)?, jar_name(b, j)?);
@@ -127,6 +131,10 @@ mod tests {
         let a = ["Manifest-Version: 1.0", "", "Name: res/data.txt", "SHA-256-Digest: AAAA="];
         let b = ["Manifest-Version: 1.0", "", "Name: res/data.txt", "SHA-256-Digest: BBBB="];
         assert_eq!(target(&a, 3, &b, 3).as_deref(), Some("res/data.txt"));
+        // Manifests end their lines with CR LF.
+        let a = ["Name: res/data.txt\r", "SHA-256-Digest: wo9iVUPA+/h4=\r"];
+        let b = ["Name: res/data.txt\r", "SHA-256-Digest: 4fxZPTuj+djN=\r"];
+        assert_eq!(target(&a, 1, &b, 1).as_deref(), Some("res/data.txt"));
         let wrapped = ["Name: res/a-very-long-na", " me.txt", "SHA-256-Digest: AAAA="];
         let wrapped_b = ["Name: res/a-very-long-na", " me.txt", "SHA-256-Digest: CCCC="];
         assert_eq!(

@@ -150,6 +150,9 @@ fn limits(args: &LimitArgs) -> Limits {
     if let Some(n) = args.max_member {
         l.max_member_bytes = n;
     }
+    if let Some(n) = args.max_resident {
+        l.max_resident_bytes = n;
+    }
     if let Some(n) = args.max_depth {
         l.max_depth = n;
     }

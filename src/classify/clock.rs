@@ -82,8 +82,18 @@ fn reading(a: &[u8], b: &[u8], at: usize, width: usize, times: &Times) -> Option
     match width {
         8 => {
             let (xa, xb) = (<[u8; 8]>::try_from(wa).ok()?, <[u8; 8]>::try_from(wb).ok()?);
-            candidates.push((E::EpochLe64, i64::from_le_bytes(xa), i64::from_le_bytes(xb), 0));
-            candidates.push((E::EpochBe64, i64::from_be_bytes(xa), i64::from_be_bytes(xb), 7));
+            candidates.push((
+                E::EpochLe64,
+                i64::from_le_bytes(xa),
+                i64::from_le_bytes(xb),
+                0,
+            ));
+            candidates.push((
+                E::EpochBe64,
+                i64::from_be_bytes(xa),
+                i64::from_be_bytes(xb),
+                7,
+            ));
         }
         4 => {
             let (xa, xb) = (<[u8; 4]>::try_from(wa).ok()?, <[u8; 4]>::try_from(wb).ok()?);
@@ -170,7 +180,7 @@ fn aligned_cover(a: &[u8], b: &[u8], run: &Range<usize>, times: &Times) -> Optio
         // zero and its low half reads the same.
         let narrow = reading(a, b, slot, 4, times);
         let wide = || {
-            (slot % 8 == 0)
+            slot.is_multiple_of(8)
                 .then(|| reading(a, b, slot, 8, times))
                 .flatten()
         };
@@ -184,7 +194,12 @@ fn aligned_cover(a: &[u8], b: &[u8], run: &Range<usize>, times: &Times) -> Optio
     }
     // One structure is written in one byte order: fields of a run read in
     // two are two halves of something else.
-    let little = |e: TimestampEncoding| matches!(e, TimestampEncoding::EpochLe32 | TimestampEncoding::EpochLe64);
+    let little = |e: TimestampEncoding| {
+        matches!(
+            e,
+            TimestampEncoding::EpochLe32 | TimestampEncoding::EpochLe64
+        )
+    };
     let consistent = out.windows(2).all(|w| match w {
         [x, y] => little(x.encoding) == little(y.encoding),
         _ => true,
@@ -198,7 +213,14 @@ pub(crate) fn png_time(d: &[u8]) -> Option<i64> {
     let &[y0, y1, mo, day, h, mi, s] = d else {
         return None;
     };
-    date_time(i64::from(u16::from_be_bytes([y0, y1])), mo, day, h, mi, s.min(59))
+    date_time(
+        i64::from(u16::from_be_bytes([y0, y1])),
+        mo,
+        day,
+        h,
+        mi,
+        s.min(59),
+    )
 }
 
 /// An NTFS FILETIME (100 ns intervals since 1601-01-01) as epoch seconds.

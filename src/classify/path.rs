@@ -86,14 +86,29 @@ pub(crate) enum PathChange {
     LastComponent { random: bool },
 }
 
+/// A directory part differs, or only the last component. A last
+/// component is a file name (not the build directory itself, as in
+/// `DW_AT_comp_dir`) when both names end in the same extension.
 pub(crate) fn change(a: &[u8], b: &[u8]) -> PathChange {
     let (ca, cb) = (a.rsplit_once_slash(), b.rsplit_once_slash());
-    if ca.0 == cb.0 {
+    if ca.0 == cb.0 && same_extension(ca.1, cb.1) {
         return PathChange::LastComponent {
             random: random_pair(ca.1, cb.1),
         };
     }
     PathChange::Directory
+}
+
+/// `x.py` and `y.py`: a shared `.ext` of word characters.
+fn same_extension(a: &[u8], b: &[u8]) -> bool {
+    fn ext(n: &[u8]) -> Option<&[u8]> {
+        n.iter()
+            .rposition(|&c| c == b'.')
+            .filter(|&p| p > 0)
+            .map(|p| &n[p..])
+            .filter(|e| e.len() > 1 && e[1..].iter().all(u8::is_ascii_alphanumeric))
+    }
+    ext(a).is_some() && ext(a) == ext(b)
 }
 
 trait SplitSlash {
@@ -136,8 +151,14 @@ pub(crate) fn random_pair(a: &[u8], b: &[u8]) -> bool {
     // the whole alphanumeric run around the difference.
     let widen = |name: &[u8], start: usize, end: usize| -> (usize, usize) {
         let alnum = |c: &u8| c.is_ascii_alphanumeric();
-        let s = name[..start].iter().rposition(|c| !alnum(c)).map_or(0, |p| p + 1);
-        let e = name[end..].iter().position(|c| !alnum(c)).map_or(name.len(), |p| end + p);
+        let s = name[..start]
+            .iter()
+            .rposition(|c| !alnum(c))
+            .map_or(0, |p| p + 1);
+        let e = name[end..]
+            .iter()
+            .position(|c| !alnum(c))
+            .map_or(name.len(), |p| end + p);
         (s, e)
     };
     let (sa, ea) = widen(a, prefix, prefix + xa.len());
@@ -232,7 +253,15 @@ mod tests {
 
     #[test]
     fn a_changed_last_component_is_not_a_build_path() {
-        assert_eq!(change(b"/tmp/a/src/x.c", b"/tmp/bb/src/x.c"), PathChange::Directory);
+        assert_eq!(
+            change(b"/tmp/a/src/x.c", b"/tmp/bb/src/x.c"),
+            PathChange::Directory
+        );
+        // A build directory itself (DW_AT_comp_dir) differs in its last part.
+        assert_eq!(
+            change(b"/build/a", b"/build/second-run-b"),
+            PathChange::Directory
+        );
         assert_eq!(
             change(b"test1.py", b"test2.py"),
             PathChange::LastComponent { random: false }

@@ -55,9 +55,10 @@ pub(crate) fn infer(a: &[&[u8]], b: &[&[u8]]) -> Option<(Vec<u8>, Vec<u8>)> {
             }
         }
     }
-    let best = votes.iter().map(|(k, v)| (*v, *k)).max_by(|x, y| {
-        x.0.cmp(&y.0).then_with(|| y.1.cmp(&x.1))
-    })?;
+    let best = votes
+        .iter()
+        .map(|(k, v)| (*v, *k))
+        .max_by(|x, y| x.0.cmp(&y.0).then_with(|| y.1.cmp(&x.1)))?;
     let (ra, rb) = best.1;
     (ra.starts_with(b"/") && rb.starts_with(b"/")).then(|| (ra.to_vec(), rb.to_vec()))
 }

@@ -178,6 +178,10 @@ pub struct LimitArgs {
     /// (default 1G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_member: Option<u64>,
+    /// Bytes of one decompressed member held in memory to compare it by
+    /// its format (default 256M); a larger one is compared byte for byte.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_resident: Option<u64>,
     /// Archives nested deeper than N are not opened (default 8; a
     /// top-level file is depth 0).
     #[arg(long, value_name = "N")]

@@ -212,6 +212,9 @@ pub enum LimitKind {
     UnpackedBytes,
     /// One member larger than `max_member_bytes` once decompressed.
     MemberBytes,
+    /// A decompressed member larger than `max_resident_bytes`: compared
+    /// as a stream, byte for byte, not by its format.
+    ResidentBytes,
     /// Marshalled Python objects that expand, through back-references,
     /// beyond a fixed number of nodes visited.
     MarshalNodes,
@@ -226,6 +229,7 @@ impl LimitKind {
             LimitKind::Members => Some("--max-members"),
             LimitKind::UnpackedBytes => Some("--max-unpacked"),
             LimitKind::MemberBytes => Some("--max-member"),
+            LimitKind::ResidentBytes => Some("--max-resident"),
             LimitKind::MarshalNodes => None,
         }
     }
@@ -238,6 +242,7 @@ impl fmt::Display for LimitKind {
             LimitKind::Members => "member count",
             LimitKind::UnpackedBytes => "total decompressed bytes",
             LimitKind::MemberBytes => "member size",
+            LimitKind::ResidentBytes => "member size held in memory",
             LimitKind::MarshalNodes => "marshal nodes",
         })
     }
@@ -297,7 +302,9 @@ impl fmt::Display for Cause {
             }
             Cause::Limit { limit, max } => {
                 let unit = match limit {
-                    LimitKind::UnpackedBytes | LimitKind::MemberBytes => " bytes",
+                    LimitKind::UnpackedBytes
+                    | LimitKind::MemberBytes
+                    | LimitKind::ResidentBytes => " bytes",
                     _ => "",
                 };
                 write!(f, "{limit} limit reached (at most {max}{unit}")?;

@@ -325,7 +325,14 @@ fn compare(cx: &mut Cx<'_>, a: &Archive<'_>, b: &Archive<'_>) {
     // The symbol index's own header: `ar D` zeroes its date too (issue
     // 12, class 9).
     if let (Some(ia), Some(ib)) = (index_member(a), index_member(b)) {
-        let place = format!("symbol index {}", String::from_utf8_lossy(&ia.name));
+        // GNU's index is the member `/` (its name is empty once the
+        // terminating slash is gone), BSD's `__.SYMDEF`.
+        let name = if ia.name.is_empty() {
+            &b"/"[..]
+        } else {
+            &ia.name[..]
+        };
+        let place = format!("symbol index {}", String::from_utf8_lossy(name));
         headers(cx, &place, ia, ib);
     }
     let index_b: BTreeMap<_, _> = kb.iter().map(|(k, m)| (*k, *m)).collect();
@@ -362,7 +369,9 @@ fn compare(cx: &mut Cx<'_>, a: &Archive<'_>, b: &Archive<'_>) {
         changed.insert(n);
     }
     let by_name = |ar: &'_ Archive<'_>, n: &[u8]| -> Option<usize> {
-        ar.members.iter().position(|m| m.kind == Kind::Regular && m.name == n)
+        ar.members
+            .iter()
+            .position(|m| m.kind == Kind::Regular && m.name == n)
     };
     let paired = renamed(cx, "member", &only_a, &only_b, |cx, x, y| {
         if let (Some(i), Some(j)) = (by_name(a, x), by_name(b, y))
@@ -477,12 +486,13 @@ fn symbol_index_differs(
             .collect()
     }
     let (da, db) = (defined(a), defined(b));
-    let only = |x: &BTreeMap<&[u8], Vec<u8>>, y: &BTreeMap<&[u8], Vec<u8>>| -> Vec<(Vec<u8>, Vec<u8>)> {
-        x.iter()
-            .filter(|(s, _)| !y.contains_key(*s))
-            .map(|(s, m)| (s.to_vec(), m.clone()))
-            .collect()
-    };
+    let only =
+        |x: &BTreeMap<&[u8], Vec<u8>>, y: &BTreeMap<&[u8], Vec<u8>>| -> Vec<(Vec<u8>, Vec<u8>)> {
+            x.iter()
+                .filter(|(s, _)| !y.contains_key(*s))
+                .map(|(s, m)| (s.to_vec(), m.clone()))
+                .collect()
+        };
     let (oa, ob) = (only(&da, &db), only(&db, &da));
     let unexplained: Vec<&[u8]> = oa
         .iter()

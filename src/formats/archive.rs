@@ -154,7 +154,9 @@ pub(crate) fn renamed<'n>(
             prefix_a, prefix_b, ..
         } = &p.why
         {
-            *groups.entry((prefix_a.clone(), prefix_b.clone())).or_default() += 1;
+            *groups
+                .entry((prefix_a.clone(), prefix_b.clone()))
+                .or_default() += 1;
         }
         compare(cx, x, y);
     }

@@ -92,7 +92,9 @@ impl<'l> Scan<'l> {
         // as a whole, the bytes between them as before.
         let mut at = r.a.start;
         for i in layout.overlapping(&r.a).collect::<Vec<_>>() {
-            let Some(f) = layout.fields.get(i) else { continue };
+            let Some(f) = layout.fields.get(i) else {
+                continue;
+            };
             if at < f.at {
                 let gap = Region {
                     a: at..f.at,
@@ -118,7 +120,9 @@ impl<'l> Scan<'l> {
         if !self.done.insert(i) {
             return;
         }
-        let Some(f) = layout.fields.get(i) else { return };
+        let Some(f) = layout.fields.get(i) else {
+            return;
+        };
         let range = f.range();
         match &f.kind {
             FieldKind::Checksum { .. } => {
@@ -202,7 +206,9 @@ impl<'l> Scan<'l> {
         let Some(layout) = self.layout else { return };
         let limit = cx.limits.evidence_bytes;
         for (i, (explained, unknown)) in std::mem::take(&mut self.checksums) {
-            let Some(f) = layout.fields.get(i) else { continue };
+            let Some(f) = layout.fields.get(i) else {
+                continue;
+            };
             let FieldKind::Checksum { what, .. } = &f.kind else {
                 continue;
             };

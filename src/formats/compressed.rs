@@ -8,7 +8,9 @@
 //! for its content.
 #![deny(clippy::indexing_slicing)]
 
-use super::inflate::{Codec, Unpacked, unpack};
+use std::borrow::Cow;
+
+use super::inflate::{Codec, Pair, report_streamed, unpack_pair};
 use super::{Comparator, Cx, Format, or_bytes};
 use crate::finding::{Cause, Evidence, Location};
 
@@ -57,19 +59,20 @@ pub(crate) fn compare(cx: &mut Cx<'_>, (fa, a): (Format, &[u8]), (fb, b): (Forma
     let (Some(ca), Some(cb)) = (Codec::of(fa), Codec::of(fb)) else {
         return;
     };
-    let mut out = Vec::with_capacity(2);
-    for (side, codec, data, format) in [("A", ca, a, fa), ("B", cb, b, fb)] {
-        match unpack(cx, codec, data) {
-            Unpacked::Data(d) => out.push(d),
-            Unpacked::Limit => return,
-            Unpacked::Corrupt(why) => {
-                cx.unparsed(format, format!("{side} does not decompress: {why}"), a, b);
-                return;
-            }
+    let name = inner_name(cx);
+    let (ua, ub) = match unpack_pair(cx, &name, (ca, a), (cb, b)) {
+        Pair::Both(x, y) => (x, y),
+        Pair::Streamed(s) if s.same() => (Cow::Borrowed(&[][..]), Cow::Borrowed(&[][..])),
+        Pair::Streamed(s) => {
+            report_streamed(cx, &name, &s);
+            return;
         }
-    }
-    let (Some(ub), Some(ua)) = (out.pop(), out.pop()) else {
-        return;
+        Pair::Limit => return,
+        Pair::Corrupt(side_a, why) => {
+            let (side, format) = if side_a { ("A", fa) } else { ("B", fb) };
+            cx.unparsed(format, format!("{side} does not decompress: {why}"), a, b);
+            return;
+        }
     };
     let same = ua == ub;
     if same || fa != fb {
@@ -90,7 +93,6 @@ pub(crate) fn compare(cx: &mut Cx<'_>, (fa, a): (Format, &[u8]), (fb, b): (Forma
         );
     }
     if !same {
-        let name = inner_name(cx);
         cx.member(&name, &ua, &ub);
     }
 }
@@ -135,6 +137,11 @@ mod tests {
             crate::formats::compare_bytes(cx, &bz(1, &text), &bz(9, &text));
         });
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!(f[0].cause, Cause::Compressor { format: Format::Bzip2 });
+        assert_eq!(
+            f[0].cause,
+            Cause::Compressor {
+                format: Format::Bzip2
+            }
+        );
     }
 }

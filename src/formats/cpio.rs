@@ -132,7 +132,10 @@ fn text_number(field: &[u8], radix: u32, at: u64, name: &str) -> Result<u64> {
         .ok_or_else(|| {
             ParseError::new(
                 at,
-                format!("{name} is not a number: {:?}", String::from_utf8_lossy(field)),
+                format!(
+                    "{name} is not a number: {:?}",
+                    String::from_utf8_lossy(field)
+                ),
             )
         })
 }
@@ -165,7 +168,8 @@ fn header(r: &Bytes<'_>, at: u64, kind: Kind) -> Result<(Vec<HeaderField>, u64)>
             Kind::Odc => text_number(raw, 8, at + off, name)?,
             Kind::Newc { .. } => text_number(raw, 16, at + off, name)?,
             _ if width == 4 => {
-                (word(raw.get(..2).unwrap_or_default()) << 16) | word(raw.get(2..).unwrap_or_default())
+                (word(raw.get(..2).unwrap_or_default()) << 16)
+                    | word(raw.get(2..).unwrap_or_default())
             }
             _ => word(raw),
         };
@@ -192,11 +196,17 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
         let (namesize, filesize) = (get("c_namesize"), get("c_filesize"));
         let name_at = at + fixed;
         let raw_name = r.read_at(name_at, namesize).map_err(|_| {
-            ParseError::new(name_at, format!("name of {namesize} bytes runs past the end"))
+            ParseError::new(
+                name_at,
+                format!("name of {namesize} bytes runs past the end"),
+            )
         })?;
         let name = raw_name.strip_suffix(b"\0").unwrap_or(raw_name).to_vec();
         if name.is_empty() || name.contains(&0) {
-            return Err(ParseError::new(name_at, "member name is empty or holds a NUL"));
+            return Err(ParseError::new(
+                name_at,
+                "member name is empty or holds a NUL",
+            ));
         }
         let align = |x: u64| match kind {
             Kind::Newc { .. } => x.div_ceil(4) * 4,
@@ -256,8 +266,10 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
     let na: Vec<&[u8]> = ta.members.iter().map(|m| m.name.as_slice()).collect();
     let nb: Vec<&[u8]> = tb.members.iter().map(|m| m.name.as_slice()).collect();
     order(cx, &["members", "order"], &na, &nb);
-    let by_a: BTreeMap<&[u8], &Member<'_>> = ta.members.iter().rev().map(|m| (&m.name[..], m)).collect();
-    let by_b: BTreeMap<&[u8], &Member<'_>> = tb.members.iter().rev().map(|m| (&m.name[..], m)).collect();
+    let by_a: BTreeMap<&[u8], &Member<'_>> =
+        ta.members.iter().rev().map(|m| (&m.name[..], m)).collect();
+    let by_b: BTreeMap<&[u8], &Member<'_>> =
+        tb.members.iter().rev().map(|m| (&m.name[..], m)).collect();
     let mut done = BTreeSet::new();
     for ma in &ta.members {
         if !done.insert(ma.name.as_slice()) {
@@ -267,8 +279,16 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
             member(cx, ma, mb);
         }
     }
-    let only_a: Vec<&[u8]> = na.iter().copied().filter(|n| !by_b.contains_key(n)).collect();
-    let only_b: Vec<&[u8]> = nb.iter().copied().filter(|n| !by_a.contains_key(n)).collect();
+    let only_a: Vec<&[u8]> = na
+        .iter()
+        .copied()
+        .filter(|n| !by_b.contains_key(n))
+        .collect();
+    let only_b: Vec<&[u8]> = nb
+        .iter()
+        .copied()
+        .filter(|n| !by_a.contains_key(n))
+        .collect();
     let paired = renamed(cx, "member", &only_a, &only_b, |cx, x, y| {
         if let (Some(ma), Some(mb)) = (by_a.get(x), by_b.get(y)) {
             member(cx, ma, mb);
@@ -319,7 +339,13 @@ fn member(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
                     } else {
                         MetadataField::Gid
                     };
-                    cx.emit(location, Cause::Metadata { field }, num(fa.value), num(fb.value), b"");
+                    cx.emit(
+                        location,
+                        Cause::Metadata { field },
+                        num(fa.value),
+                        num(fb.value),
+                        b"",
+                    );
                 }
                 "c_mode" => {
                     let mode = |m: u64| {
@@ -339,7 +365,13 @@ fn member(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
                 // The newc `crc` format's sum of the data bytes.
                 "c_check" if a.data != b.data => {
                     let of = format!("the content of {}", String::from_utf8_lossy(n));
-                    cx.emit(location, Cause::Consequence { of }, num(fa.value), num(fb.value), b"");
+                    cx.emit(
+                        location,
+                        Cause::Consequence { of },
+                        num(fa.value),
+                        num(fb.value),
+                        b"",
+                    );
                 }
                 _ => cx.emit(location, unknown(), num(fa.value), num(fb.value), b""),
             }

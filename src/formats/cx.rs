@@ -245,7 +245,9 @@ impl<'a> Cx<'a> {
         }
         let depth = self.artifact.depth() + 1;
         if depth > self.limits.max_depth {
-            self.in_member(name, |cx| cx.limit(LimitKind::Depth, cx.limits.max_depth as u64));
+            self.in_member(name, |cx| {
+                cx.limit(LimitKind::Depth, cx.limits.max_depth as u64)
+            });
             return None;
         }
         Some(self.in_member(name, |cx| compare_bytes(cx, a, b)))
@@ -257,13 +259,20 @@ impl<'a> Cx<'a> {
     /// `limit` finding and returns `Err`: the caller does not compare that
     /// member.
     pub fn charge(&mut self, bytes: u64) -> Result<(), LimitHit> {
-        let over_total = bytes > self.unpacked_left;
-        self.unpacked_left = self.unpacked_left.saturating_sub(bytes);
         if bytes > self.limits.max_member_bytes {
+            let _ = self.charge_total(bytes);
             self.limit(LimitKind::MemberBytes, self.limits.max_member_bytes);
             return Err(LimitHit);
         }
-        if over_total {
+        self.charge_total(bytes)
+    }
+
+    /// Account for `bytes` decompressed against the artifact's total only:
+    /// over it, the budget is spent (said once) and `Err` returned.
+    pub fn charge_total(&mut self, bytes: u64) -> Result<(), LimitHit> {
+        let over = bytes > self.unpacked_left;
+        self.unpacked_left = self.unpacked_left.saturating_sub(bytes);
+        if over {
             self.spend();
             return Err(LimitHit);
         }
@@ -385,7 +394,10 @@ mod tests {
             });
         });
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].artifact.to_string(), "dist/x.tar!inner.tar!deep.txt");
+        assert_eq!(
+            findings[0].artifact.to_string(),
+            "dist/x.tar!inner.tar!deep.txt"
+        );
         assert!(matches!(
             findings[0].cause,
             Cause::Limit {

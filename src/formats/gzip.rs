@@ -5,11 +5,13 @@
 //! `compressor`.
 #![deny(clippy::indexing_slicing)]
 
+use std::borrow::Cow;
+
 use super::archive::{epoch_evidence, text_field, unknown};
 
 use super::bytes::{Bytes, Result};
 use super::compressed::inner_name as inner_name_of;
-use super::inflate::{Codec, Unpacked, unpack};
+use super::inflate::{Codec, Pair, report_streamed, unpack_pair};
 use super::{Comparator, Cx, Format, or_bytes};
 use crate::finding::{Cause, Evidence, Location, TimestampEncoding};
 
@@ -220,19 +222,22 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         return;
     }
     let name = inner_name(cx, &ha);
-    let ua = match unpack(cx, Codec::Gzip, a) {
-        Unpacked::Data(d) => d,
-        Unpacked::Limit => return,
-        Unpacked::Corrupt(why) => {
-            cx.unparsed(Format::Gzip, format!("A does not decompress: {why}"), a, b);
+    let (ua, ub) = match unpack_pair(cx, &name, (Codec::Gzip, a), (Codec::Gzip, b)) {
+        Pair::Both(x, y) => (x, y),
+        Pair::Streamed(s) if s.same() => (Cow::Borrowed(&[][..]), Cow::Borrowed(&[][..])),
+        Pair::Streamed(s) => {
+            report_streamed(cx, &name, &s);
             return;
         }
-    };
-    let ub = match unpack(cx, Codec::Gzip, b) {
-        Unpacked::Data(d) => d,
-        Unpacked::Limit => return,
-        Unpacked::Corrupt(why) => {
-            cx.unparsed(Format::Gzip, format!("B does not decompress: {why}"), a, b);
+        Pair::Limit => return,
+        Pair::Corrupt(side_a, why) => {
+            let side = if side_a { "A" } else { "B" };
+            cx.unparsed(
+                Format::Gzip,
+                format!("{side} does not decompress: {why}"),
+                a,
+                b,
+            );
             return;
         }
     };

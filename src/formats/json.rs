@@ -117,16 +117,25 @@ mod tests {
     #[test]
     fn key_order_only_is_counted() {
         assert_eq!(
-            reordered_keys(br#"{"hello": 42, "world": 43}"#, br#"{"world": 43, "hello": 42}"#),
+            reordered_keys(
+                br#"{"hello": 42, "world": 43}"#,
+                br#"{"world": 43, "hello": 42}"#
+            ),
             Some(2)
         );
         assert_eq!(
-            reordered_keys(br#"{"a": {"x": 1, "y": [1, {"p": 0, "q": 1}]}}"#, br#"{"a": {"x": 1, "y": [1, {"q": 1, "p": 0}]}}"#),
+            reordered_keys(
+                br#"{"a": {"x": 1, "y": [1, {"p": 0, "q": 1}]}}"#,
+                br#"{"a": {"x": 1, "y": [1, {"q": 1, "p": 0}]}}"#
+            ),
             Some(2)
         );
         assert_eq!(reordered_keys(br#"{"a": 1}"#, br#"{"a": 2}"#), None);
         assert_eq!(reordered_keys(b"[1, 2]", b"[2, 1]"), None);
         assert_eq!(reordered_keys(b"not json", b"not json either"), None);
-        assert_eq!(reordered_keys(br#"{"k\"ey": 1, "b": 2}"#, br#"{"b": 2, "k\"ey": 1}"#), Some(2));
+        assert_eq!(
+            reordered_keys(br#"{"k\"ey": 1, "b": 2}"#, br#"{"b": 2, "k\"ey": 1}"#),
+            Some(2)
+        );
     }
 }

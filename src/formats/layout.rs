@@ -164,14 +164,20 @@ fn uimage(r: &Bytes<'_>) -> Option<Layout> {
             what: "the uImage header",
         },
     );
-    l.push(8, 4, place, "ih_time", FieldKind::Time(TimestampEncoding::EpochBe32));
+    l.push(
+        8,
+        4,
+        place,
+        "ih_time",
+        FieldKind::Time(TimestampEncoding::EpochBe32),
+    );
     l.push(
         24,
         4,
         place,
         "ih_dcrc",
         FieldKind::Checksum {
-            covers: vec![64..64usize.saturating_add(size)],
+            covers: std::iter::once(64..64usize.saturating_add(size)).collect(),
             what: "the uImage data",
         },
     );
@@ -198,7 +204,7 @@ fn sfnt(r: &Bytes<'_>) -> Option<Layout> {
             "table directory",
             &format!("{name} checkSum"),
             FieldKind::Checksum {
-                covers: vec![offset..offset.saturating_add(length)],
+                covers: std::iter::once(offset..offset.saturating_add(length)).collect(),
                 what: "the table it covers",
             },
         );
@@ -332,10 +338,11 @@ fn iso9660(r: &Bytes<'_>) -> Option<Layout> {
             };
             record(r, at, "directory record", &shown, &mut l);
             let flags = *r.read_at(at + 25, 1).ok()?.first()?;
-            if flags & 2 != 0 && !matches!(name, [0] | [1]) {
-                if let Some(e) = extent_of(r, at) {
-                    queue.push(e);
-                }
+            if flags & 2 != 0
+                && !matches!(name, [0] | [1])
+                && let Some(e) = extent_of(r, at)
+            {
+                queue.push(e);
             }
             // The system use area (Rock Ridge) follows the name, padded
             // to an even length.
@@ -394,7 +401,12 @@ fn rock_ridge(r: &Bytes<'_>, mut at: u64, end: u64, name: &str, l: &mut Layout) 
                     (7, TimestampEncoding::Iso9660DirDate)
                 };
                 let names = [
-                    "creation", "modify", "access", "attributes", "backup", "expiration",
+                    "creation",
+                    "modify",
+                    "access",
+                    "attributes",
+                    "backup",
+                    "expiration",
                     "effective",
                 ];
                 let mut p = at + 5;

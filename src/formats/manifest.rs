@@ -19,7 +19,9 @@ fn coreutils(line: &[u8]) -> Option<(&[u8], &[u8])> {
     if !HEX_LENGTHS.contains(&digest.len()) || !digest.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
-    let path = rest.strip_prefix(b" ").or_else(|| rest.strip_prefix(b"*"))?;
+    let path = rest
+        .strip_prefix(b" ")
+        .or_else(|| rest.strip_prefix(b"*"))?;
     (!path.is_empty()).then_some((digest, path))
 }
 
@@ -28,7 +30,11 @@ fn tagged(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let open = line.iter().position(|&c| c == b'(')?;
     let algorithm = line.get(..open)?.strip_suffix(b" ")?;
-    if algorithm.is_empty() || !algorithm.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
+    if algorithm.is_empty()
+        || !algorithm
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    {
         return None;
     }
     let close = line.windows(4).rposition(|w| w == b") = ")?;
@@ -128,15 +134,33 @@ mod tests {
 
     #[test]
     fn jar_sections_name_their_entry() {
-        let a = ["Manifest-Version: 1.0", "", "Name: res/data.txt", "SHA-256-Digest: AAAA="];
-        let b = ["Manifest-Version: 1.0", "", "Name: res/data.txt", "SHA-256-Digest: BBBB="];
+        let a = [
+            "Manifest-Version: 1.0",
+            "",
+            "Name: res/data.txt",
+            "SHA-256-Digest: AAAA=",
+        ];
+        let b = [
+            "Manifest-Version: 1.0",
+            "",
+            "Name: res/data.txt",
+            "SHA-256-Digest: BBBB=",
+        ];
         assert_eq!(target(&a, 3, &b, 3).as_deref(), Some("res/data.txt"));
         // Manifests end their lines with CR LF.
         let a = ["Name: res/data.txt\r", "SHA-256-Digest: wo9iVUPA+/h4=\r"];
         let b = ["Name: res/data.txt\r", "SHA-256-Digest: 4fxZPTuj+djN=\r"];
         assert_eq!(target(&a, 1, &b, 1).as_deref(), Some("res/data.txt"));
-        let wrapped = ["Name: res/a-very-long-na", " me.txt", "SHA-256-Digest: AAAA="];
-        let wrapped_b = ["Name: res/a-very-long-na", " me.txt", "SHA-256-Digest: CCCC="];
+        let wrapped = [
+            "Name: res/a-very-long-na",
+            " me.txt",
+            "SHA-256-Digest: AAAA=",
+        ];
+        let wrapped_b = [
+            "Name: res/a-very-long-na",
+            " me.txt",
+            "SHA-256-Digest: CCCC=",
+        ];
         assert_eq!(
             target(&wrapped, 2, &wrapped_b, 2).as_deref(),
             Some("res/a-very-long-name.txt")

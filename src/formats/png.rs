@@ -177,11 +177,22 @@ fn chunk(cx: &mut Cx<'_>, a: &[u8], b: &[u8], x: &Chunk<'_>, y: &Chunk<'_>) {
                 let r = c.data_at as usize..c.data_at as usize + c.data.len();
                 Evidence::of(excerpt(file, r, limit)).with_token(c.data, t.map(Decoded::Time))
             };
-            cx.emit(loc(x, None, x.data_at), cause, ev(a, x, ta), ev(b, y, tb), b"tIME");
+            cx.emit(
+                loc(x, None, x.data_at),
+                cause,
+                ev(a, x, ta),
+                ev(b, y, tb),
+                b"tIME",
+            );
         }
         b"tEXt" | b"zTXt" | b"iTXt" => text(cx, x, y),
         _ => {
-            let first = x.data.iter().zip(y.data).take_while(|(p, q)| p == q).count();
+            let first = x
+                .data
+                .iter()
+                .zip(y.data)
+                .take_while(|(p, q)| p == q)
+                .count();
             let at = |c: &Chunk<'_>| c.data_at as usize + first;
             cx.emit(
                 loc(x, None, at(x) as u64),
@@ -194,10 +205,14 @@ fn chunk(cx: &mut Cx<'_>, a: &[u8], b: &[u8], x: &Chunk<'_>, y: &Chunk<'_>) {
     }
 }
 
+/// A text chunk's keyword, its text, and the text's offset in the file
+/// when it is stored plainly.
+type TextChunk<'d> = (&'d [u8], Cow<'d, [u8]>, Option<u64>);
+
 /// A text chunk's keyword and text (inflated for `zTXt`, and for `iTXt`
 /// with its compression flag set), with the text's offset in the file
 /// when it is stored plainly.
-fn text_of<'d>(cx: &mut Cx<'_>, c: &Chunk<'d>) -> Option<(&'d [u8], Cow<'d, [u8]>, Option<u64>)> {
+fn text_of<'d>(cx: &mut Cx<'_>, c: &Chunk<'d>) -> Option<TextChunk<'d>> {
     let nul = c.data.iter().position(|&v| v == 0)?;
     let keyword = c.data.get(..nul)?;
     let rest = c.data.get(nul + 1..)?;
@@ -227,7 +242,13 @@ fn text_of<'d>(cx: &mut Cx<'_>, c: &Chunk<'d>) -> Option<(&'d [u8], Cow<'d, [u8]
 
 fn text(cx: &mut Cx<'_>, x: &Chunk<'_>, y: &Chunk<'_>) {
     let (Some((kx, tx, at_x)), Some((ky, ty, _))) = (text_of(cx, x), text_of(cx, y)) else {
-        cx.emit(loc(x, None, x.data_at), unknown(), hex(x.data), hex(y.data), &x.kind);
+        cx.emit(
+            loc(x, None, x.data_at),
+            unknown(),
+            hex(x.data),
+            hex(y.data),
+            &x.kind,
+        );
         return;
     };
     let keyword = String::from_utf8_lossy(kx).into_owned();
@@ -297,7 +318,9 @@ fn image_data(cx: &mut Cx<'_>, ca: &[Chunk<'_>], cb: &[Chunk<'_>]) {
         _ => (Cow::Borrowed(&ja[..]), Cow::Borrowed(&jb[..])),
     };
     let cause = if ua == ub {
-        Cause::Compressor { format: Format::Png }
+        Cause::Compressor {
+            format: Format::Png,
+        }
     } else {
         unknown()
     };
@@ -340,7 +363,10 @@ mod tests {
             .map(|f| (f.cause.name(), f.location.order_key().1))
             .collect();
         assert_eq!(got, [("timestamp", 0x84), ("consequence", 0x8b)], "{f:#?}");
-        assert_eq!(f.first().map(|f| f.a.decoded.clone()), Some(Some(Decoded::Time(1_500_000_000))));
+        assert_eq!(
+            f.first().map(|f| f.a.decoded.clone()),
+            Some(Some(Decoded::Time(1_500_000_000)))
+        );
     }
 
     #[test]

@@ -96,7 +96,10 @@ impl<'d> Regions<'d> {
         let mut i = from;
         while i < end {
             let e = (i + CHUNK).min(end);
-            let (x, y) = (self.a.get(i..e)?, self.b.get(add(i, shift)?..add(e, shift)?)?);
+            let (x, y) = (
+                self.a.get(i..e)?,
+                self.b.get(add(i, shift)?..add(e, shift)?)?,
+            );
             if x != y {
                 return x.iter().zip(y).position(|(p, q)| p != q).map(|k| i + k);
             }
@@ -153,7 +156,12 @@ fn aligned(a: &[u8], b: &[u8]) -> Vec<Piece> {
         // As many records on each side: compare them pair by pair.
         if x.len() == y.len() {
             for (i, j) in x.zip(y) {
-                out.extend(narrow(a, b, at(&oa, i)..at(&oa, i + 1), at(&ob, j)..at(&ob, j + 1)));
+                out.extend(narrow(
+                    a,
+                    b,
+                    at(&oa, i)..at(&oa, i + 1),
+                    at(&ob, j)..at(&ob, j + 1),
+                ));
             }
         } else {
             out.extend(narrow(
@@ -194,6 +202,7 @@ fn narrow(a: &[u8], b: &[u8], x: Range<usize>, y: Range<usize>) -> Option<Piece>
 }
 
 #[cfg(test)]
+#[expect(clippy::indexing_slicing, reason = "tests index what they built")]
 mod tests {
     use super::*;
 

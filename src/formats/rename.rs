@@ -51,7 +51,9 @@ pub(crate) fn pair_renamed(only_a: &[&[u8]], only_b: &[&[u8]]) -> Vec<Renamed> {
     // The same stem under two compression suffixes.
     let mut stems_b: BTreeMap<Vec<u8>, &[u8]> = BTreeMap::new();
     for &n in only_b {
-        stems_b.entry(stem(n).unwrap_or_else(|| n.to_vec())).or_insert(n);
+        stems_b
+            .entry(stem(n).unwrap_or_else(|| n.to_vec()))
+            .or_insert(n);
     }
     for &n in only_a {
         let s = stem(n).unwrap_or_else(|| n.to_vec());
@@ -70,7 +72,8 @@ pub(crate) fn pair_renamed(only_a: &[&[u8]], only_b: &[&[u8]]) -> Vec<Renamed> {
     }
     // One component that is a random token on each side: index B's names by
     // every component masked in turn.
-    let split = |n: &[u8]| -> Vec<Vec<u8>> { n.split(|&c| c == b'/').map(<[u8]>::to_vec).collect() };
+    let split =
+        |n: &[u8]| -> Vec<Vec<u8>> { n.split(|&c| c == b'/').map(<[u8]>::to_vec).collect() };
     let key = |parts: &[Vec<u8>], k: usize| -> Vec<u8> {
         let mut key = k.to_le_bytes().to_vec();
         for (i, p) in parts.iter().enumerate() {
@@ -82,7 +85,11 @@ pub(crate) fn pair_renamed(only_a: &[&[u8]], only_b: &[&[u8]]) -> Vec<Renamed> {
         key
     };
     let mut index: HashMap<Vec<u8>, Vec<&[u8]>> = HashMap::new();
-    for &n in only_b.iter().filter(|n| !used_b.contains(*n)).take(MAX_NAMES) {
+    for &n in only_b
+        .iter()
+        .filter(|n| !used_b.contains(*n))
+        .take(MAX_NAMES)
+    {
         let parts = split(n);
         for k in 0..parts.len() {
             index.entry(key(&parts, k)).or_default().push(n);
@@ -91,7 +98,11 @@ pub(crate) fn pair_renamed(only_a: &[&[u8]], only_b: &[&[u8]]) -> Vec<Renamed> {
     // (component, prefix in A, prefix in B) -> the pairs it explains.
     type Group<'n> = Vec<(&'n [u8], &'n [u8])>;
     let mut groups: BTreeMap<(usize, Vec<u8>, Vec<u8>), Group<'_>> = BTreeMap::new();
-    for &n in only_a.iter().filter(|n| !used_a.contains(*n)).take(MAX_NAMES) {
+    for &n in only_a
+        .iter()
+        .filter(|n| !used_a.contains(*n))
+        .take(MAX_NAMES)
+    {
         let parts = split(n);
         for k in 0..parts.len() {
             let Some(candidates) = index.get(&key(&parts, k)) else {
@@ -162,8 +173,16 @@ mod tests {
     #[test]
     fn a_random_top_directory_pairs_every_member_under_it() {
         let p = pair_renamed(
-            &names(&["tmp.TyCgZ2/", "tmp.TyCgZ2/bin/x", "tmp.TyCgZ2/share/info.txt"]),
-            &names(&["tmp.b0DMbr/share/info.txt", "tmp.b0DMbr/", "tmp.b0DMbr/bin/x"]),
+            &names(&[
+                "tmp.TyCgZ2/",
+                "tmp.TyCgZ2/bin/x",
+                "tmp.TyCgZ2/share/info.txt",
+            ]),
+            &names(&[
+                "tmp.b0DMbr/share/info.txt",
+                "tmp.b0DMbr/",
+                "tmp.b0DMbr/bin/x",
+            ]),
         );
         assert_eq!(p.len(), 3, "{p:?}");
         assert!(p.iter().all(|r| matches!(

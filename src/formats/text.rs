@@ -103,8 +103,10 @@ fn moved_lines(
                 if rewrites.contains(&k) {
                     continue;
                 }
-                out.0.extend(ra.clone().filter(|&i| la.get(i).is_some_and(|l| moved(l))));
-                out.1.extend(rb.clone().filter(|&j| lb.get(j).is_some_and(|l| moved(l))));
+                out.0
+                    .extend(ra.clone().filter(|&i| la.get(i).is_some_and(|l| moved(l))));
+                out.1
+                    .extend(rb.clone().filter(|&j| lb.get(j).is_some_and(|l| moved(l))));
             }
             return out;
         }

@@ -8,6 +8,8 @@ mod determinism;
 mod elf;
 mod execlog;
 mod fixtures;
+mod limits;
+mod precision;
 /// The synthetic execution logs (test support) and the protobuf messages
 /// they are written with.
 #[path = "../../src/execlog/proto.rs"]

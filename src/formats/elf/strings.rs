@@ -173,7 +173,8 @@ pub(super) fn compare(
     let mut hashes: Option<(&[u8], &[u8], usize)> = None;
     let mut hashed = 0u64;
     let roots = cx.classifier.roots().map(|(x, y)| (x.to_vec(), y.to_vec()));
-    for (p, q) in unmatched_pairs(&ra, &rb, roots) {
+    let pairable = |p: &[u8], q: &[u8]| explained_alike(cx, p, q);
+    for (p, q) in unmatched_pairs(&ra, &rb, roots, &pairable) {
         if cx.full() {
             cx.omit(1);
             continue;
@@ -227,6 +228,7 @@ fn unmatched_pairs<'r, 'd>(
     ra: &'r [Run<'d>],
     rb: &'r [Run<'d>],
     roots: Option<(Vec<u8>, Vec<u8>)>,
+    pairable: &dyn Fn(&[u8], &[u8]) -> bool,
 ) -> Vec<(Option<&'r Run<'d>>, Option<&'r Run<'d>>)> {
     use std::collections::HashMap;
     let only = |x: &'r [Run<'d>], y: &'r [Run<'d>]| -> Vec<&'r Run<'d>> {
@@ -261,15 +263,23 @@ fn unmatched_pairs<'r, 'd>(
     let mut used_a = vec![false; oa.len()];
     let mut used_b = vec![false; ob.len()];
     if let Some((root_a, root_b)) = &roots {
-        let mut by_text: HashMap<&[u8], Vec<usize>> = HashMap::new();
+        // Keyed with hash-like runs masked: a codegen-unit name carries the
+        // crate's metadata hash next to the root (`…/src/x.rs/@/x.<hash>-cgu.0`).
+        let mut by_text: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
         for (j, r) in ob.iter().enumerate().rev() {
-            by_text.entry(r.1).or_default().push(j);
+            by_text
+                .entry(super::names::mask_hex(r.1))
+                .or_default()
+                .push(j);
         }
         for (i, r) in oa.iter().enumerate() {
             let Some(t) = crate::classify::roots::substitute(r.1, root_a, root_b) else {
                 continue;
             };
-            if let Some(j) = by_text.get_mut(t.as_slice()).and_then(Vec::pop) {
+            if let Some(j) = by_text
+                .get_mut(&super::names::mask_hex(&t))
+                .and_then(Vec::pop)
+            {
                 for (used, k) in [(&mut used_a, i), (&mut used_b, j)] {
                     if let Some(u) = used.get_mut(k) {
                         *u = true;
@@ -279,11 +289,23 @@ fn unmatched_pairs<'r, 'd>(
             }
         }
     }
-    let rest_a: Vec<&'r Run<'d>> = oa.iter().zip(&used_a).filter(|(_, u)| !**u).map(|(r, _)| *r).collect();
-    let rest_b: Vec<&'r Run<'d>> = ob.iter().zip(&used_b).filter(|(_, u)| !**u).map(|(r, _)| *r).collect();
+    let rest_a: Vec<&'r Run<'d>> = oa
+        .iter()
+        .zip(&used_a)
+        .filter(|(_, u)| !**u)
+        .map(|(r, _)| *r)
+        .collect();
+    let rest_b: Vec<&'r Run<'d>> = ob
+        .iter()
+        .zip(&used_b)
+        .filter(|(_, u)| !**u)
+        .map(|(r, _)| *r)
+        .collect();
     for k in 0..rest_a.len().max(rest_b.len()) {
         match (rest_a.get(k).copied(), rest_b.get(k).copied()) {
-            (Some(p), Some(q)) if alike(p.1, q.1) => out.push((Some(p), Some(q))),
+            (Some(p), Some(q)) if alike(p.1, q.1) || pairable(p.1, q.1) => {
+                out.push((Some(p), Some(q)));
+            }
             (p, q) => {
                 out.extend(p.map(|p| (Some(p), None)));
                 out.extend(q.map(|q| (None, Some(q))));
@@ -291,6 +313,21 @@ fn unmatched_pairs<'r, 'd>(
         }
     }
     out
+}
+
+/// Two strings the detectors explain completely (a `__DATE__` against
+/// another date, one path against the same path under another root), and
+/// whose paths name the same files.
+fn explained_alike(cx: &Cx<'_>, p: &[u8], q: &[u8]) -> bool {
+    let e = cx.classifier.explain_text(p, q);
+    let names = |s: &[u8]| -> Vec<Vec<u8>> {
+        crate::classify::path::scan(s)
+            .into_iter()
+            .filter_map(|(a, b)| s.get(a..b))
+            .map(|t| super::names::mask_hex(t.rsplit(|&c| c == b'/').next().unwrap_or(t)))
+            .collect()
+    };
+    !e.residual && names(p) == names(q)
 }
 
 /// Two strings that are versions of one another: what they share at both
@@ -480,7 +517,7 @@ mod tests {
         .into_iter()
         .enumerate()
         .collect();
-        let pairs: Vec<(&[u8], &[u8])> = unmatched_pairs(&a, &b, None)
+        let pairs: Vec<(&[u8], &[u8])> = unmatched_pairs(&a, &b, None, &|_, _| false)
             .into_iter()
             .map(|(p, q)| (p.map_or(&b""[..], |r| r.1), q.map_or(&b""[..], |r| r.1)))
             .collect();
@@ -520,14 +557,17 @@ mod tests {
         .into_iter()
         .enumerate()
         .collect();
-        for (p, q) in unmatched_pairs(&a, &b, None) {
+        for (p, q) in unmatched_pairs(&a, &b, None, &|_, _| false) {
             let (p, q) = (p.unwrap().1, q.unwrap().1);
-            assert_eq!(p.rsplit(|&c| c == b'/').next(), q.rsplit(|&c| c == b'/').next());
+            assert_eq!(
+                p.rsplit(|&c| c == b'/').next(),
+                q.rsplit(|&c| c == b'/').next()
+            );
         }
         // Unrelated strings are not paired.
         let x: Vec<Run<'_>> = vec![(0, &b"completely different"[..])];
         let y: Vec<Run<'_>> = vec![(0, &b"/some/other/path.rs"[..])];
-        assert_eq!(unmatched_pairs(&x, &y, None).len(), 2);
+        assert_eq!(unmatched_pairs(&x, &y, None, &|_, _| false).len(), 2);
     }
 
     #[test]

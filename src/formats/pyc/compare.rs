@@ -291,7 +291,7 @@ impl<'c, 'a, 's, 'd> Walker<'c, 'a, 's, 'd> {
             self.emitted += 1;
             // The marshalled objects expand to more nodes than this through
             // back-references: the rest is not compared.
-            self.cx.limit(LimitKind::MarshalNodes, MAX_STEPS as u64);
+            self.cx.limit(LimitKind::MarshalNodes, MAX_STEPS);
             return false;
         }
         true

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::member::{content, loc};
 use super::read::{CD_FIXED, Entry, LOCAL_FIXED, extra_fields, parse};
 use super::record::record;
-use crate::classify::format_epoch;
 use crate::classify::clock::ntfs_filetime;
+use crate::classify::format_epoch;
 use crate::classify::timestamp::dos_datetime;
 use crate::finding::{
     Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, TimestampEncoding,
@@ -402,7 +402,8 @@ fn extras(
                     out.push(("data", unknown(), hex_ev(&da), hex_ev(&db)));
                 }
                 for field in ["Mtime", "Atime", "Ctime"] {
-                    let get = |v: &[(&str, u64)]| v.iter().find(|(n, _)| *n == field).map(|(_, t)| *t);
+                    let get =
+                        |v: &[(&str, u64)]| v.iter().find(|(n, _)| *n == field).map(|(_, t)| *t);
                     let (p, q) = (get(&ta), get(&tb));
                     if p != q {
                         let ev = |t: Option<u64>| {

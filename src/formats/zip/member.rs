@@ -10,7 +10,7 @@ use super::read::Entry;
 use crate::finding::{Cause, Evidence, Format, Location};
 use crate::formats::Cx;
 use crate::formats::archive::{field_loc, unknown};
-use crate::formats::inflate::{Codec, Unpacked, unpack};
+use crate::formats::inflate::{self, Codec, Pair, report_streamed};
 
 pub(super) fn loc(name: &[u8], field: &str, at: u64) -> Location {
     field_loc("entry", name, field, at)
@@ -67,32 +67,32 @@ pub(super) fn unpack_pair<'d>(cx: &mut Cx<'_>, ea: &Entry<'d>, eb: &Entry<'d>) -
         );
         return None;
     };
-    let mut out = Vec::new();
-    for (e, c) in [(ea, ca), (eb, cb)] {
-        match unpack(cx, c, e.data) {
-            Unpacked::Data(d) => out.push(d),
-            Unpacked::Limit => return None,
-            Unpacked::Corrupt(why) => {
-                cx.emit(
-                    loc(e.name, "data", e.data_at),
-                    Cause::Unparsed {
-                        format: Format::Zip,
-                        reason: format!(
-                            "{} does not decompress: {why}",
-                            String::from_utf8_lossy(e.name)
-                        ),
-                    },
-                    Evidence::absent(),
-                    Evidence::absent(),
-                    b"",
-                );
-                return None;
-            }
+    match inflate::unpack_pair(cx, ea.name, (ca, ea.data), (cb, eb.data)) {
+        Pair::Both(a, b) => Some((a, b)),
+        Pair::Streamed(s) if s.same() => Some((Cow::Borrowed(&[][..]), Cow::Borrowed(&[][..]))),
+        Pair::Streamed(s) => {
+            report_streamed(cx, ea.name, &s);
+            None
+        }
+        Pair::Limit => None,
+        Pair::Corrupt(side_a, why) => {
+            let e = if side_a { ea } else { eb };
+            cx.emit(
+                loc(e.name, "data", e.data_at),
+                Cause::Unparsed {
+                    format: Format::Zip,
+                    reason: format!(
+                        "{} does not decompress: {why}",
+                        String::from_utf8_lossy(e.name)
+                    ),
+                },
+                Evidence::absent(),
+                Evidence::absent(),
+                b"",
+            );
+            None
         }
     }
-    let b = out.pop()?;
-    let a = out.pop()?;
-    Some((a, b))
 }
 
 /// Compare the contents of one entry; true when they differ once

@@ -424,6 +424,11 @@ fn compare_content(
     tb: &Tree,
     rel: &[u8],
 ) -> Option<Format> {
+    match compare_large(cx, &ta.file_path(rel), &tb.file_path(rel)) {
+        Ok(Some(format)) => return Some(format),
+        Ok(None) => {}
+        Err(_) => {} // Opened again below, where a failure is reported.
+    }
     let open = |side: Side, t: &Tree| {
         let path = t.file_path(rel);
         FileData::open(&path).map_err(|e| Unreadable {
@@ -441,4 +446,28 @@ fn compare_content(
         }
     };
     Some(crate::formats::compare_bytes(cx, &da, &db))
+}
+
+/// Files larger than `max_resident_bytes` whose content has no structure
+/// `twice` reads (binary data, text) are compared as streams with plain
+/// reads: a multi-gigabyte disk image costs its read buffers, not its size
+/// in resident pages (issue 11, item 3). `None`: compare them in memory.
+fn compare_large(cx: &mut Cx<'_>, a: &Path, b: &Path) -> std::io::Result<Option<Format>> {
+    use std::io::Read;
+    let (ma, mb) = (fs::metadata(a)?, fs::metadata(b)?);
+    if ma.len().max(mb.len()) <= cx.limits.max_resident_bytes {
+        return Ok(None);
+    }
+    let head = |p: &Path| -> std::io::Result<Vec<u8>> {
+        let mut v = Vec::new();
+        fs::File::open(p)?.take(8192).read_to_end(&mut v)?;
+        Ok(v)
+    };
+    let format = crate::formats::sniff_pair(&head(a)?, &head(b)?);
+    if !matches!(format, Format::Binary | Format::Text) {
+        return Ok(None);
+    }
+    let (mut fa, mut fb) = (fs::File::open(a)?, fs::File::open(b)?);
+    crate::formats::compare_streams(cx, &mut fa, &mut fb)?;
+    Ok(Some(Format::Binary))
 }

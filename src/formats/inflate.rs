@@ -1,4 +1,5 @@
-//! Bounded decompression shared by the archive and stream comparators.
+//! Bounded decompression shared by the archive and stream comparators, and
+//! the streamed comparison of what is too large to hold.
 //!
 //! Every decompressor reads at most one byte more than the member's budget
 //! ([`Cx::member_budget`]), so a bomb is detected after inflating only its
@@ -182,7 +183,10 @@ fn unpack_both<'d>(
     let resident = cx.limits.max_resident_bytes;
     let (mut ra, mut rb) = (reader(ca, a).take(budget), reader(cb, b).take(budget));
     let (mut xa, mut xb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    // While the two streams agree, one copy holds both sides.
+    let mut shared: Vec<u8> = Vec::new();
     let (mut ka, mut kb): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+    let mut split = false;
     let mut streamed: Option<Streamed> = None;
     let mut error = None;
     loop {
@@ -208,23 +212,34 @@ fn unpack_both<'d>(
             xb.get(..nb).unwrap_or_default(),
         );
         match &mut streamed {
+            None if !split && pa == pb => shared.extend_from_slice(pa),
             None => {
+                if !split {
+                    split = true;
+                    kb = shared.clone();
+                    ka = std::mem::take(&mut shared);
+                }
                 ka.extend_from_slice(pa);
                 kb.extend_from_slice(pb);
-                if ka.len() as u64 > resident || kb.len() as u64 > resident {
-                    let mut s = Streamed::default();
-                    s.scan(&ka, &kb);
-                    streamed = Some(s);
-                    ka = Vec::new();
-                    kb = Vec::new();
-                }
             }
             Some(s) => s.scan(pa, pb),
+        }
+        let held = if split { ka.len().max(kb.len()) } else { shared.len() };
+        if streamed.is_none() && held as u64 > resident {
+            let mut s = Streamed::default();
+            if split {
+                s.scan(&ka, &kb);
+            } else {
+                s.scan(&shared, &shared);
+            }
+            streamed = Some(s);
+            (ka, kb, shared) = (Vec::new(), Vec::new(), Vec::new());
         }
     }
     let (len_a, len_b) = match &streamed {
         Some(s) => (s.len_a, s.len_b),
-        None => (ka.len() as u64, kb.len() as u64),
+        None if split => (ka.len() as u64, kb.len() as u64),
+        None => (shared.len() as u64, shared.len() as u64),
     };
     // What was produced is charged, also before an error; one member over
     // its limit is one finding, whichever side went over.
@@ -242,7 +257,9 @@ fn unpack_both<'d>(
     }
     match streamed {
         Some(s) => Pair::Streamed(s),
-        None => Pair::Both(Cow::Owned(ka), Cow::Owned(kb)),
+        None if split => Pair::Both(Cow::Owned(ka), Cow::Owned(kb)),
+        // Equal streams: both sides are one buffer.
+        None => Pair::Both(Cow::Owned(shared.clone()), Cow::Owned(shared)),
     }
 }
 
@@ -291,8 +308,38 @@ impl Streamed {
 /// Report two streamed members that differ, on member `name`: the limit
 /// that kept them out of memory, and the ranges where they differ.
 pub(crate) fn report_streamed(cx: &mut Cx<'_>, name: &[u8], s: &Streamed) {
+    cx.in_member(name, |cx| report_here(cx, s));
+}
+
+/// Compare two large files of no structure `twice` reads (binary or text
+/// past `max_resident_bytes`) as streams, with plain reads: memory stays
+/// bounded by the read buffers, whatever the files' size.
+pub(crate) fn compare_streams(
+    cx: &mut Cx<'_>,
+    a: &mut dyn Read,
+    b: &mut dyn Read,
+) -> std::io::Result<()> {
+    let (mut xa, mut xb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    let mut s = Streamed::default();
+    loop {
+        let (na, nb) = (fill(a, &mut xa)?, fill(b, &mut xb)?);
+        if na == 0 && nb == 0 {
+            break;
+        }
+        s.scan(
+            xa.get(..na).unwrap_or_default(),
+            xb.get(..nb).unwrap_or_default(),
+        );
+    }
+    if !s.same() {
+        report_here(cx, &s);
+    }
+    Ok(())
+}
+
+fn report_here(cx: &mut Cx<'_>, s: &Streamed) {
     use crate::finding::{ByteSpan, Cause, Evidence, Location};
-    cx.in_member(name, |cx| {
+    {
         cx.limit(LimitKind::ResidentBytes, cx.limits.max_resident_bytes);
         let span = |at: u64, len: u64| ByteSpan { at, len };
         for (at, len, xa, xb) in &s.ranges {
@@ -325,7 +372,7 @@ pub(crate) fn report_streamed(cx: &mut Cx<'_>, name: &[u8], s: &Streamed) {
                 b"length",
             );
         }
-    });
+    }
 }
 
 /// The zstd frames of `data` one after another, as one reader.

@@ -30,6 +30,7 @@ mod text;
 mod zip;
 
 pub(crate) use cx::{Cx, Pending};
+pub(crate) use inflate::compare_streams;
 pub use limits::Limits;
 
 pub(crate) use crate::finding::Format;

@@ -12,11 +12,41 @@ use std::path::Path;
 
 use crate::finding::Digest;
 
-/// Hash one file from the file system: memory-mapped and hashed on several
-/// threads when it is large (BLAKE3 parallelises within a file), read
-/// otherwise.
+/// Bytes read at a time while hashing: enough for BLAKE3 to spread one
+/// read over every core, little enough that memory stays bounded whatever
+/// the file's size (a memory map counts every page of a multi-gigabyte
+/// output as resident; issue 11, item 3).
+const HASH_CHUNK: u64 = 8 << 20;
+/// Reads at least this long are hashed on several threads.
+const PARALLEL_HASH: usize = 128 << 10;
+
+/// Hash one file from the file system: read in chunks, each hashed on
+/// several threads when it is large (BLAKE3 parallelises within a buffer).
 pub fn hash_file(path: &Path) -> std::io::Result<Digest> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut buf = vec![0u8; usize::try_from(len.saturating_add(1).min(HASH_CHUNK)).unwrap_or(1)];
     let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap_rayon(path)?;
+    loop {
+        let mut n = 0;
+        while n < buf.len() {
+            match file.read(buf.get_mut(n..).unwrap_or_default()) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        if n >= PARALLEL_HASH {
+            hasher.update_rayon(chunk);
+        } else {
+            hasher.update(chunk);
+        }
+        if n < buf.len() {
+            break;
+        }
+    }
     Ok(Digest(*hasher.finalize().as_bytes()))
 }

@@ -240,6 +240,21 @@ impl Classifier {
     }
 }
 
+/// The length of the common prefix of `a` and `b`, and of the common
+/// suffix of what is left after it (the two never overlap).
+pub(crate) fn common_ends(a: &[u8], b: &[u8]) -> (usize, usize) {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let room = a.len().min(b.len()) - prefix;
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
+    (prefix, suffix)
+}
+
 /// Start offsets of the non-overlapping occurrences of `needle`.
 fn find_all(text: &[u8], needle: &[u8]) -> Vec<usize> {
     let mut out = Vec::new();

@@ -133,15 +133,8 @@ pub(crate) fn random_pair(a: &[u8], b: &[u8]) -> bool {
     if a == b {
         return false;
     }
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let (ra, rb) = (&a[prefix..], &b[prefix..]);
-    let suffix = ra
-        .iter()
-        .rev()
-        .zip(rb.iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (xa, xb) = (&ra[..ra.len() - suffix], &rb[..rb.len() - suffix]);
+    let (prefix, suffix) = super::common_ends(a, b);
+    let (xa, xb) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
     // A counter or a version (`test1`/`test2`, `1.0`/`1.1`) differs in a
     // character or two; a random token in most of its characters.
     if xa.len() < 3 || xb.len() < 3 {

@@ -14,10 +14,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::archive::renamed;
+use super::archive::one_sided;
 use super::bytes::{Bytes, ParseError, Result};
 use super::{Comparator, Cx, Format, changed_runs};
-use crate::finding::{Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, Text};
+use crate::finding::{Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Text};
 
 pub(crate) struct ArComparator;
 
@@ -373,40 +373,19 @@ fn compare(cx: &mut Cx<'_>, a: &Archive<'_>, b: &Archive<'_>) {
             .iter()
             .position(|m| m.kind == Kind::Regular && m.name == n)
     };
-    let paired = renamed(cx, "member", &only_a, &only_b, |cx, x, y| {
+    one_sided(cx, "member", &only_a, &only_b, |cx, x, y| {
         if let (Some(i), Some(j)) = (by_name(a, x), by_name(b, y))
             && let (Some(ma), Some(mb)) = (a.members.get(i), b.members.get(j))
         {
             cx.member(&ma.name, ma.data, mb.data);
         }
     });
-    for n in &only_a {
-        if !paired.0.contains(n) {
-            only(cx, Side::A, n);
-        }
-    }
-    for n in &only_b {
-        if !paired.1.contains(n) {
-            only(cx, Side::B, n);
-        }
-    }
     symbol_index_differs(cx, a, b, reordered, sizes_differ, &changed);
 }
 
 /// The archive's symbol index member.
 fn index_member<'a, 'd>(ar: &'a Archive<'d>) -> Option<&'a Member<'d>> {
     ar.members.iter().find(|m| m.kind == Kind::SymbolIndex)
-}
-
-fn only(cx: &mut Cx<'_>, side: Side, name: &[u8]) {
-    cx.in_member(name, |cx| {
-        let present = Evidence::value("member");
-        let (ea, eb) = match side {
-            Side::A => (present, Evidence::absent()),
-            Side::B => (Evidence::absent(), present),
-        };
-        cx.emit(Location::File, Cause::OnlyIn { side }, ea, eb, b"member");
-    });
 }
 
 /// The header fields deterministic mode zeroes, located at `place`.

@@ -126,12 +126,49 @@ pub(crate) fn order(cx: &mut Cx<'_>, path: &[&str], a: &[&[u8]], b: &[&[u8]]) {
     );
 }
 
-/// Members on one side only that are one member under two names (another
-/// compression suffix, a random path component; see `rename`): each pair
-/// is compared with `compare` (under A's name), and each random component
-/// is reported once as a `random_name` finding on the archive. Returns the
-/// names paired on each side; the rest are `only_in`.
-pub(crate) fn renamed<'n>(
+/// Parse both sides with `parse` (given `max_members`); when one fails, an
+/// `unparsed` finding and the byte comparison, and `None`.
+pub(crate) fn parse_both<'d, T>(
+    cx: &mut Cx<'_>,
+    format: Format,
+    a: &'d [u8],
+    b: &'d [u8],
+    parse: impl Fn(&'d [u8], u64) -> super::bytes::Result<T>,
+) -> Option<(T, T)> {
+    let max = cx.limits.max_members;
+    match (parse(a, max), parse(b, max)) {
+        (Ok(x), Ok(y)) => Some((x, y)),
+        (Err(e), _) | (_, Err(e)) => {
+            cx.unparsed(format, e.to_string(), a, b);
+            None
+        }
+    }
+}
+
+/// Members on one side only: those that are one member under two names
+/// (another compression suffix, a random path component; see `rename`)
+/// are compared with `compare` (under A's name), each random component
+/// reported once as a `random_name` finding on the archive; the rest are
+/// `only_in`, once per name.
+pub(crate) fn one_sided<'n>(
+    cx: &mut Cx<'_>,
+    kind: &str,
+    only_a: &[&'n [u8]],
+    only_b: &[&'n [u8]],
+    compare: impl FnMut(&mut Cx<'_>, &'n [u8], &'n [u8]),
+) {
+    let (used_a, used_b) = renamed(cx, kind, only_a, only_b, compare);
+    for (names, used, side) in [(only_a, used_a, Side::A), (only_b, used_b, Side::B)] {
+        let mut said = BTreeSet::new();
+        for n in names {
+            if !used.contains(n) && said.insert(*n) {
+                only_in(cx, n, side);
+            }
+        }
+    }
+}
+
+fn renamed<'n>(
     cx: &mut Cx<'_>,
     kind: &str,
     only_a: &[&'n [u8]],

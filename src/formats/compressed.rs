@@ -53,6 +53,36 @@ pub(crate) fn inner_name(cx: &Cx<'_>) -> Vec<u8> {
     stem(base).unwrap_or_else(|| b"(decompressed)".to_vec())
 }
 
+/// The decompressed contents of side A and side B.
+pub(crate) type Both<'d> = (Cow<'d, [u8]>, Cow<'d, [u8]>);
+
+/// Both sides of stream `name` decompressed (each with its own codec),
+/// or `None` once what happened instead is reported: a limit, a corrupt
+/// side (`unparsed`, then the bytes compared), or two members too large to
+/// hold (compared as streams). Equal streams too large to hold come back
+/// as two empty contents: equal, which is all the callers need.
+pub(crate) fn decompressed<'d>(
+    cx: &mut Cx<'_>,
+    name: &[u8],
+    (fa, ca, a): (Format, Codec, &'d [u8]),
+    (fb, cb, b): (Format, Codec, &'d [u8]),
+) -> Option<Both<'d>> {
+    match unpack_pair(cx, name, (ca, a), (cb, b)) {
+        Pair::Both(x, y) => Some((x, y)),
+        Pair::Streamed(s) if s.same() => Some((Cow::Borrowed(&[][..]), Cow::Borrowed(&[][..]))),
+        Pair::Streamed(s) => {
+            report_streamed(cx, name, &s);
+            None
+        }
+        Pair::Limit => None,
+        Pair::Corrupt(side_a, why) => {
+            let (side, format) = if side_a { ("A", fa) } else { ("B", fb) };
+            cx.unparsed(format, format!("{side} does not decompress: {why}"), a, b);
+            None
+        }
+    }
+}
+
 /// Decompress both sides (each with its own codec) and compare what they
 /// hold.
 pub(crate) fn compare(cx: &mut Cx<'_>, (fa, a): (Format, &[u8]), (fb, b): (Format, &[u8])) {
@@ -60,19 +90,8 @@ pub(crate) fn compare(cx: &mut Cx<'_>, (fa, a): (Format, &[u8]), (fb, b): (Forma
         return;
     };
     let name = inner_name(cx);
-    let (ua, ub) = match unpack_pair(cx, &name, (ca, a), (cb, b)) {
-        Pair::Both(x, y) => (x, y),
-        Pair::Streamed(s) if s.same() => (Cow::Borrowed(&[][..]), Cow::Borrowed(&[][..])),
-        Pair::Streamed(s) => {
-            report_streamed(cx, &name, &s);
-            return;
-        }
-        Pair::Limit => return,
-        Pair::Corrupt(side_a, why) => {
-            let (side, format) = if side_a { ("A", fa) } else { ("B", fb) };
-            cx.unparsed(format, format!("{side} does not decompress: {why}"), a, b);
-            return;
-        }
+    let Some((ua, ub)) = decompressed(cx, &name, (fa, ca, a), (fb, cb, b)) else {
+        return;
     };
     let same = ua == ub;
     if same || fa != fb {

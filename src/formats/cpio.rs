@@ -9,11 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::archive::{
-    epoch_evidence, field_loc, only_in, order, renamed, suspicious, unknown, unsafe_name,
+    epoch_evidence, field_loc, one_sided, order, parse_both, suspicious, unknown, unsafe_name,
 };
 use super::bytes::{Bytes, ParseError, Result};
 use super::{Comparator, Cx, Format, or_bytes};
-use crate::finding::{Cause, Decoded, Evidence, LimitKind, MetadataField, Side, TimestampEncoding};
+use crate::finding::{Cause, Decoded, Evidence, LimitKind, MetadataField, TimestampEncoding};
 
 pub(crate) struct CpioComparator;
 
@@ -251,17 +251,12 @@ impl Comparator for CpioComparator {
 }
 
 fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-    let max = cx.limits.max_members;
-    let (ta, tb) = match (parse(a, max), parse(b, max)) {
-        (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => {
-            cx.unparsed(Format::Cpio, e.to_string(), a, b);
-            return;
-        }
+    let Some((ta, tb)) = parse_both(cx, Format::Cpio, a, b, parse) else {
+        return;
     };
     suspicious(cx, Format::Cpio, "member", &ta.suspicious, &tb.suspicious);
     if ta.capped || tb.capped {
-        cx.limit(LimitKind::Members, max);
+        cx.limit(LimitKind::Members, cx.limits.max_members);
     }
     let na: Vec<&[u8]> = ta.members.iter().map(|m| m.name.as_slice()).collect();
     let nb: Vec<&[u8]> = tb.members.iter().map(|m| m.name.as_slice()).collect();
@@ -289,23 +284,11 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         .copied()
         .filter(|n| !by_a.contains_key(n))
         .collect();
-    let paired = renamed(cx, "member", &only_a, &only_b, |cx, x, y| {
+    one_sided(cx, "member", &only_a, &only_b, |cx, x, y| {
         if let (Some(ma), Some(mb)) = (by_a.get(x), by_b.get(y)) {
             member(cx, ma, mb);
         }
     });
-    let mut reported = BTreeSet::new();
-    for n in only_a {
-        if !paired.0.contains(n) && reported.insert(n) {
-            only_in(cx, n, Side::A);
-        }
-    }
-    let mut reported = BTreeSet::new();
-    for n in only_b {
-        if !paired.1.contains(n) && reported.insert(n) {
-            only_in(cx, n, Side::B);
-        }
-    }
 }
 
 fn member(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {

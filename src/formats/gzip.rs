@@ -5,13 +5,11 @@
 //! `compressor`.
 #![deny(clippy::indexing_slicing)]
 
-use std::borrow::Cow;
-
 use super::archive::{epoch_evidence, text_field, unknown};
 
 use super::bytes::{Bytes, Result};
-use super::compressed::inner_name as inner_name_of;
-use super::inflate::{Codec, Pair, report_streamed, unpack_pair};
+use super::compressed::{decompressed, inner_name as inner_name_of};
+use super::inflate::Codec;
 use super::{Comparator, Cx, Format, or_bytes};
 use crate::finding::{Cause, Evidence, Location, TimestampEncoding};
 
@@ -222,24 +220,9 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         return;
     }
     let name = inner_name(cx, &ha);
-    let (ua, ub) = match unpack_pair(cx, &name, (Codec::Gzip, a), (Codec::Gzip, b)) {
-        Pair::Both(x, y) => (x, y),
-        Pair::Streamed(s) if s.same() => (Cow::Borrowed(&[][..]), Cow::Borrowed(&[][..])),
-        Pair::Streamed(s) => {
-            report_streamed(cx, &name, &s);
-            return;
-        }
-        Pair::Limit => return,
-        Pair::Corrupt(side_a, why) => {
-            let side = if side_a { "A" } else { "B" };
-            cx.unparsed(
-                Format::Gzip,
-                format!("{side} does not decompress: {why}"),
-                a,
-                b,
-            );
-            return;
-        }
+    let gz = |d| (Format::Gzip, Codec::Gzip, d);
+    let Some((ua, ub)) = decompressed(cx, &name, gz(a), gz(b)) else {
+        return;
     };
     if ua == ub {
         if ha.xfl != hb.xfl {

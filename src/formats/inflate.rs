@@ -139,18 +139,10 @@ fn reader<'d>(codec: Codec, data: &'d [u8]) -> Box<dyn Read + 'd> {
     }
 }
 
-/// Fill `buf` from `r` as far as it goes; the count read.
-fn fill(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(buf.get_mut(n..).unwrap_or_default()) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
+/// The next `CHUNK` bytes of `r` (fewer at its end) into `buf`.
+fn fill(r: &mut dyn Read, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.clear();
+    r.take(CHUNK as u64).read_to_end(buf)
 }
 
 /// Decompress both sides of a member (each with its own codec) within the
@@ -182,7 +174,7 @@ fn unpack_both<'d>(
     let budget = cx.member_budget().saturating_add(1);
     let resident = cx.limits.max_resident_bytes;
     let (mut ra, mut rb) = (reader(ca, a).take(budget), reader(cb, b).take(budget));
-    let (mut xa, mut xb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    let (mut xa, mut xb) = (Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK));
     // While the two streams agree, one copy holds both sides.
     let mut shared: Vec<u8> = Vec::new();
     let (mut ka, mut kb): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
@@ -224,7 +216,11 @@ fn unpack_both<'d>(
             }
             Some(s) => s.scan(pa, pb),
         }
-        let held = if split { ka.len().max(kb.len()) } else { shared.len() };
+        let held = if split {
+            ka.len().max(kb.len())
+        } else {
+            shared.len()
+        };
         if streamed.is_none() && held as u64 > resident {
             let mut s = Streamed::default();
             if split {
@@ -319,7 +315,7 @@ pub(crate) fn compare_streams(
     a: &mut dyn Read,
     b: &mut dyn Read,
 ) -> std::io::Result<()> {
-    let (mut xa, mut xb) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
+    let (mut xa, mut xb) = (Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK));
     let mut s = Streamed::default();
     loop {
         let (na, nb) = (fill(a, &mut xa)?, fill(b, &mut xb)?);

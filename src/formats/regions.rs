@@ -179,14 +179,7 @@ fn aligned(a: &[u8], b: &[u8]) -> Vec<Piece> {
 /// compared position by position when equally long, or is one region.
 fn narrow(a: &[u8], b: &[u8], x: Range<usize>, y: Range<usize>) -> Option<Piece> {
     let (sa, sb) = (a.get(x.clone())?, b.get(y.clone())?);
-    let prefix = sa.iter().zip(sb).take_while(|(p, q)| p == q).count();
-    let (ta, tb) = (sa.get(prefix..)?, sb.get(prefix..)?);
-    let suffix = ta
-        .iter()
-        .rev()
-        .zip(tb.iter().rev())
-        .take_while(|(p, q)| p == q)
-        .count();
+    let (prefix, suffix) = crate::classify::common_ends(sa, sb);
     let ra = x.start + prefix..x.end - suffix;
     let rb = y.start + prefix..y.end - suffix;
     if ra.is_empty() && rb.is_empty() {

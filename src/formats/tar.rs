@@ -12,13 +12,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::archive::{
-    epoch_evidence, field_loc, only_in, order, renamed, suspicious, text_field, unknown,
+    epoch_evidence, field_loc, one_sided, order, parse_both, suspicious, text_field, unknown,
     unsafe_name,
 };
 use super::bytes::{Bytes, ParseError, Result};
 use super::{Comparator, Cx, Format, or_bytes};
 use crate::classify::format_epoch;
-use crate::finding::{Cause, Decoded, Evidence, LimitKind, MetadataField, Side, TimestampEncoding};
+use crate::finding::{Cause, Decoded, Evidence, LimitKind, MetadataField, TimestampEncoding};
 
 pub(crate) struct TarComparator;
 
@@ -304,17 +304,12 @@ impl Comparator for TarComparator {
 }
 
 fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-    let max = cx.limits.max_members;
-    let (ta, tb) = match (parse(a, max), parse(b, max)) {
-        (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => {
-            cx.unparsed(Format::Tar, e.to_string(), a, b);
-            return;
-        }
+    let Some((ta, tb)) = parse_both(cx, Format::Tar, a, b, parse) else {
+        return;
     };
     suspicious(cx, Format::Tar, "member", &ta.suspicious, &tb.suspicious);
     if ta.capped || tb.capped {
-        cx.limit(LimitKind::Members, max);
+        cx.limit(LimitKind::Members, cx.limits.max_members);
     }
     pax_fields(cx, &["global pax header"], 0, &ta.global, &tb.global);
     let na: Vec<&[u8]> = ta.members.iter().map(|m| m.name.as_slice()).collect();
@@ -349,21 +344,11 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
             only_b.push(mb.name.as_slice());
         }
     }
-    let paired = renamed(cx, "member", &only_a, &only_b, |cx, x, y| {
+    one_sided(cx, "member", &only_a, &only_b, |cx, x, y| {
         if let (Some(ma), Some(mb)) = (by_name_a.get(x), by_name_b.get(y)) {
             member(cx, ma, mb);
         }
     });
-    for n in only_a {
-        if !paired.0.contains(n) {
-            only_in(cx, n, Side::A);
-        }
-    }
-    for n in only_b {
-        if !paired.1.contains(n) {
-            only_in(cx, n, Side::B);
-        }
-    }
 }
 
 /// An owner field: name, header offset, what it is, side A, side B.

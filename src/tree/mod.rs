@@ -26,25 +26,18 @@ pub fn hash_file(path: &Path) -> std::io::Result<Digest> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
-    let mut buf = vec![0u8; usize::try_from(len.saturating_add(1).min(HASH_CHUNK)).unwrap_or(1)];
+    let chunk = len.saturating_add(1).min(HASH_CHUNK);
+    let mut buf = Vec::with_capacity(usize::try_from(chunk).unwrap_or(0));
     let mut hasher = blake3::Hasher::new();
     loop {
-        let mut n = 0;
-        while n < buf.len() {
-            match file.read(buf.get_mut(n..).unwrap_or_default()) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let chunk = buf.get(..n).unwrap_or_default();
+        buf.clear();
+        let n = (&mut file).take(chunk).read_to_end(&mut buf)?;
         if n >= PARALLEL_HASH {
-            hasher.update_rayon(chunk);
+            hasher.update_rayon(&buf);
         } else {
-            hasher.update(chunk);
+            hasher.update(&buf);
         }
-        if n < buf.len() {
+        if (n as u64) < chunk {
             break;
         }
     }

@@ -13,6 +13,8 @@ use flate2::Compression;
 use flate2::write::{GzEncoder, ZlibEncoder};
 use serde_json::Value;
 
+use crate::zip_synth::{Entry, zip};
+
 const MIB: u64 = 1 << 20;
 
 /// Run `twice diff A B --format json ARGS`; (exit code, report, peak RSS
@@ -180,44 +182,22 @@ fn r11_refused_members_are_charged() {
     assert!(rss < 200 * MIB, "peak RSS {} MiB", rss / MIB);
 }
 
-/// A zip whose entries are the given raw deflate streams (`method 8`, 4 MiB
-/// each once inflated); `salt` goes into each entry's DOS time.
+/// A zip of the given raw deflate streams (`method 8`, 4 MiB each once
+/// inflated); `salt` goes into each entry's DOS time.
 fn stored_zip(members: &[(String, Vec<u8>)], salt: u16) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut cd = Vec::new();
-    for (name, body) in members {
-        let common = |v: &mut Vec<u8>| {
-            for x in [20u16, 0, 8, salt, 0x5b71] {
-                v.extend_from_slice(&x.to_le_bytes());
-            }
-            v.extend_from_slice(&0u32.to_le_bytes());
-            v.extend_from_slice(&(body.len() as u32).to_le_bytes());
-            v.extend_from_slice(&(4u32 << 20).to_le_bytes());
-            v.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            v.extend_from_slice(&0u16.to_le_bytes());
-        };
-        let at = out.len() as u32;
-        out.extend_from_slice(b"PK\x03\x04");
-        common(&mut out);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(body);
-        cd.extend_from_slice(b"PK\x01\x02\x14\x03");
-        common(&mut cd);
-        cd.extend_from_slice(&[0u8; 6]);
-        cd.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
-        cd.extend_from_slice(&at.to_le_bytes());
-        cd.extend_from_slice(name.as_bytes());
-    }
-    let cd_at = out.len() as u32;
-    out.extend_from_slice(&cd);
-    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
-    let n = members.len() as u16;
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&(cd.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_at.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    let entries: Vec<Entry<'_>> = members
+        .iter()
+        .map(|(name, body)| Entry {
+            name,
+            body,
+            method: 8,
+            crc: 0,
+            size: 4 << 20,
+            dos_time: salt,
+            dos_date: 0x5b71,
+        })
+        .collect();
+    zip(&entries)
 }
 
 /// An ELF whose 400 compressed debug sections all point at one zlib bomb

@@ -18,6 +18,8 @@ mod proto;
 #[path = "../../tests/support/execlog_synth.rs"]
 #[allow(dead_code, reason = "each user writes only some of the formats")]
 mod synth;
+#[path = "../../tests/support/zip_synth.rs"]
+mod zip_synth;
 
 use std::path::{Path, PathBuf};
 

@@ -478,17 +478,11 @@ impl Elf<'_> {
 /// Bytes that differ between two slices (same length: position by
 /// position; otherwise what lies between the common prefix and suffix).
 fn differing_bytes(a: &[u8], b: &[u8]) -> (u64, usize) {
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (prefix, suffix) = crate::classify::common_ends(a, b);
     if a.len() == b.len() {
         let n = a.iter().zip(b).filter(|(x, y)| x != y).count();
         return (n as u64, prefix);
     }
-    let suffix = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
     let n = a.len().max(b.len()).saturating_sub(prefix + suffix);
     (n as u64, prefix)
 }

@@ -333,14 +333,7 @@ fn explained_alike(cx: &Cx<'_>, p: &[u8], q: &[u8]) -> bool {
 /// Two strings that are versions of one another: what they share at both
 /// ends is at least half of the shorter.
 fn alike(a: &[u8], b: &[u8]) -> bool {
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let suffix = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take(a.len().min(b.len()) - prefix)
-        .take_while(|(x, y)| x == y)
-        .count();
+    let (prefix, suffix) = crate::classify::common_ends(a, b);
     2 * (prefix + suffix) >= a.len().min(b.len())
 }
 

@@ -12,10 +12,10 @@ use crate::classify::clock::ntfs_filetime;
 use crate::classify::format_epoch;
 use crate::classify::timestamp::dos_datetime;
 use crate::finding::{
-    Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, TimestampEncoding,
+    Cause, Decoded, Evidence, LimitKind, Location, MetadataField, TimestampEncoding,
 };
 use crate::formats::archive::{
-    epoch_evidence, only_in, order, renamed, suspicious, text_field, unknown,
+    epoch_evidence, one_sided, order, parse_both, suspicious, text_field, unknown,
 };
 use crate::formats::bytes::Bytes;
 use crate::formats::{Comparator, Cx, Format, or_bytes};
@@ -55,17 +55,12 @@ impl Comparator for ZipComparator {
 }
 
 fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-    let max = cx.limits.max_members;
-    let (za, zb) = match (parse(a, max), parse(b, max)) {
-        (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => {
-            cx.unparsed(Format::Zip, e.to_string(), a, b);
-            return;
-        }
+    let Some((za, zb)) = parse_both(cx, Format::Zip, a, b, parse) else {
+        return;
     };
     suspicious(cx, Format::Zip, "entry", &za.suspicious, &zb.suspicious);
     if za.skipped > 0 || zb.skipped > 0 {
-        cx.limit(LimitKind::Members, max);
+        cx.limit(LimitKind::Members, cx.limits.max_members);
     }
     if za.comment != zb.comment {
         text_field(
@@ -113,21 +108,11 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
             changed.insert(eb.name.to_vec());
         }
     }
-    let paired = renamed(cx, "entry", &only_a, &only_b, |cx, x, y| {
+    one_sided(cx, "entry", &only_a, &only_b, |cx, x, y| {
         if let (Some(ea), Some(eb)) = (by_name_a.get(x), by_name_b.get(y)) {
             entry(cx, ea, eb);
         }
     });
-    for n in only_a {
-        if !paired.0.contains(n) {
-            only_in(cx, n, Side::A);
-        }
-    }
-    for n in only_b {
-        if !paired.1.contains(n) {
-            only_in(cx, n, Side::B);
-        }
-    }
     for (ea, eb) in records {
         record(cx, ea, eb, &changed);
     }

@@ -10,6 +10,7 @@ use super::read::Entry;
 use crate::finding::{Cause, Evidence, Format, Location};
 use crate::formats::Cx;
 use crate::formats::archive::{field_loc, unknown};
+use crate::formats::compressed::Both;
 use crate::formats::inflate::{self, Codec, Pair, report_streamed};
 
 pub(super) fn loc(name: &[u8], field: &str, at: u64) -> Location {
@@ -42,9 +43,6 @@ fn codec(method: u16) -> Option<Codec> {
 
 /// General-purpose flag bit 0: the entry is encrypted (APPNOTE 4.4.4).
 const ENCRYPTED: u16 = 1;
-
-/// The decompressed contents of one entry, side A and side B.
-type Both<'d> = (Cow<'d, [u8]>, Cow<'d, [u8]>);
 
 /// Decompress both sides of one entry. `None` when a limit was reached or
 /// a side could not be decompressed (its finding has been emitted).

@@ -138,26 +138,19 @@ impl<'a> Cx<'a> {
         b: Evidence,
         anchor: &[u8],
     ) {
-        if let Some(f) = self.make(location, cause, a, b, anchor) {
-            self.findings.push(f.0);
+        if let Some((finding, _)) = self.make((location, cause, a, b), anchor) {
+            self.findings.push(finding);
         }
     }
 
     /// A line of a checksum manifest whose digest of `target` changed: its
     /// cause is settled when the comparison knows whether `target` differs
     /// (see [`Pending`]).
-    pub fn emit_digest(
-        &mut self,
-        location: Location,
-        a: Evidence,
-        b: Evidence,
-        anchor: &[u8],
-        target: &[u8],
-    ) {
+    pub fn emit_digest(&mut self, location: Location, a: Evidence, b: Evidence, target: &[u8]) {
         let cause = Cause::Consequence {
             of: format!("the content of {}", String::from_utf8_lossy(target)),
         };
-        if let Some((finding, anchor)) = self.make(location, cause, a, b, anchor) {
+        if let Some((finding, anchor)) = self.make((location, cause, a, b), target) {
             self.pending.push(Pending {
                 finding,
                 anchor,
@@ -166,12 +159,10 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The finding (and its stable anchor), unless the cap folds it.
     fn make(
         &mut self,
-        location: Location,
-        cause: Cause,
-        a: Evidence,
-        b: Evidence,
+        (location, cause, a, b): (Location, Cause, Evidence, Evidence),
         anchor: &[u8],
     ) -> Option<(Finding, Vec<u8>)> {
         if self.full() {

@@ -334,7 +334,6 @@ fn emit_digest(cx: &mut Cx<'_>, i: usize, a: &[u8], j: usize, b: &[u8], target: 
         one(i, a),
         one(j, b),
         target,
-        target,
     );
 }
 

@@ -16,6 +16,9 @@ use flate2::write::{DeflateEncoder, GzEncoder};
 use twice::diff::DiffOptions;
 use twice::diff_report;
 
+#[path = "../tests/support/zip_synth.rs"]
+mod zip_synth;
+
 fn main() {
     divan::main();
 }
@@ -33,46 +36,30 @@ fn fixture(rel: &str) -> Vec<u8> {
 
 /// A deflated zip of `members` (name, content), DOS time fixed.
 fn zip(members: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut cd = Vec::new();
-    for (name, data) in members {
-        let mut e = DeflateEncoder::new(Vec::new(), Compression::new(6));
-        e.write_all(data).unwrap();
-        let body = e.finish().unwrap();
-        let mut crc = flate2::Crc::new();
-        crc.update(data);
-        let common = |v: &mut Vec<u8>| {
-            for x in [20u16, 0, 8, 0, 0x5b71] {
-                v.extend_from_slice(&x.to_le_bytes());
-            }
-            v.extend_from_slice(&crc.sum().to_le_bytes());
-            v.extend_from_slice(&(body.len() as u32).to_le_bytes());
-            v.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            v.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            v.extend_from_slice(&0u16.to_le_bytes());
-        };
-        let at = out.len() as u32;
-        out.extend_from_slice(b"PK\x03\x04");
-        common(&mut out);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&body);
-        cd.extend_from_slice(b"PK\x01\x02\x14\x03");
-        common(&mut cd);
-        cd.extend_from_slice(&[0u8; 6]);
-        cd.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
-        cd.extend_from_slice(&at.to_le_bytes());
-        cd.extend_from_slice(name.as_bytes());
-    }
-    let cd_at = out.len() as u32;
-    out.extend_from_slice(&cd);
-    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
-    let n = members.len() as u16;
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&(cd.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_at.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    let bodies: Vec<(Vec<u8>, u32)> = members
+        .iter()
+        .map(|(_, data)| {
+            let mut e = DeflateEncoder::new(Vec::new(), Compression::new(6));
+            e.write_all(data).unwrap();
+            let mut crc = flate2::Crc::new();
+            crc.update(data);
+            (e.finish().unwrap(), crc.sum())
+        })
+        .collect();
+    let entries: Vec<zip_synth::Entry<'_>> = members
+        .iter()
+        .zip(&bodies)
+        .map(|((name, data), (body, crc))| zip_synth::Entry {
+            name,
+            body,
+            method: 8,
+            crc: *crc,
+            size: data.len() as u32,
+            dos_time: 0,
+            dos_date: 0x5b71,
+        })
+        .collect();
+    zip_synth::zip(&entries)
 }
 
 /// A gzipped ustar archive of `members`, all stamped `mtime`.

@@ -28,6 +28,7 @@ fn options(command: &[&str]) -> AuditOptions {
         expose: Vec::new(),
         trace: false,
         env: Vec::new(),
+        limits: Default::default(),
         gate: None,
         target: None,
         strict: false,

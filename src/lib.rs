@@ -79,7 +79,7 @@ pub fn diff_report_gated(
 pub fn run(cli: cli::Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Diff(args) => run_diff(args),
-        Command::Audit(args) => commands::audit::run(args),
+        Command::Audit(args) => commands::audit::run(*args),
         Command::Targets(args) => commands::audit::targets(args),
         Command::Baseline(cli::BaselineCommand::Update(args)) => {
             commands::audit::baseline_update(args)
@@ -120,7 +120,7 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
             roots,
             values: Vec::new(),
         },
-        now: clock::now(),
+        limits: commands::limits(&args.limits, &Default::default()),
         ..DiffOptions::default()
     };
     interrupt::install().map_err(|source| Error::Signals { source })?;

@@ -63,6 +63,8 @@ pub struct AuditOptions {
     pub trace: bool,
     /// Extra environment variables for the builds (`env` in twice.toml).
     pub env: Vec<(String, String)>,
+    /// Bounds on the comparison of the outputs.
+    pub limits: crate::Limits,
     /// The CI gate: baseline and ignore rules.
     pub gate: Option<crate::report::Gate>,
     /// The `twice.toml` target being audited.
@@ -446,6 +448,7 @@ impl Audit<'_> {
             metadata: false,
             canaries: attribute::canaries(self.plan, a, b),
             now: latest,
+            limits: self.opts.limits.clone(),
             ..DiffOptions::default()
         };
         let mut c = compare_trees(&a.tree, &b.tree, &opts);

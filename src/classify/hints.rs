@@ -37,6 +37,47 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
             "the gzip header records the input's mtime (and name): compress with `gzip -n`, \
              GzipFile(mtime=0) in Python, or tar ... | gzip -n; SOURCE_DATE_EPOCH alone does not reach gzip"
         }
+        Cause::Timestamp {
+            encoding: E::PngTime,
+        } => {
+            "the PNG records when it was written (tIME chunk, or a date tEXt chunk): leave the \
+             chunks out (ImageMagick -define png:exclude-chunks=date,time, optipng -strip all) or \
+             write them from SOURCE_DATE_EPOCH"
+        }
+        Cause::Timestamp {
+            encoding: E::NtfsFiletime,
+        } => {
+            "the zip stores NTFS file times (extra field 0x000a) besides the MS-DOS time: turn them \
+             off (7-Zip -mtm=off -mtc=off -mta=off) or clamp the files' mtimes to \
+             SOURCE_DATE_EPOCH before archiving"
+        }
+        Cause::Timestamp {
+            encoding: E::Iso9660DirDate | E::Iso9660VolumeDate,
+        } => {
+            "the ISO 9660 image records volume and file dates: build it with xorriso, which takes \
+             every date from SOURCE_DATE_EPOCH, or pass fixed dates (-volume_date all_file_dates \
+             and --modification-date) and clamp the files' mtimes"
+        }
+        Cause::Timestamp {
+            encoding: E::SfntLongDateTime,
+        } => {
+            "the font's head table records when it was built (head.modified, and the checksums \
+             over it): set it from SOURCE_DATE_EPOCH (fontmake and fontTools honour it) or keep \
+             the timestamp (ttx --no-recalc-timestamp)"
+        }
+        Cause::Timestamp {
+            encoding: E::IccDateTime,
+        } => {
+            "the ICC profile header records its creation date: write a fixed date into the \
+             header's dateTimeNumber (offset 24) when the profile is generated, or ship the \
+             profile as a source file"
+        }
+        Cause::Timestamp {
+            encoding: E::TexDate,
+        } => {
+            "TeX stamps its output with the run's date and time: export SOURCE_DATE_EPOCH and \
+             FORCE_SOURCE_DATE=1 (TeX Live), so \\year, \\time and the dvips/PDF dates follow it"
+        }
         Cause::Timestamp { .. } => {
             "the build embeds the current time: take it from SOURCE_DATE_EPOCH \
              (reproducible-builds.org/specs/source-date-epoch) or leave it out"
@@ -125,8 +166,18 @@ pub(crate) fn hint(cause: &Cause) -> &'static str {
              needs, with fixed values (env -i, Bazel's --incompatible_strict_action_env)"
         }
         Cause::Limit { .. } => {
-            "twice stopped descending into this archive at a safety limit; raise it only for \
-             archives you trust (members beyond it were not compared)"
+            "twice stopped at a safety limit and did not compare what lies beyond it; the option \
+             named above raises it (only for inputs you trust)"
+        }
+        Cause::RandomName { .. } => {
+            "a random name (mktemp directory, GUID, random suffix) ends up in the output: derive \
+             the name from the inputs, or keep temporary directories out of what is archived \
+             (archive relative to the directory, tar -C DIR .)"
+        }
+        Cause::Encrypted { .. } => {
+            "encryption draws a random header (salt, IV) on every run, so encrypted members never \
+             reproduce: encrypt after the reproducible build, outside the artifact the cache keys \
+             on, or compare the plaintexts"
         }
         Cause::Compressor { .. } => {
             "the content is identical but the compressed bytes differ: pin the compressor (zlib vs \

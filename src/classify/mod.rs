@@ -6,8 +6,10 @@
 //! whether the masked texts agree: if they do, the masked values that differ
 //! are the whole explanation; if they do not, whatever remains is `unknown`.
 
+pub(crate) mod clock;
 mod hints;
-mod path;
+pub(crate) mod path;
+pub(crate) mod roots;
 pub(crate) mod timestamp;
 
 pub(crate) use hints::hint;
@@ -37,13 +39,11 @@ pub struct CanaryValue {
     pub b: Vec<u8>,
 }
 
-/// Detectors configured for one comparison.
+/// Detectors configured for one comparison. What they decide depends on
+/// the two inputs and the canaries only, never on the date `twice` runs.
 #[derive(Clone, Debug)]
 pub struct Classifier {
     canaries: Canaries,
-    /// Integers outside this range are not read as epoch seconds.
-    window: (i64, i64),
-    now: i64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,17 +80,17 @@ pub(crate) struct Explanation {
     pub residual: bool,
 }
 
-const YEAR: i64 = 366 * 86_400;
-
 impl Classifier {
-    /// `now` bounds the window of plausible timestamps (up to a year ahead,
-    /// for clocks faked forward).
-    pub fn new(canaries: Canaries, now: i64) -> Classifier {
-        Classifier {
-            canaries,
-            window: (timestamp::EARLIEST_PLAUSIBLE, now + YEAR),
-            now,
-        }
+    pub fn new(canaries: Canaries) -> Classifier {
+        Classifier { canaries }
+    }
+
+    /// The known build roots of side A and side B, if any.
+    pub(crate) fn roots(&self) -> Option<(&[u8], &[u8])> {
+        self.canaries
+            .roots
+            .as_ref()
+            .map(|(a, b)| (a.as_slice(), b.as_slice()))
     }
 
     fn tokens(&self, text: &[u8], side: Side) -> Vec<Token> {
@@ -131,7 +131,7 @@ impl Classifier {
                 });
             }
         }
-        for t in timestamp::scan(text, self.window) {
+        for t in timestamp::scan(text, timestamp::PLAUSIBLE) {
             if !overlaps(&out, t.start, t.end) {
                 out.push(Token {
                     start: t.start,
@@ -154,6 +154,7 @@ impl Classifier {
         let tb = self.tokens(b, Side::B);
         let residual = masked(a, &ta) != masked(b, &tb);
         let mut found = Vec::new();
+        let mut unexplained = false;
         // When the masked texts agree the token sequences line up one to one;
         // otherwise pair them per class, in order, as a best effort.
         let pairs: Vec<(Token, Token)> = if !residual {
@@ -189,7 +190,32 @@ impl Classifier {
                 (Class::Root, _) | (_, Class::Root) => {
                     (Cause::BuildPath { exact: true }, None, None)
                 }
-                (Class::Path, Class::Path) => (Cause::BuildPath { exact: false }, None, None),
+                // A build path is a directory that differs; a difference
+                // confined to the last component is a name (issue 12,
+                // class 5).
+                (Class::Path, Class::Path) => {
+                    match path::change(&a[x.start..x.end], &b[y.start..y.end]) {
+                        path::PathChange::Directory => {
+                            (Cause::BuildPath { exact: false }, None, None)
+                        }
+                        path::PathChange::LastComponent { random: true } => {
+                            (Cause::RandomName { names: 1 }, None, None)
+                        }
+                        path::PathChange::LastComponent { random: false } => {
+                            unexplained = true;
+                            continue;
+                        }
+                    }
+                }
+                // A bare number is a time only when its two readings are
+                // close (issue 12, class 2).
+                (
+                    Class::Time(TimestampEncoding::EpochDecimal, Some(ea)),
+                    Class::Time(_, Some(eb)),
+                ) if !clock::plausible_pair(ea, eb, &clock::Times::default()) => {
+                    unexplained = true;
+                    continue;
+                }
                 (Class::Time(encoding, ea), Class::Time(_, eb)) => {
                     (Cause::Timestamp { encoding }, ea, eb)
                 }
@@ -208,22 +234,25 @@ impl Classifier {
             });
         }
         Explanation {
-            residual: residual || found.is_empty(),
+            residual: residual || unexplained || found.is_empty(),
             found,
         }
     }
+}
 
-    /// An integer timestamp covering `at..at + len` of two equally laid-out
-    /// buffers.
-    pub(crate) fn binary_time(
-        &self,
-        a: &[u8],
-        b: &[u8],
-        at: usize,
-        len: usize,
-    ) -> Option<timestamp::BinaryTime> {
-        timestamp::binary_at(a, b, at, len, self.window, self.now)
-    }
+/// The length of the common prefix of `a` and `b`, and of the common
+/// suffix of what is left after it (the two never overlap).
+pub(crate) fn common_ends(a: &[u8], b: &[u8]) -> (usize, usize) {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let room = a.len().min(b.len()) - prefix;
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
+    (prefix, suffix)
 }
 
 /// Start offsets of the non-overlapping occurrences of `needle`.
@@ -262,11 +291,7 @@ fn masked(text: &[u8], tokens: &[Token]) -> Vec<u8> {
 /// The part of an excerpt that identifies a finding across runs: paths,
 /// timestamps and digits masked, white space trimmed, at most 256 bytes.
 pub(crate) fn stable_anchor(text: &[u8]) -> Vec<u8> {
-    let classifier = Classifier {
-        canaries: Canaries::default(),
-        window: (0, i64::MAX),
-        now: 0,
-    };
+    let classifier = Classifier::new(Canaries::default());
     let tokens = classifier.tokens(text, Side::A);
     let mut out = Vec::new();
     let mut digits = false;
@@ -297,13 +322,10 @@ mod tests {
     use super::*;
 
     fn classifier(roots: Option<(&str, &str)>) -> Classifier {
-        Classifier::new(
-            Canaries {
-                roots: roots.map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec())),
-                values: Vec::new(),
-            },
-            1_795_614_312,
-        )
+        Classifier::new(Canaries {
+            roots: roots.map(|(a, b)| (a.as_bytes().to_vec(), b.as_bytes().to_vec())),
+            values: Vec::new(),
+        })
     }
 
     fn causes(c: &Classifier, a: &str, b: &str) -> (Vec<Cause>, bool) {
@@ -394,6 +416,38 @@ mod tests {
         );
         assert!(residual);
         assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn urls_and_renamed_files_are_not_build_paths() {
+        let c = classifier(None);
+        let (found, residual) = causes(
+            &c,
+            "<x xmlns=\"http://www.w3.org/2003/05/soap-envelope\"/>",
+            "<x xmlns=\"http://www.w3.org/2003/01/geo/wgs84_pos#\"/>",
+        );
+        assert!(residual && found.is_empty(), "{found:?}");
+        let (found, residual) = causes(&c, "/pkg/a/test1.py", "/pkg/a/test2.py");
+        assert!(residual && found.is_empty(), "{found:?}");
+        let (found, residual) = causes(
+            &c,
+            "Target=\"/package/core-properties/3f2a9c1d8e7b4a6f.psmdcp\"",
+            "Target=\"/package/core-properties/9b81e0c4d2a34f57.psmdcp\"",
+        );
+        assert_eq!(
+            (found, residual),
+            (vec![Cause::RandomName { names: 1 }], false)
+        );
+    }
+
+    #[test]
+    fn epoch_numbers_years_apart_are_not_times() {
+        let c = classifier(None);
+        let (found, residual) = causes(&c, "serial 1511870615", "serial 1267614194");
+        assert!(residual && found.is_empty(), "{found:?}");
+        let (found, residual) = causes(&c, "at 1500000000", "at 1500086461");
+        assert_eq!(found.len(), 1);
+        assert!(!residual);
     }
 
     #[test]

@@ -3,10 +3,11 @@
 
 use crate::finding::TimestampEncoding;
 
-/// 2000-01-01T00:00:00Z: the earliest epoch treated as a plausible build time
-/// when reading integers (a fixed bound, so the same bytes always classify the
-/// same way).
-pub(crate) const EARLIEST_PLAUSIBLE: i64 = 946_684_800;
+/// The build times `twice` accepts when it reads a bare number as one:
+/// 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z. Fixed bounds, never the
+/// clock `twice` runs at, so the same bytes classify the same way on any
+/// date (issue 12, class 1).
+pub(crate) const PLAUSIBLE: (i64, i64) = (946_684_800, 4_102_444_800);
 
 /// A recognised timestamp in a text: `start..end` and, when the text holds a
 /// full date, the seconds since the epoch it denotes (zone-less forms read as
@@ -65,11 +66,11 @@ pub fn format_epoch(epoch: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
-fn epoch_of(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> i64 {
+pub(crate) fn epoch_of(year: i64, month: u32, day: u32, h: u32, m: u32, s: u32) -> i64 {
     days_from_civil(year, month, day) * 86_400 + i64::from(h * 3600 + m * 60 + s)
 }
 
-fn valid_date(year: i64, month: u32, day: u32) -> bool {
+pub(crate) fn valid_date(year: i64, month: u32, day: u32) -> bool {
     (1970..=2200).contains(&year) && (1..=12).contains(&month) && (1..=31).contains(&day)
 }
 
@@ -159,8 +160,10 @@ fn recognise_at(text: &[u8], at: usize, window: (i64, i64)) -> Option<TimeToken>
     let found = if first.is_ascii_digit() {
         rfc2822(text, at)
             .or_else(|| iso8601(text, at))
+            .or_else(|| tex_date(text, at))
             .or_else(|| epoch_decimal(text, at, window))
             .or_else(|| ctime(text, at))
+            .or_else(|| time_of_day(text, at))
     } else if first.is_ascii_uppercase() {
         rfc2822(text, at)
             .or_else(|| asctime(text, at))
@@ -355,6 +358,40 @@ fn ctime(text: &[u8], at: usize) -> Option<TimeToken> {
     token(at, c.i, TimestampEncoding::CTime, None)
 }
 
+/// `HH:MM` alone: not part of `HH:MM:SS`, of a `file:line:column`
+/// position or of a longer number.
+fn time_of_day(text: &[u8], at: usize) -> Option<TimeToken> {
+    if at > 0 && text.get(at - 1) == Some(&b':') {
+        return None;
+    }
+    let mut c = Cur { s: text, i: at };
+    let h = c.digits(2)?;
+    c.eat(b':')?;
+    let m = c.digits(2)?;
+    if h > 23 || m > 59 || c.peek() == Some(b':') {
+        return None;
+    }
+    token(at, c.i, TimestampEncoding::TimeOfDay, None)
+}
+
+/// TeX's `\year.\month.\day:\time` as dvips writes it: `2017.07.14:0240`.
+fn tex_date(text: &[u8], at: usize) -> Option<TimeToken> {
+    let mut c = Cur { s: text, i: at };
+    let year = i64::from(c.digits(4)?);
+    c.eat(b'.')?;
+    let month = c.digits(2)?;
+    c.eat(b'.')?;
+    let day = c.digits(2)?;
+    c.eat(b':')?;
+    let h = c.digits(2)?;
+    let m = c.digits(2)?;
+    if !valid_date(year, month, day) || h > 23 || m > 59 {
+        return None;
+    }
+    let epoch = epoch_of(year, month, day, h, m, 0);
+    token(at, c.i, TimestampEncoding::TexDate, Some(epoch))
+}
+
 /// Ten decimal digits within the plausible window.
 fn epoch_decimal(text: &[u8], at: usize, window: (i64, i64)) -> Option<TimeToken> {
     let mut c = Cur { s: text, i: at };
@@ -380,116 +417,11 @@ pub(crate) fn dos_datetime(time: u16, date: u16) -> Option<i64> {
     Some(epoch_of(year, month, day, h, m, s))
 }
 
-/// 1980-01-01T00:00:00: zip tools clamp earlier times to it, so it is a
-/// plausible build time in a DOS field although it predates the window.
-const DOS_EPOCH: i64 = 315_532_800;
-
-/// Bytes of context that must be equal on both sides of a binary timestamp
-/// window: a field in a header sits between equal fields, while a window
-/// inside changed code or data has differences all around it.
-const QUIET: usize = 8;
-
-fn quiet_around(a: &[u8], b: &[u8], at: usize, width: usize) -> bool {
-    let before = at.saturating_sub(QUIET)..at;
-    let after = at + width..(at + width + QUIET).min(a.len()).min(b.len());
-    a.get(before.clone()) == b.get(before) && a.get(after.clone()) == b.get(after)
-}
-
-/// A timestamp read from a fixed-width binary window at the same offset of
-/// both sides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct BinaryTime {
-    pub at: usize,
-    pub width: usize,
-    pub encoding: TimestampEncoding,
-    pub a: i64,
-    pub b: i64,
-}
-
-/// Look for an integer timestamp that covers the differing bytes
-/// `diff_at..diff_at + diff_len` of two equally laid-out buffers. Both sides
-/// must decode to a plausible time; among candidates the decoding closest to
-/// `now` wins (a DOS pair read as a 32-bit integer lands years off).
-pub(crate) fn binary_at(
-    a: &[u8],
-    b: &[u8],
-    diff_at: usize,
-    diff_len: usize,
-    window: (i64, i64),
-    now: i64,
-) -> Option<BinaryTime> {
-    use TimestampEncoding as E;
-    let plausible = |v: i64| (window.0..=window.1).contains(&v);
-    let diff_end = diff_at + diff_len;
-    let mut best: Option<(i64, BinaryTime)> = None;
-    for width in [8usize, 4] {
-        let lo = diff_end.saturating_sub(width);
-        for at in lo..=diff_at {
-            let (Some(wa), Some(wb)) = (a.get(at..at + width), b.get(at..at + width)) else {
-                continue;
-            };
-            if !quiet_around(a, b, at, width) {
-                continue;
-            }
-            let mut candidates: Vec<(TimestampEncoding, i64, i64)> = Vec::with_capacity(3);
-            if width == 8 {
-                let arr = |w: &[u8]| <[u8; 8]>::try_from(w).ok();
-                let (xa, xb) = (arr(wa)?, arr(wb)?);
-                candidates.push((E::EpochLe64, i64::from_le_bytes(xa), i64::from_le_bytes(xb)));
-                candidates.push((E::EpochBe64, i64::from_be_bytes(xa), i64::from_be_bytes(xb)));
-            } else {
-                let arr = |w: &[u8]| <[u8; 4]>::try_from(w).ok();
-                let (xa, xb) = (arr(wa)?, arr(wb)?);
-                let le = |x: [u8; 4]| i64::from(u32::from_le_bytes(x));
-                let be = |x: [u8; 4]| i64::from(u32::from_be_bytes(x));
-                candidates.push((E::EpochLe32, le(xa), le(xb)));
-                candidates.push((E::EpochBe32, be(xa), be(xb)));
-                let dos = |x: [u8; 4]| {
-                    dos_datetime(
-                        u16::from_le_bytes([x[0], x[1]]),
-                        u16::from_le_bytes([x[2], x[3]]),
-                    )
-                };
-                if let (Some(da), Some(db)) = (dos(xa), dos(xb)) {
-                    candidates.push((E::DosDateTime, da, db));
-                }
-            }
-            for (encoding, va, vb) in candidates {
-                // A clock reading changes in its low-order byte (seconds);
-                // a difference only in higher bytes is some other number.
-                let low = match encoding {
-                    E::EpochLe32 | E::EpochLe64 | E::DosDateTime => at,
-                    _ => at + width - 1,
-                };
-                let dos_clamp = |v: i64| encoding == E::DosDateTime && v == DOS_EPOCH;
-                let ok = |v: i64| plausible(v) || dos_clamp(v);
-                if va == vb || a[low] == b[low] || !ok(va) || !ok(vb) {
-                    continue;
-                }
-                // Prefer decodings near now; then aligned windows; then wider.
-                let misalign = i64::from(at % width != 0);
-                let score = (va - now).abs() + (vb - now).abs() + misalign;
-                let cand = BinaryTime {
-                    at,
-                    width,
-                    encoding,
-                    a: va,
-                    b: vb,
-                };
-                if best.is_none_or(|(s, _)| score < s) {
-                    best = Some((score, cand));
-                }
-            }
-        }
-    }
-    best.map(|(_, t)| t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const WINDOW: (i64, i64) = (EARLIEST_PLAUSIBLE, 1_830_000_000);
+    const WINDOW: (i64, i64) = PLAUSIBLE;
 
     fn kinds(text: &str) -> Vec<(TimestampEncoding, &str)> {
         scan(text.as_bytes(), WINDOW)
@@ -541,6 +473,21 @@ mod tests {
     }
 
     #[test]
+    fn recognises_times_of_day_and_tex_dates() {
+        use TimestampEncoding::*;
+        assert_eq!(kinds("started 02:40\n"), vec![(TimeOfDay, "02:40")]);
+        assert_eq!(kinds("at 02:40:00."), vec![(CTime, "02:40:00")]);
+        assert!(kinds("x.c:10:20: error").is_empty(), "a position");
+        assert!(kinds("ratio 16:9, 123:45").is_empty());
+        assert_eq!(
+            kinds("%DVIPSSource:  TeX output 2017.07.14:0240"),
+            vec![(TexDate, "2017.07.14:0240")]
+        );
+        let t = scan(b"2017.07.15:0241", WINDOW);
+        assert_eq!(t[0].epoch, Some(1_500_086_460));
+    }
+
+    #[test]
     fn ignores_look_alikes() {
         assert!(kinds("v1.2.3 12345678901 0x1764078312 abc1764078312").is_empty());
         assert!(kinds("2026-13-45 99:99:99").is_empty());
@@ -551,53 +498,5 @@ mod tests {
     fn epoch_zones_are_applied() {
         let t = scan(b"2026-11-25T14:45:12+01:00", WINDOW);
         assert_eq!(t[0].epoch, Some(epoch_of(2026, 11, 25, 13, 45, 12)));
-    }
-
-    #[test]
-    fn binary_le32_epoch() {
-        let now = 1_764_078_312;
-        let mut a = vec![0u8; 24];
-        let mut b = vec![0u8; 24];
-        a[4..8].copy_from_slice(&(now as u32).to_le_bytes());
-        b[4..8].copy_from_slice(&((now + 3600) as u32).to_le_bytes());
-        let t = binary_at(&a, &b, 5, 1, WINDOW, now).expect("found");
-        assert_eq!(
-            (t.at, t.width, t.encoding),
-            (4, 4, TimestampEncoding::EpochLe32)
-        );
-    }
-
-    #[test]
-    fn binary_dos_pair_beats_epoch_reading() {
-        let now = epoch_of(2026, 11, 25, 12, 0, 0);
-        let dos = |h: u16| {
-            let time = (h << 11) | (31 << 5) | h;
-            let date: u16 = ((2026 - 1980) << 9) | (11 << 5) | 25;
-            let mut v = time.to_le_bytes().to_vec();
-            v.extend_from_slice(&date.to_le_bytes());
-            v
-        };
-        let padded = |v: Vec<u8>| [vec![0u8; 8], v, vec![0u8; 8]].concat();
-        let t = binary_at(&padded(dos(10)), &padded(dos(11)), 9, 1, WINDOW, now).expect("found");
-        assert_eq!(t.encoding, TimestampEncoding::DosDateTime);
-        assert_eq!(t.a, epoch_of(2026, 11, 25, 10, 31, 20));
-    }
-
-    #[test]
-    fn binary_rejects_windows_inside_changed_data() {
-        let now = 1_764_078_312;
-        let mut a = vec![0u8; 24];
-        let mut b = vec![0u8; 24];
-        a[8..12].copy_from_slice(&(now as u32).to_le_bytes());
-        b[8..12].copy_from_slice(&((now + 60) as u32).to_le_bytes());
-        b[14] = 1;
-        assert!(binary_at(&a, &b, 8, 1, WINDOW, now).is_none());
-    }
-
-    #[test]
-    fn binary_rejects_random_wide_differences() {
-        let a = [0x11u8; 16];
-        let b = [0x77u8; 16];
-        assert!(binary_at(&a, &b, 0, 16, WINDOW, 1_764_078_312).is_none());
     }
 }

@@ -28,7 +28,7 @@ pub enum Command {
     /// Exit status: 0 reproducible, 1 differences found, 2 usage or input
     /// error, 3 a build failed (its log is kept and its tail printed), 130
     /// interrupted.
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// List the targets of twice.toml.
     Targets(TargetsArgs),
     /// Manage the baseline of accepted findings.
@@ -171,6 +171,8 @@ pub struct AuditArgs {
     pub no_baseline: bool,
     #[command(flatten)]
     pub reports: ReportArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Colour in the text report: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -278,7 +280,61 @@ pub struct DiffArgs {
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Bounds on the work spent on one artifact. What lies beyond a bound is
+/// not compared, and a `limit` finding names the option that raises it.
+/// Sizes take a K, M or G suffix (powers of 1024).
+#[derive(Debug, Default, Args)]
+pub struct LimitArgs {
+    /// Findings shown per differing member (default 200); the rest are
+    /// counted as omitted. Every differing member is named either way.
+    #[arg(long, value_name = "N")]
+    pub max_findings: Option<usize>,
+    /// Show every finding (no cap per member).
+    #[arg(long, conflicts_with = "max_findings")]
+    pub all_findings: bool,
+    /// Bytes decompressed in all below one top-level file, per side
+    /// (default 4G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_unpacked: Option<u64>,
+    /// Bytes one archive member or compressed section may decompress to
+    /// (default 1G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_member: Option<u64>,
+    /// Bytes of one decompressed member held in memory to compare it by
+    /// its format (default 256M); a larger one is compared byte for byte.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_resident: Option<u64>,
+    /// Archives nested deeper than N are not opened (default 8; a
+    /// top-level file is depth 0).
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+    /// Members read per archive (default 100000).
+    #[arg(long, value_name = "N")]
+    pub max_members: Option<u64>,
+    /// Files larger than SIZE whose format needs them whole (archives, ELF)
+    /// are compared by digest only (default 1G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file: Option<u64>,
+}
+
+/// `123`, `64K`, `512M`, `4G` (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, shift) = match text.as_bytes().last() {
+        Some(b'K' | b'k') => (&text[..text.len() - 1], 10),
+        Some(b'M' | b'm') => (&text[..text.len() - 1], 20),
+        Some(b'G' | b'g') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (a number, with K, M or G)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text} is too large"))
 }
 
 #[derive(Debug, Args)]
@@ -336,5 +392,14 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("123"), Ok(123));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("99999999999G").is_err());
     }
 }

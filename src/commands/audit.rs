@@ -217,6 +217,7 @@ fn options(
         network: args.network,
         expose: args.expose.clone(),
         trace: args.trace || env.trace.or(spec.trace).unwrap_or(false),
+        limits: super::limits(&args.limits, &spec.limits),
         env: spec.env.into_iter().collect(),
         gate: None,
         target: target.map(|(n, _)| n.to_owned()),
@@ -269,7 +270,17 @@ pub(crate) fn run(args: AuditArgs) -> Result<u8, Error> {
                 config.as_ref(),
                 args.quiet,
             )?);
-            with_jobs(args.jobs, || audit::audit(opts))?.map_err(Error::from)
+            match &args.remote {
+                Some(url) => {
+                    let remote = crate::remote::RemoteAudit {
+                        remote: crate::remote_options(url.clone(), &args.remote_args)?,
+                        declared: args.remote_variations.clone(),
+                    };
+                    with_jobs(args.jobs, || crate::remote::audit(opts, &remote))?
+                        .map_err(Error::from)
+                }
+                None => with_jobs(args.jobs, || audit::audit(opts))?.map_err(Error::from),
+            }
         });
         match result {
             Ok(r) => reports.push(r),
@@ -365,6 +376,7 @@ pub(crate) fn baseline_update(args: BaselineUpdateArgs) -> Result<u8, Error> {
     else {
         unreachable!("parsed an audit command line")
     };
+    let audit_args = *audit_args;
     let mut entries = Vec::new();
     let mut names = Vec::new();
     for (name, spec) in &targets {

@@ -75,6 +75,39 @@ pub struct TargetSpec {
     pub trace: Option<bool>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Bounds on the comparison (bytes and counts).
+    #[serde(default)]
+    pub limits: LimitSpec,
+}
+
+/// `[targets.NAME.limits]` / `[defaults.limits]`: what `--max-findings`,
+/// `--max-unpacked`, `--max-member`, `--max-resident`, `--max-depth`,
+/// `--max-members` and `--max-file` set on the command line (sizes in
+/// bytes).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSpec {
+    pub max_findings: Option<usize>,
+    pub max_unpacked: Option<u64>,
+    pub max_member: Option<u64>,
+    pub max_resident: Option<u64>,
+    pub max_depth: Option<usize>,
+    pub max_members: Option<u64>,
+    pub max_file: Option<u64>,
+}
+
+impl LimitSpec {
+    fn over(&self, d: &LimitSpec) -> LimitSpec {
+        LimitSpec {
+            max_findings: self.max_findings.or(d.max_findings),
+            max_unpacked: self.max_unpacked.or(d.max_unpacked),
+            max_member: self.max_member.or(d.max_member),
+            max_resident: self.max_resident.or(d.max_resident),
+            max_depth: self.max_depth.or(d.max_depth),
+            max_members: self.max_members.or(d.max_members),
+            max_file: self.max_file.or(d.max_file),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -283,6 +316,7 @@ impl Config {
             bisect: target.bisect.or(d.bisect),
             trace: target.trace.or(d.trace),
             env,
+            limits: target.limits.over(&d.limits),
         }
     }
 

@@ -9,6 +9,7 @@ mod error;
 pub use comparison::{ArtifactDelta, Comparison, FileFacts, Unreadable};
 pub use error::DiffError;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
@@ -20,8 +21,8 @@ use crate::finding::{
     Artifact, Cause, Decoded, Evidence, Finding, Format, LimitKind, Location, MetadataField, Side,
     Text, sort_findings,
 };
-use crate::formats::{Cx, Limits};
-use crate::tree::{Entry, EntryKind, Meta, Tree, pair, read_file, walk};
+use crate::formats::{Cx, Limits, Pending};
+use crate::tree::{Entry, EntryKind, Meta, Tree, open_regular, pair, read_file, walk};
 
 /// What a comparison is asked to do.
 #[derive(Clone, Debug)]
@@ -30,10 +31,10 @@ pub struct DiffOptions {
     pub metadata: bool,
     pub canaries: Canaries,
     pub limits: Limits,
-    /// Seconds since the epoch, bounding plausible timestamps.
+    /// Not read any more: what a comparison finds never depends on the
+    /// date `twice` runs (issue 12, class 1). Kept only while `audit` and
+    /// `execlog` still set it.
     pub now: i64,
-    /// Files larger than this are compared by digest only.
-    pub max_file_bytes: u64,
     /// File content held in memory at once by all comparisons together.
     pub memory_bytes: u64,
 }
@@ -45,7 +46,6 @@ impl Default for DiffOptions {
             canaries: Canaries::default(),
             limits: Limits::default(),
             now: 0,
-            max_file_bytes: 1 << 30,
             memory_bytes: 4 << 30,
         }
     }
@@ -121,7 +121,7 @@ fn single(path: &Path, name: &[u8]) -> Result<Tree, DiffError> {
 
 /// Compare two walked and hashed trees.
 pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
-    let classifier = Classifier::new(opts.canaries.clone(), opts.now);
+    let classifier = Classifier::new(opts.canaries.clone());
     let budget = MemoryBudget::new(opts.memory_bytes);
     let run = Run {
         ta,
@@ -150,6 +150,7 @@ pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
                 reason: p.reason.clone(),
             }));
     }
+    let mut pending = Vec::new();
     for o in outcomes {
         out.unreadable.extend(o.unreadable);
         match o.delta {
@@ -159,10 +160,32 @@ pub fn compare_trees(ta: &Tree, tb: &Tree, opts: &DiffOptions) -> Comparison {
             None => {}
         }
         out.findings.extend(o.findings);
+        pending.extend(o.pending);
     }
+    settle(&mut out.findings, &out.artifacts, pending);
     sort_findings(&mut out.findings);
     out.unreadable.sort();
     out
+}
+
+/// Settle the checksum-manifest lines no artifact settled by itself:
+/// a consequence of the file they name where that file differs in the
+/// comparison (`DEBIAN/md5sums` naming `usr/share/doc/x`), unknown
+/// otherwise (issue 12, class 7).
+fn settle(findings: &mut Vec<Finding>, artifacts: &[ArtifactDelta], pending: Vec<Pending>) {
+    if pending.is_empty() {
+        return;
+    }
+    let mut differing: BTreeSet<&Artifact> = artifacts.iter().map(|d| &d.artifact).collect();
+    differing.extend(findings.iter().map(|f| &f.artifact));
+    let differing: Vec<Artifact> = differing.into_iter().cloned().collect();
+    for p in pending {
+        let named = differing
+            .iter()
+            .find(|a| **a != p.finding.artifact && p.names(a))
+            .cloned();
+        findings.push(p.settle(named.as_ref()));
+    }
 }
 
 /// Compare two contents of one artifact named `name` without a file
@@ -192,7 +215,7 @@ fn compare_bytes_with(
     opts: &DiffOptions,
     format: Option<Format>,
 ) -> BytesComparison {
-    let classifier = Classifier::new(opts.canaries.clone(), opts.now);
+    let classifier = Classifier::new(opts.canaries.clone());
     let mut cx = Cx::new(Artifact::new(name), &classifier, &opts.limits);
     let format = (a != b).then(|| match format {
         Some(f) => {
@@ -232,6 +255,8 @@ fn count_files(t: &Tree) -> u64 {
 struct Outcome {
     delta: Option<ArtifactDelta>,
     findings: Vec<Finding>,
+    /// Checksum-manifest lines settled once every artifact is compared.
+    pending: Vec<Pending>,
     unreadable: Vec<Unreadable>,
     /// A non-directory entry present on both sides.
     compared: bool,
@@ -354,19 +379,20 @@ fn compare_pair(run: &Run<'_>, rel: &[u8], a: Option<&Entry>, b: Option<&Entry>)
         }
         (None, None) => {}
     }
-    let (findings, omitted) = cx.finish();
-    if !findings.is_empty() || omitted > 0 {
+    let (findings, omitted, pending) = cx.finish_pending();
+    if !findings.is_empty() || !pending.is_empty() || omitted > 0 {
         out.special = false;
         out.delta = Some(ArtifactDelta {
             artifact,
             format,
             a: a.map(facts),
             b: b.map(facts),
-            findings: findings.len() as u64,
+            findings: (findings.len() + pending.len()) as u64,
             omitted,
         });
     }
     out.findings = findings;
+    out.pending = pending;
     out
 }
 
@@ -459,18 +485,21 @@ fn compare_content(
     run: &Run<'_>,
     rel: &[u8],
 ) -> Option<Format> {
+    let (pa, pb) = (run.ta.file_path(rel), run.tb.file_path(rel));
+    match compare_large(cx, &pa, &pb) {
+        Ok(Some(format)) => return Some(format),
+        Ok(None) => {}
+        Err(_) => {} // Opened again below, where a failure is reported.
+    }
     let size = |t: &Tree| match t.entries.get(rel).map(|e| &e.kind) {
         Some(EntryKind::File { size, .. }) => *size,
         _ => 0,
     };
-    let max = run.opts.max_file_bytes;
+    let max = run.opts.limits.max_file_bytes;
     let (sa, sb) = (size(run.ta), size(run.tb));
     if sa > max || sb > max {
-        let detail = format!(
-            "the files are {sa} and {sb} bytes, more than max_file_bytes ({max}, \
-             --max-file-bytes raises it): their digests differ, their content was not compared"
-        );
-        cx.limit(LimitKind::FileBytes, detail);
+        // Structured content too large to hold: digests only.
+        cx.limit(LimitKind::FileBytes, max);
         return None;
     }
     let _grant = run.budget.take(sa + sb);
@@ -536,4 +565,30 @@ impl Drop for Grant<'_> {
         *left += self.bytes;
         self.budget.freed.notify_all();
     }
+}
+
+/// Files larger than `max_resident_bytes` whose content has no structure
+/// `twice` reads (binary data, text) are compared as streams with plain
+/// reads: a multi-gigabyte disk image costs its read buffers, not its size
+/// in resident pages. `None`: compare them in memory.
+fn compare_large(cx: &mut Cx<'_>, a: &Path, b: &Path) -> std::io::Result<Option<Format>> {
+    use std::io::Read;
+    let (mut fa, la) = open_regular(a)?;
+    let (mut fb, lb) = open_regular(b)?;
+    if la.max(lb) <= cx.limits.max_resident_bytes {
+        return Ok(None);
+    }
+    let head = |f: &mut fs::File| -> std::io::Result<Vec<u8>> {
+        let mut v = Vec::new();
+        f.take(8192).read_to_end(&mut v)?;
+        Ok(v)
+    };
+    let format = crate::formats::sniff_pair(&head(&mut fa)?, &head(&mut fb)?);
+    if !matches!(format, Format::Binary | Format::Text) {
+        return Ok(None);
+    }
+    let (mut fa, _) = open_regular(a)?;
+    let (mut fb, _) = open_regular(b)?;
+    crate::formats::compare_streams(cx, &mut fa, &mut fb)?;
+    Ok(Some(Format::Binary))
 }

@@ -35,6 +35,30 @@ pub enum TimestampEncoding {
     /// The MTIME field of a gzip member header (RFC 1952), 32-bit
     /// little-endian.
     GzipMtime,
+    /// A time of day without seconds or date: `02:40` (`date +%H:%M`).
+    TimeOfDay,
+    /// TeX's date and time as dvips and pdfTeX print them:
+    /// `2017.07.14:0240` (to the minute).
+    TexDate,
+    /// A PNG `tIME` chunk: year (16-bit big-endian), month, day, hour,
+    /// minute, second, in UTC.
+    PngTime,
+    /// An NTFS FILETIME: 100 ns intervals since 1601-01-01, 64-bit
+    /// little-endian (zip extra field 0x000a).
+    NtfsFiletime,
+    /// An ISO 9660 directory-record date: seven bytes (years since 1900,
+    /// month, day, hour, minute, second, zone in 15-minute steps); Rock
+    /// Ridge `TF` entries use it too.
+    Iso9660DirDate,
+    /// An ISO 9660 volume-descriptor date: 16 digits `YYYYMMDDhhmmsscc`
+    /// and a zone byte.
+    Iso9660VolumeDate,
+    /// TrueType/OpenType `LONGDATETIME`: seconds since 1904-01-01, 64-bit
+    /// big-endian (`head.created`, `head.modified`).
+    SfntLongDateTime,
+    /// An ICC profile `dateTimeNumber`: six 16-bit big-endian numbers
+    /// (year, month, day, hour, minute, second).
+    IccDateTime,
 }
 
 impl fmt::Display for TimestampEncoding {
@@ -54,6 +78,14 @@ impl fmt::Display for TimestampEncoding {
             TimestampEncoding::FileMtime => "file mtime",
             TimestampEncoding::PycSourceMtime => "pyc source mtime",
             TimestampEncoding::GzipMtime => "gzip header MTIME",
+            TimestampEncoding::TimeOfDay => "time of day (HH:MM)",
+            TimestampEncoding::TexDate => "TeX date (YYYY.MM.DD:HHMM)",
+            TimestampEncoding::PngTime => "PNG tIME",
+            TimestampEncoding::NtfsFiletime => "NTFS FILETIME",
+            TimestampEncoding::Iso9660DirDate => "ISO 9660 directory-record date",
+            TimestampEncoding::Iso9660VolumeDate => "ISO 9660 volume date",
+            TimestampEncoding::SfntLongDateTime => "TrueType/OpenType LONGDATETIME",
+            TimestampEncoding::IccDateTime => "ICC dateTimeNumber",
         })
     }
 }
@@ -90,9 +122,10 @@ pub enum Cause {
     /// A format comparator could not parse one side; a byte comparison
     /// follows. `reason` says what was wrong and at which offset.
     Unparsed { format: Format, reason: String },
-    /// A bound on archive recursion was reached; what lies beyond it was
-    /// not compared.
-    Limit { limit: LimitKind, detail: String },
+    /// A bound on the work spent on one artifact was reached; what lies
+    /// beyond it was not compared. `max` is the bound in force; the
+    /// option that raises it is [`LimitKind::option`].
+    Limit { limit: LimitKind, max: u64 },
     /// A value of the build machine's environment captured in the output:
     /// one of an audit's canary values (host, domain and user names, home,
     /// time zone, locale, umask, the extra variable).
@@ -133,6 +166,15 @@ pub enum Cause {
     /// Names that embed a per-compilation random value (GCC fat-LTO section
     /// names, anonymous-namespace symbols). `differences` counts them.
     RandomSeed { differences: u64 },
+    /// A path component that is a random name on each side (a `mktemp`
+    /// directory, a GUID file name): not a build directory. The members
+    /// under it are paired and compared; `names` counts the paths that
+    /// differ only there.
+    RandomName { names: u64 },
+    /// An encrypted archive member whose ciphertext differs. Encryption
+    /// starts from a random header (salt), so equal plaintexts give
+    /// different bytes; `twice` cannot decrypt them to compare.
+    Encrypted { format: Format },
 }
 
 /// Which part of the toolchain a [`Cause::Toolchain`] difference is in.
@@ -172,6 +214,28 @@ pub enum LimitKind {
     MemberBytes,
     /// A file larger than `max_file_bytes`: compared by digest only.
     FileBytes,
+    /// A decompressed member larger than `max_resident_bytes`: compared
+    /// as a stream, byte for byte, not by its format.
+    ResidentBytes,
+    /// Marshalled Python objects that expand, through back-references,
+    /// beyond a fixed number of nodes visited.
+    MarshalNodes,
+}
+
+impl LimitKind {
+    /// The command-line option that raises this bound (`None`: a fixed
+    /// bound).
+    pub fn option(self) -> Option<&'static str> {
+        match self {
+            LimitKind::Depth => Some("--max-depth"),
+            LimitKind::Members => Some("--max-members"),
+            LimitKind::UnpackedBytes => Some("--max-unpacked"),
+            LimitKind::MemberBytes => Some("--max-member"),
+            LimitKind::ResidentBytes => Some("--max-resident"),
+            LimitKind::FileBytes => Some("--max-file"),
+            LimitKind::MarshalNodes => None,
+        }
+    }
 }
 
 impl fmt::Display for LimitKind {
@@ -182,6 +246,8 @@ impl fmt::Display for LimitKind {
             LimitKind::UnpackedBytes => "total decompressed bytes",
             LimitKind::MemberBytes => "member size",
             LimitKind::FileBytes => "file size",
+            LimitKind::ResidentBytes => "member size held in memory",
+            LimitKind::MarshalNodes => "marshal nodes",
         })
     }
 }
@@ -238,6 +304,8 @@ impl Cause {
             Cause::BuildIdOnly => "build_id_only",
             Cause::ArchiveHeader { .. } => "archive_header",
             Cause::RandomSeed { .. } => "random_seed",
+            Cause::RandomName { .. } => "random_name",
+            Cause::Encrypted { .. } => "encrypted",
         }
     }
 }
@@ -267,8 +335,19 @@ impl fmt::Display for Cause {
                     super::printable(reason)
                 )
             }
-            Cause::Limit { limit, detail } => {
-                write!(f, "{limit} limit reached: {}", super::printable(detail))
+            Cause::Limit { limit, max } => {
+                let unit = match limit {
+                    LimitKind::UnpackedBytes
+                    | LimitKind::MemberBytes
+                    | LimitKind::ResidentBytes
+                    | LimitKind::FileBytes => " bytes",
+                    _ => "",
+                };
+                write!(f, "{limit} limit reached (at most {max}{unit}")?;
+                match limit.option() {
+                    Some(option) => write!(f, "; {option} raises it)"),
+                    None => f.write_str(", a fixed bound)"),
+                }
             }
             Cause::Environment { what } => write!(f, "captured {what}"),
             Cause::Compressor { format } => write!(
@@ -310,6 +389,14 @@ impl fmt::Display for Cause {
                 f,
                 "random per-compilation name ({differences} name{})",
                 plural(*differences)
+            ),
+            Cause::RandomName { names } => {
+                write!(f, "random name ({names} path{})", plural(*names))
+            }
+            Cause::Encrypted { format } => write!(
+                f,
+                "encrypted {} member: the ciphertext differs (random encryption header)",
+                format.name()
             ),
         }
     }

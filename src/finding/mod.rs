@@ -151,6 +151,19 @@ impl Artifact {
         self.segments.last().expect("an artifact has a path")
     }
 
+    /// The innermost segment: the member's name, or the path of a
+    /// top-level artifact.
+    pub fn last_segment(&self) -> &[u8] {
+        self.segments.last().map_or(&[][..], |t| t.0.as_slice())
+    }
+
+    /// The artifact this one is a member of (`None` at the top level).
+    pub fn parent(&self) -> Option<Artifact> {
+        (self.segments.len() > 1).then(|| Artifact {
+            segments: self.segments[..self.segments.len() - 1].to_vec(),
+        })
+    }
+
     /// The segments joined with `!`, as raw bytes.
     pub fn joined(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -221,6 +234,12 @@ pub enum Format {
     Pyc,
     Gzip,
     Tar,
+    /// cpio archives (old binary, odc and newc/crc headers).
+    Cpio,
+    Png,
+    Xz,
+    Zstd,
+    Bzip2,
 }
 
 impl Format {
@@ -234,6 +253,11 @@ impl Format {
             Format::Pyc => "pyc",
             Format::Gzip => "gzip",
             Format::Tar => "tar",
+            Format::Cpio => "cpio",
+            Format::Png => "PNG",
+            Format::Xz => "xz",
+            Format::Zstd => "zstd",
+            Format::Bzip2 => "bzip2",
         }
     }
 }

@@ -12,11 +12,12 @@
 //! offset.
 #![deny(clippy::indexing_slicing)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::archive::one_sided;
 use super::bytes::{Bytes, ParseError, Result};
 use super::{Comparator, Cx, Format, changed_runs};
-use crate::finding::{Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, Text};
+use crate::finding::{Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Text};
 
 pub(crate) struct ArComparator;
 
@@ -48,8 +49,9 @@ struct Member<'d> {
 #[derive(Debug)]
 struct Archive<'d> {
     members: Vec<Member<'d>>,
-    /// Symbol names of the index, in order.
-    symbols: Vec<&'d [u8]>,
+    /// The symbols of the index, in order, each with the header offset of
+    /// the member that defines it.
+    symbols: Vec<(&'d [u8], u64)>,
     /// The member count limit stopped the parse.
     truncated: bool,
 }
@@ -212,8 +214,9 @@ fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
     })
 }
 
-/// The symbol names of an archive index, in order.
-fn symbol_index<'d>(name: &[u8], body: &'d [u8], at: u64) -> Result<Vec<&'d [u8]>> {
+/// The symbols of an archive index, in order, with the header offset of
+/// the member defining each.
+fn symbol_index<'d>(name: &[u8], body: &'d [u8], at: u64) -> Result<Vec<(&'d [u8], u64)>> {
     let mut r = Bytes::new(body);
     let mut out = Vec::new();
     if name.starts_with(b"__.SYMDEF") {
@@ -222,17 +225,17 @@ fn symbol_index<'d>(name: &[u8], body: &'d [u8], at: u64) -> Result<Vec<&'d [u8]
         let count = r.check_count((size / 8) as u64, 8, "BSD symbol index")?;
         let mut strx = Vec::new();
         for _ in 0..count {
-            strx.push(r.u32_le()?);
-            r.u32_le()?;
+            let x = r.u32_le()?;
+            strx.push((x, u64::from(r.u32_le()?)));
         }
         let str_size = r.u32_le()? as usize;
         let strings = r
             .take(str_size)
             .map_err(|e| ParseError::new(at + e.at, e.what))?;
-        for x in strx {
+        for (x, member) in strx {
             let s = strings.get(x as usize..).unwrap_or_default();
             let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
-            out.push(s.get(..end).unwrap_or_default());
+            out.push((s.get(..end).unwrap_or_default(), member));
         }
         return Ok(out);
     }
@@ -246,12 +249,19 @@ fn symbol_index<'d>(name: &[u8], body: &'d [u8], at: u64) -> Result<Vec<&'d [u8]
     let count = r
         .check_count(count, width, "symbol index")
         .map_err(|e| ParseError::new(at + e.at, e.what))?;
-    r.skip(count * width as usize)?;
+    let mut offsets = Vec::new();
     for _ in 0..count {
+        offsets.push(if wide {
+            r.u64_be()?
+        } else {
+            u64::from(r.u32_be()?)
+        });
+    }
+    for member in offsets {
         let s = r
             .until(0)
             .map_err(|e| ParseError::new(at + e.at, format!("symbol index name: {}", e.what)))?;
-        out.push(s);
+        out.push((s, member));
     }
     Ok(out)
 }
@@ -284,13 +294,7 @@ fn keyed<'a, 'd>(ar: &'a Archive<'d>) -> Vec<((&'a [u8], usize), &'a Member<'d>)
 
 fn compare(cx: &mut Cx<'_>, a: &Archive<'_>, b: &Archive<'_>) {
     if a.truncated || b.truncated {
-        cx.limit(
-            LimitKind::Members,
-            format!(
-                "more than {} members (max_members); the rest were not compared",
-                cx.limits.max_members
-            ),
-        );
+        cx.limit(LimitKind::Members, cx.limits.max_members);
     }
     let (ka, kb) = (keyed(a), keyed(b));
     let na: Vec<&[u8]> = ka.iter().map(|((n, _), _)| *n).collect();
@@ -318,44 +322,74 @@ fn compare(cx: &mut Cx<'_>, a: &Archive<'_>, b: &Archive<'_>) {
             );
         }
     }
+    // The symbol index's own header: `ar D` zeroes its date too (issue
+    // 12, class 9).
+    if let (Some(ia), Some(ib)) = (index_member(a), index_member(b)) {
+        // GNU's index is the member `/` (its name is empty once the
+        // terminating slash is gone), BSD's `__.SYMDEF`.
+        let name = if ia.name.is_empty() {
+            &b"/"[..]
+        } else {
+            &ia.name[..]
+        };
+        let place = format!("symbol index {}", String::from_utf8_lossy(name));
+        headers(cx, &place, ia, ib);
+    }
     let index_b: BTreeMap<_, _> = kb.iter().map(|(k, m)| (*k, *m)).collect();
+    let index_a: BTreeMap<_, _> = ka.iter().map(|(k, m)| (*k, *m)).collect();
     let mut sizes_differ = false;
+    // Members whose content differs, or on one side only, by name.
+    let mut changed: BTreeSet<&[u8]> = BTreeSet::new();
     for (k, ma) in &ka {
-        if cx.full() {
-            cx.omit(1);
-            continue;
-        }
         match index_b.get(k) {
             Some(mb) => {
                 sizes_differ |= ma.data.len() != mb.data.len();
-                cx.in_member(&ma.name, |cx| headers(cx, ma, mb));
+                if ma.data != mb.data {
+                    changed.insert(&ma.name);
+                }
+                cx.in_member(&ma.name, |cx| headers(cx, "ar header", ma, mb));
                 cx.member(&ma.name, ma.data, mb.data);
             }
-            None => only(cx, Side::A, &ma.name),
+            None => {
+                changed.insert(&ma.name);
+            }
         }
     }
-    let index_a: BTreeMap<_, _> = ka.iter().map(|(k, m)| (*k, *m)).collect();
-    for (k, mb) in &kb {
-        if !index_a.contains_key(k) {
-            only(cx, Side::B, &mb.name);
-        }
+    let only_a: Vec<&[u8]> = ka
+        .iter()
+        .filter(|(k, _)| !index_b.contains_key(k))
+        .map(|(_, m)| m.name.as_slice())
+        .collect();
+    let only_b: Vec<&[u8]> = kb
+        .iter()
+        .filter(|(k, _)| !index_a.contains_key(k))
+        .map(|(_, m)| m.name.as_slice())
+        .collect();
+    for n in &only_b {
+        changed.insert(n);
     }
-    symbol_index_differs(cx, a, b, reordered, sizes_differ);
-}
-
-fn only(cx: &mut Cx<'_>, side: Side, name: &[u8]) {
-    cx.in_member(name, |cx| {
-        let present = Evidence::value("member");
-        let (ea, eb) = match side {
-            Side::A => (present, Evidence::absent()),
-            Side::B => (Evidence::absent(), present),
-        };
-        cx.emit(Location::File, Cause::OnlyIn { side }, ea, eb, b"member");
+    let by_name = |ar: &'_ Archive<'_>, n: &[u8]| -> Option<usize> {
+        ar.members
+            .iter()
+            .position(|m| m.kind == Kind::Regular && m.name == n)
+    };
+    one_sided(cx, "member", &only_a, &only_b, |cx, x, y| {
+        if let (Some(i), Some(j)) = (by_name(a, x), by_name(b, y))
+            && let (Some(ma), Some(mb)) = (a.members.get(i), b.members.get(j))
+        {
+            cx.member(&ma.name, ma.data, mb.data);
+        }
     });
+    symbol_index_differs(cx, a, b, reordered, sizes_differ, &changed);
 }
 
-/// The header fields deterministic mode zeroes.
-fn headers(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
+/// The archive's symbol index member.
+fn index_member<'a, 'd>(ar: &'a Archive<'d>) -> Option<&'a Member<'d>> {
+    ar.members.iter().find(|m| m.kind == Kind::SymbolIndex)
+}
+
+/// The header fields deterministic mode zeroes, located at `place`.
+fn headers(cx: &mut Cx<'_>, place: &str, a: &Member<'_>, b: &Member<'_>) {
     for (field, name, offset, x, y) in [
         (MetadataField::Mtime, "ar_date", 16, a.date, b.date),
         (MetadataField::Uid, "ar_uid", 28, a.uid, b.uid),
@@ -386,7 +420,7 @@ fn headers(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
         };
         cx.emit(
             Location::Field {
-                path: vec!["ar header".to_owned(), name.to_owned()],
+                path: vec![place.to_owned(), name.to_owned()],
                 at: Some(a.header_at + offset),
             },
             Cause::ArchiveHeader { field },
@@ -398,34 +432,93 @@ fn headers(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
 }
 
 /// The symbol index lists each defined symbol with its member's offset:
-/// it follows the members' order and sizes.
+/// it follows the members' order and sizes, and the symbols the members
+/// define. A changed symbol is a consequence only when the member defining
+/// it changed; otherwise the index is reported with the names that differ.
 fn symbol_index_differs(
     cx: &mut Cx<'_>,
     a: &Archive<'_>,
     b: &Archive<'_>,
     reordered: bool,
     sizes_differ: bool,
+    changed: &BTreeSet<&[u8]>,
 ) {
-    fn index<'d>(ar: &Archive<'d>) -> Option<(&'d [u8], u64)> {
-        ar.members
-            .iter()
-            .find(|m| m.kind == Kind::SymbolIndex)
-            .map(|m| (m.data, m.header_at))
-    }
-    let (Some((da, at)), Some((db, _))) = (index(a), index(b)) else {
+    let (Some(ia), Some(ib)) = (index_member(a), index_member(b)) else {
         return;
     };
-    if da == db {
+    if ia.data == ib.data {
         return;
     }
-    let of = if reordered {
+    // Symbols (with their defining member's name) on one side only.
+    fn defined<'d>(ar: &Archive<'d>) -> BTreeMap<&'d [u8], Vec<u8>> {
+        ar.symbols
+            .iter()
+            .map(|(s, at)| {
+                let member = ar
+                    .members
+                    .iter()
+                    .find(|m| m.header_at == *at)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default();
+                (*s, member)
+            })
+            .collect()
+    }
+    let (da, db) = (defined(a), defined(b));
+    let only =
+        |x: &BTreeMap<&[u8], Vec<u8>>, y: &BTreeMap<&[u8], Vec<u8>>| -> Vec<(Vec<u8>, Vec<u8>)> {
+            x.iter()
+                .filter(|(s, _)| !y.contains_key(*s))
+                .map(|(s, m)| (s.to_vec(), m.clone()))
+                .collect()
+        };
+    let (oa, ob) = (only(&da, &db), only(&db, &da));
+    let unexplained: Vec<&[u8]> = oa
+        .iter()
+        .chain(&ob)
+        .filter(|(_, m)| !changed.contains(m.as_slice()))
+        .map(|(s, _)| s.as_slice())
+        .collect();
+    let names_differ = !oa.is_empty() || !ob.is_empty();
+    let of = if !unexplained.is_empty() {
+        None
+    } else if names_differ {
+        let mut members: Vec<String> = oa
+            .iter()
+            .chain(&ob)
+            .map(|(_, m)| String::from_utf8_lossy(m).into_owned())
+            .collect();
+        members.sort();
+        members.dedup();
+        Some(format!("the symbols defined by {}", members.join(", ")))
+    } else if reordered {
         Some("the member order change".to_owned())
-    } else if a.symbols != b.symbols {
-        Some("the symbol names of the members that differ".to_owned())
     } else if sizes_differ {
         Some("the member size changes: symbol offsets shifted".to_owned())
     } else {
         None
+    };
+    let list = |v: &[(Vec<u8>, Vec<u8>)]| -> Evidence {
+        let names: Vec<String> = v
+            .iter()
+            .take(8)
+            .map(|(s, _)| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        let more = v.len().saturating_sub(8);
+        let text = match (names.is_empty(), more) {
+            (true, _) => "no symbol of its own".to_owned(),
+            (false, 0) => names.join(", "),
+            (false, n) => format!("{}, … ({n} more)", names.join(", ")),
+        };
+        Evidence::value(text)
+    };
+    let (ea, eb) = if names_differ {
+        (list(&oa), list(&ob))
+    } else {
+        (
+            Evidence::value(format!("{} symbols", a.symbols.len())),
+            Evidence::value(format!("{} symbols", b.symbols.len())),
+        )
     };
     let cause = match of {
         Some(of) => Cause::Consequence { of },
@@ -434,11 +527,11 @@ fn symbol_index_differs(
     cx.emit(
         Location::Field {
             path: vec!["symbol index".to_owned()],
-            at: Some(at),
+            at: Some(ia.header_at),
         },
         cause,
-        Evidence::value(format!("{} symbols", a.symbols.len())),
-        Evidence::value(format!("{} symbols", b.symbols.len())),
+        ea,
+        eb,
         b"symbol index",
     );
 }
@@ -493,7 +586,7 @@ mod tests {
             regular,
             [b"a_very_long_member_name.o".to_vec(), b"short.o".to_vec()]
         );
-        assert_eq!(ar.symbols, [&b"main"[..]]);
+        assert_eq!(ar.symbols, [(&b"main"[..], 0)]);
     }
 
     #[test]
@@ -533,7 +626,7 @@ mod tests {
         index.extend(b"alpha\0beta\0");
         let data = archive(&[("/SYM64/", "0", &index), ("x.o/", "0", b"zz")]);
         let ar = parse(&data, 100).unwrap();
-        assert_eq!(ar.symbols, [&b"alpha"[..], b"beta"]);
+        assert_eq!(ar.symbols, [(&b"alpha"[..], 8), (&b"beta"[..], 8)]);
         // Thin: the member's size names a file outside; nothing is stored.
         let mut thin = b"!<thin>\n".to_vec();
         thin.extend(header("x.o/", "0", 123456));
@@ -638,7 +731,8 @@ mod sweep {
                 ..
             })
         ));
-        assert_eq!(findings.first().unwrap().artifact.depth(), 5);
+        // Reported on the member that was not opened.
+        assert_eq!(findings.first().unwrap().artifact.depth(), 6);
     }
 
     #[test]

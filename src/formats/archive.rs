@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::rename::{Rename, pair_renamed};
 use super::{Cx, Format, changed_runs};
 use crate::classify::format_epoch;
 use crate::finding::{Cause, Decoded, Evidence, Location, Side};
@@ -125,8 +126,99 @@ pub(crate) fn order(cx: &mut Cx<'_>, path: &[&str], a: &[&[u8]], b: &[&[u8]]) {
     );
 }
 
-/// Suspicious structures found on either side: one finding each, with the
-/// member name as evidence on the side(s) that have it.
+/// Parse both sides with `parse` (given `max_members`); when one fails, an
+/// `unparsed` finding and the byte comparison, and `None`.
+pub(crate) fn parse_both<'d, T>(
+    cx: &mut Cx<'_>,
+    format: Format,
+    a: &'d [u8],
+    b: &'d [u8],
+    parse: impl Fn(&'d [u8], u64) -> super::bytes::Result<T>,
+) -> Option<(T, T)> {
+    let max = cx.limits.max_members;
+    match (parse(a, max), parse(b, max)) {
+        (Ok(x), Ok(y)) => Some((x, y)),
+        (Err(e), _) | (_, Err(e)) => {
+            cx.unparsed(format, e.to_string(), a, b);
+            None
+        }
+    }
+}
+
+/// Members on one side only: those that are one member under two names
+/// (another compression suffix, a random path component; see `rename`)
+/// are compared with `compare` (under A's name), each random component
+/// reported once as a `random_name` finding on the archive; the rest are
+/// `only_in`, once per name.
+pub(crate) fn one_sided<'n>(
+    cx: &mut Cx<'_>,
+    kind: &str,
+    only_a: &[&'n [u8]],
+    only_b: &[&'n [u8]],
+    compare: impl FnMut(&mut Cx<'_>, &'n [u8], &'n [u8]),
+) {
+    let (used_a, used_b) = renamed(cx, kind, only_a, only_b, compare);
+    for (names, used, side) in [(only_a, used_a, Side::A), (only_b, used_b, Side::B)] {
+        let mut said = BTreeSet::new();
+        for n in names {
+            if !used.contains(n) && said.insert(*n) {
+                only_in(cx, n, side);
+            }
+        }
+    }
+}
+
+fn renamed<'n>(
+    cx: &mut Cx<'_>,
+    kind: &str,
+    only_a: &[&'n [u8]],
+    only_b: &[&'n [u8]],
+    mut compare: impl FnMut(&mut Cx<'_>, &'n [u8], &'n [u8]),
+) -> (BTreeSet<&'n [u8]>, BTreeSet<&'n [u8]>) {
+    let pairs = pair_renamed(only_a, only_b);
+    let mut groups: BTreeMap<(Vec<u8>, Vec<u8>), u64> = BTreeMap::new();
+    let (mut used_a, mut used_b) = (BTreeSet::new(), BTreeSet::new());
+    for p in &pairs {
+        let (Some(x), Some(y)) = (
+            only_a.iter().copied().find(|n| *n == p.a.as_slice()),
+            only_b.iter().copied().find(|n| *n == p.b.as_slice()),
+        ) else {
+            continue;
+        };
+        used_a.insert(x);
+        used_b.insert(y);
+        if let Rename::Random {
+            prefix_a, prefix_b, ..
+        } = &p.why
+        {
+            *groups
+                .entry((prefix_a.clone(), prefix_b.clone()))
+                .or_default() += 1;
+        }
+        compare(cx, x, y);
+    }
+    for ((prefix_a, prefix_b), names) in groups {
+        cx.emit(
+            Location::Field {
+                path: vec![
+                    format!("{kind} names"),
+                    String::from_utf8_lossy(&prefix_a).into_owned(),
+                ],
+                at: None,
+            },
+            Cause::RandomName { names },
+            Evidence::value(prefix_a.clone()).with_token(&prefix_a, None),
+            Evidence::value(prefix_b.clone()).with_token(&prefix_b, None),
+            b"random name",
+        );
+    }
+    (used_a, used_b)
+}
+
+/// Suspicious structures that differ between the sides: one finding each,
+/// with the member name as evidence on the side that has it. A structure
+/// present on both sides is no difference between A and B (issue 12,
+/// class 13).
 pub(crate) fn suspicious(
     cx: &mut Cx<'_>,
     format: Format,
@@ -142,6 +234,9 @@ pub(crate) fn suspicious(
         all.entry((name, why)).or_default().1 = true;
     }
     for ((name, why), (in_a, in_b)) in all {
+        if in_a && in_b {
+            continue;
+        }
         let ev = |here: bool| {
             if here {
                 Evidence::value(name.to_vec())

@@ -1,71 +1,52 @@
 //! Binary comparator: differing byte ranges, merged and capped, each
-//! explained where a detector can (strings embedded in the bytes, integer and
-//! DOS timestamps), with hex+ASCII context as evidence.
+//! explained where a detector can (strings embedded in the bytes, fields of
+//! a known binary layout, integer and DOS timestamps), with hex+ASCII
+//! context as evidence.
 //!
-//! Equal lengths are compared position by position. When the lengths differ
-//! (a longer path shifts everything after it) both sides are cut into
-//! NUL-terminated records and aligned, so one inserted byte does not turn the
-//! rest of the file into a difference.
+//! The regions come from [`Regions`], one at a time with bounded memory.
+//! A file of a format [`layout`] knows has its dates decoded in the
+//! format's own encoding and its checksums reported as consequences of
+//! what they cover. Everything else is read by the detectors: strings by
+//! the text classifier, changed runs by [`clock::cover`] (every differing
+//! byte of a run in a plausible clock reading, or nothing).
+#![deny(clippy::indexing_slicing)]
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
+use super::layout::{self, FieldKind, Layout};
+use super::regions::{Regions, offsets, record_count, records};
 use super::{Comparator, Cx, changed_runs};
+use crate::classify::clock;
 use crate::finding::{ByteSpan, Cause, Decoded, Evidence, Excerpt, Location, Text};
+
+pub(crate) use super::regions::Region;
 
 pub(crate) struct BinaryComparator;
 
-/// Differences closer than this many equal bytes are one range.
-const MERGE_GAP: usize = 3;
 /// How far a string is followed beyond a differing range, each way.
 const STRING_REACH: usize = 1024;
 /// A printable run shorter than this is not read as a string.
 const MIN_STRING: usize = 4;
 
-/// One differing region: `a` in side A, `b` in side B.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Region {
-    a: Range<usize>,
-    b: Range<usize>,
-}
-
 impl Comparator for BinaryComparator {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-        let ra = records(a);
-        let rb = records(b);
-        let small = ra.len() + rb.len() <= cx.limits.align_records;
-        if small && ra.len() > 1 && ra != rb && same_multiset(&ra, &rb) {
-            emit_ordering(cx, a, b, &ra, &rb);
+        if reordered(cx, a, b) {
             return;
         }
-        let regions = if a.len() == b.len() {
-            positional(a, b, 0, 0..a.len())
-        } else {
-            aligned(a, b, &ra, &rb, cx.limits.align_records)
-        };
-        let total = regions.len();
-        let mut run: Option<UnknownRun> = None;
-        let mut last_string: Option<Range<usize>> = None;
-        for (n, r) in regions.into_iter().enumerate() {
+        let layout = layout::read(a, b);
+        let mut scan = Scan::new(layout.as_ref());
+        let mut skipped = 0u64;
+        for r in Regions::new(a, b, cx.limits.align_records) {
             if cx.full() {
-                cx.omit((total - n) as u64);
-                break;
+                skipped += 1;
+                continue;
             }
-            match explain_region(cx, a, b, &r, &mut last_string) {
-                Verdict::Explained => {
-                    if let Some(run) = run.take() {
-                        run.emit(cx, a, b);
-                    }
-                }
-                Verdict::Covered => {}
-                Verdict::Unknown => match &mut run {
-                    Some(run) => run.extend(&r),
-                    None => run = Some(UnknownRun::new(r)),
-                },
-            }
+            scan.region(cx, a, b, &r);
         }
-        if let Some(run) = run {
-            run.emit(cx, a, b);
-        }
+        scan.finish(cx, a, b);
+        cx.omit(skipped);
     }
 }
 
@@ -76,6 +57,185 @@ enum Verdict {
     Covered,
     /// Nothing (or not everything) explains it.
     Unknown,
+}
+
+/// The state of one pass over the regions.
+struct Scan<'l> {
+    layout: Option<&'l Layout>,
+    /// Layout fields already handled.
+    done: BTreeSet<usize>,
+    /// Checksum fields that differ, and whether the bytes they cover hold
+    /// an explained difference and an unexplained one.
+    checksums: BTreeMap<usize, (bool, bool)>,
+    /// Unexplained regions since the last explained one.
+    run: Option<UnknownRun>,
+    last_string: Option<Range<usize>>,
+}
+
+impl<'l> Scan<'l> {
+    fn new(layout: Option<&'l Layout>) -> Scan<'l> {
+        Scan {
+            layout,
+            done: BTreeSet::new(),
+            checksums: BTreeMap::new(),
+            run: None,
+            last_string: None,
+        }
+    }
+
+    fn region(&mut self, cx: &mut Cx<'_>, a: &[u8], b: &[u8], r: &Region) {
+        let Some(layout) = self.layout.filter(|_| r.a == r.b) else {
+            self.generic(cx, a, b, r);
+            return;
+        };
+        // Split the region at the layout's fields: each field is handled
+        // as a whole, the bytes between them as before.
+        let mut at = r.a.start;
+        for i in layout.overlapping(&r.a).collect::<Vec<_>>() {
+            let Some(f) = layout.fields.get(i) else {
+                continue;
+            };
+            if at < f.at {
+                let gap = Region {
+                    a: at..f.at,
+                    b: at..f.at,
+                };
+                self.generic(cx, a, b, &gap);
+            }
+            self.field(cx, a, b, layout, i);
+            at = at.max(f.at + f.len);
+        }
+        if at < r.a.end {
+            let rest = Region {
+                a: at..r.a.end,
+                b: at..r.a.end,
+            };
+            self.generic(cx, a, b, &rest);
+        }
+    }
+
+    /// A differing field of the layout: a date decoded in its encoding, a
+    /// checksum kept for the end.
+    fn field(&mut self, cx: &mut Cx<'_>, a: &[u8], b: &[u8], layout: &Layout, i: usize) {
+        if !self.done.insert(i) {
+            return;
+        }
+        let Some(f) = layout.fields.get(i) else {
+            return;
+        };
+        let range = f.range();
+        match &f.kind {
+            FieldKind::Checksum { .. } => {
+                self.checksums.entry(i).or_default();
+            }
+            FieldKind::Time(encoding) => {
+                let location = Location::Field {
+                    path: vec![f.place.clone(), f.name.clone()],
+                    at: Some(f.at as u64),
+                };
+                let limit = cx.limits.evidence_bytes;
+                let (ta, tb) = (f.decode(a), f.decode(b));
+                let ev = |d: &[u8], t: Option<i64>| {
+                    Evidence::of(excerpt(d, range.clone(), limit)).with_token(
+                        d.get(range.clone()).unwrap_or_default(),
+                        t.map(Decoded::Time),
+                    )
+                };
+                let cause = match (ta, tb) {
+                    (Some(x), Some(y)) if x != y => Cause::Timestamp {
+                        encoding: *encoding,
+                    },
+                    _ => Cause::Unknown { differences: 1 },
+                };
+                let explained = matches!(cause, Cause::Timestamp { .. });
+                self.flush_if(cx, a, b, explained);
+                cx.emit(location, cause, ev(a, ta), ev(b, tb), f.name.as_bytes());
+                self.note(&range, explained);
+            }
+        }
+    }
+
+    /// The bytes no layout field covers.
+    fn generic(&mut self, cx: &mut Cx<'_>, a: &[u8], b: &[u8], r: &Region) {
+        match explain_region(cx, a, b, r, &mut self.last_string) {
+            Verdict::Explained => {
+                self.flush_if(cx, a, b, true);
+                self.note(&r.a, true);
+            }
+            Verdict::Covered => {}
+            Verdict::Unknown => {
+                self.note(&r.a, false);
+                match &mut self.run {
+                    Some(run) => run.extend(r),
+                    None => self.run = Some(UnknownRun::new(r.clone())),
+                }
+            }
+        }
+    }
+
+    /// Something was explained: the unexplained regions before it are one
+    /// finding.
+    fn flush_if(&mut self, cx: &mut Cx<'_>, a: &[u8], b: &[u8], explained: bool) {
+        if explained && let Some(run) = self.run.take() {
+            run.emit(cx, a, b);
+        }
+    }
+
+    /// Record an explained (or unexplained) difference at `r` for the
+    /// checksums that cover it.
+    fn note(&mut self, r: &Range<usize>, explained: bool) {
+        let Some(layout) = self.layout else { return };
+        for (i, f) in layout.fields.iter().enumerate() {
+            if let FieldKind::Checksum { covers, .. } = &f.kind
+                && covers.iter().any(|c| c.start < r.end && r.start < c.end)
+            {
+                let e = self.checksums.entry(i).or_default();
+                if explained {
+                    e.0 = true;
+                } else {
+                    e.1 = true;
+                }
+            }
+        }
+    }
+
+    fn finish(mut self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
+        if let Some(run) = self.run.take() {
+            run.emit(cx, a, b);
+        }
+        let Some(layout) = self.layout else { return };
+        let limit = cx.limits.evidence_bytes;
+        for (i, (explained, unknown)) in std::mem::take(&mut self.checksums) {
+            let Some(f) = layout.fields.get(i) else {
+                continue;
+            };
+            let FieldKind::Checksum { what, .. } = &f.kind else {
+                continue;
+            };
+            if !self.done.contains(&i) {
+                continue;
+            }
+            // A checksum follows from what it covers when that changed
+            // for a reason found, and for no unexplained one.
+            let cause = if explained && !unknown {
+                Cause::Consequence {
+                    of: format!("the change of {what}"),
+                }
+            } else {
+                Cause::Unknown { differences: 1 }
+            };
+            cx.emit(
+                Location::Field {
+                    path: vec![f.place.clone(), f.name.clone()],
+                    at: Some(f.at as u64),
+                },
+                cause,
+                Evidence::of(excerpt(a, f.range(), limit)),
+                Evidence::of(excerpt(b, f.range(), limit)),
+                f.name.as_bytes(),
+            );
+        }
+    }
 }
 
 /// Unexplained regions with nothing explained between them: one finding, so
@@ -99,8 +259,8 @@ impl UnknownRun {
     }
 
     fn extend(&mut self, r: &Region) {
-        self.a.end = r.a.end;
-        self.b.end = r.b.end;
+        self.a.end = self.a.end.max(r.a.end);
+        self.b.end = self.b.end.max(r.b.end);
         self.count += 1;
     }
 
@@ -121,32 +281,41 @@ impl UnknownRun {
     }
 }
 
-/// NUL-terminated records (the last one may lack its NUL).
-fn records(data: &[u8]) -> Vec<&[u8]> {
-    data.split_inclusive(|&c| c == 0).collect()
+/// An order-independent hash of the NUL-terminated records of `data`:
+/// equal for two buffers holding the same records in any order.
+fn multiset_hash(data: &[u8]) -> u64 {
+    data.split_inclusive(|&c| c == 0)
+        .map(|r| {
+            let mut h = rustc_hash::FxHasher::default();
+            r.hash(&mut h);
+            h.finish()
+        })
+        .fold(0u64, u64::wrapping_add)
 }
 
-fn same_multiset(a: &[&[u8]], b: &[&[u8]]) -> bool {
-    if a.len() != b.len() {
+/// The same NUL-terminated records in another order: one `ordering`
+/// finding. Checked without allocating (an order-independent hash) before
+/// the records are collected, and only up to `align_records`.
+fn reordered(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() || a == b {
         return false;
     }
-    let mut x = a.to_vec();
-    let mut y = b.to_vec();
+    let n = record_count(a);
+    if n < 2 || n.saturating_mul(2) > cx.limits.align_records {
+        return false;
+    }
+    if record_count(b) != n || multiset_hash(a) != multiset_hash(b) {
+        return false;
+    }
+    let (ra, rb) = (records(a), records(b));
+    let (mut x, mut y) = (ra.clone(), rb.clone());
     x.sort_unstable();
     y.sort_unstable();
-    x == y
-}
-
-/// Byte offsets of each record's start, plus the end.
-fn offsets(records: &[&[u8]]) -> Vec<usize> {
-    let mut out = Vec::with_capacity(records.len() + 1);
-    let mut at = 0;
-    out.push(0);
-    for r in records {
-        at += r.len();
-        out.push(at);
+    if x != y {
+        return false;
     }
-    out
+    emit_ordering(cx, a, b, &ra, &rb);
+    true
 }
 
 fn emit_ordering(cx: &mut Cx<'_>, a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]]) {
@@ -156,8 +325,9 @@ fn emit_ordering(cx: &mut Cx<'_>, a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]]
     let (Some((fa, fb)), Some((la, lb))) = (changed.first(), changed.last()) else {
         return;
     };
-    let (first_a, last_a) = (oa[fa.start], oa[la.end]);
-    let (first_b, last_b) = (ob[fb.start], ob[lb.end]);
+    let at = |o: &[usize], i: usize| o.get(i).copied().unwrap_or(0);
+    let (first_a, last_a) = (at(&oa, fa.start), at(&oa, la.end));
+    let (first_b, last_b) = (at(&ob, fb.start), at(&ob, lb.end));
     let limit = cx.limits.evidence_bytes;
     cx.emit(
         Location::Bytes {
@@ -171,88 +341,6 @@ fn emit_ordering(cx: &mut Cx<'_>, a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]]
         Evidence::of(excerpt(b, first_b..last_b, limit)),
         b"",
     );
-}
-
-/// Position-by-position comparison of `a[r]` with the equally long
-/// `b[b_base..]`; offsets in the regions are absolute.
-fn positional(a: &[u8], b: &[u8], b_base: usize, r: Range<usize>) -> Vec<Region> {
-    let mut out: Vec<Region> = Vec::new();
-    let a_base = r.start;
-    let xa = &a[r.clone()];
-    let xb = &b[b_base..b_base + r.len()];
-    let mut i = 0;
-    const CHUNK: usize = 64;
-    while i < xa.len() {
-        let end = (i + CHUNK).min(xa.len());
-        if xa[i..end] == xb[i..end] {
-            i = end;
-            continue;
-        }
-        for k in i..end {
-            if xa[k] == xb[k] {
-                continue;
-            }
-            let (at_a, at_b) = (a_base + k, b_base + k);
-            match out.last_mut() {
-                Some(last) if at_a - last.a.end <= MERGE_GAP => {
-                    last.a.end = at_a + 1;
-                    last.b.end = at_b + 1;
-                }
-                _ => out.push(Region {
-                    a: at_a..at_a + 1,
-                    b: at_b..at_b + 1,
-                }),
-            }
-        }
-        i = end;
-    }
-    out
-}
-
-/// Align NUL-terminated records, then narrow each changed run to the bytes
-/// that differ.
-fn aligned(a: &[u8], b: &[u8], ra: &[&[u8]], rb: &[&[u8]], max_records: usize) -> Vec<Region> {
-    if ra.len() + rb.len() > max_records {
-        return narrow(a, b, 0..a.len(), 0..b.len());
-    }
-    let (oa, ob) = (offsets(ra), offsets(rb));
-    changed_runs(ra, rb)
-        .into_iter()
-        .flat_map(|(x, y)| {
-            // As many records on each side: compare them pair by pair.
-            let pieces: Vec<(Range<usize>, Range<usize>)> = if x.len() == y.len() {
-                x.zip(y)
-                    .map(|(i, j)| (oa[i]..oa[i + 1], ob[j]..ob[j + 1]))
-                    .collect()
-            } else {
-                vec![(oa[x.start]..oa[x.end], ob[y.start]..ob[y.end])]
-            };
-            pieces.into_iter().flat_map(|(p, q)| narrow(a, b, p, q))
-        })
-        .collect()
-}
-
-/// Trim the common prefix and suffix of `a[x]` and `b[y]`; what is left is
-/// compared position by position when equally long, or is one region.
-fn narrow(a: &[u8], b: &[u8], x: Range<usize>, y: Range<usize>) -> Vec<Region> {
-    let (sa, sb) = (&a[x.clone()], &b[y.clone()]);
-    let prefix = sa.iter().zip(sb).take_while(|(p, q)| p == q).count();
-    let (ta, tb) = (&sa[prefix..], &sb[prefix..]);
-    let suffix = ta
-        .iter()
-        .rev()
-        .zip(tb.iter().rev())
-        .take_while(|(p, q)| p == q)
-        .count();
-    let ra = x.start + prefix..x.end - suffix;
-    let rb = y.start + prefix..y.end - suffix;
-    if ra.is_empty() && rb.is_empty() {
-        return Vec::new();
-    }
-    if ra.len() == rb.len() {
-        return positional(a, b, rb.start, ra);
-    }
-    vec![Region { a: ra, b: rb }]
 }
 
 fn span(r: Range<usize>) -> ByteSpan {
@@ -271,16 +359,18 @@ pub(crate) fn printable(c: u8) -> bool {
 /// The printable run around `r` (which must itself be printable), reaching at
 /// most `STRING_REACH` bytes beyond it on each side.
 fn string_around(data: &[u8], r: &Range<usize>) -> Option<Range<usize>> {
-    if !data[r.clone()].iter().all(|&c| printable(c)) {
+    if !data.get(r.clone())?.iter().all(|&c| printable(c)) {
         return None;
     }
     let lo = r.start.saturating_sub(STRING_REACH);
-    let start = data[lo..r.start]
+    let start = data
+        .get(lo..r.start)?
         .iter()
         .rposition(|&c| !printable(c))
         .map_or(lo, |p| lo + p + 1);
     let hi = (r.end + STRING_REACH).min(data.len());
-    let end = data[r.end..hi]
+    let end = data
+        .get(r.end..hi)?
         .iter()
         .position(|&c| !printable(c))
         .map_or(hi, |p| r.end + p);
@@ -295,9 +385,9 @@ pub(crate) fn excerpt(data: &[u8], r: Range<usize>, limit: usize) -> Excerpt {
     let to = (shown.end + 16).min(data.len());
     Excerpt::Bytes {
         at: from as u64,
-        bytes: Text::new(&data[from..to]),
+        bytes: Text::new(data.get(from..to).unwrap_or_default()),
         mark: ByteSpan {
-            at: (shown.start - from) as u64,
+            at: shown.start.saturating_sub(from) as u64,
             len: shown.len() as u64,
         },
     }
@@ -305,8 +395,12 @@ pub(crate) fn excerpt(data: &[u8], r: Range<usize>, limit: usize) -> Excerpt {
 
 /// The bytes just around a region on side A: its identity across runs.
 fn anchor(data: &[u8], r: &Range<usize>) -> Vec<u8> {
-    let before = &data[r.start.saturating_sub(16)..r.start];
-    let after = &data[r.end..(r.end + 16).min(data.len())];
+    let before = data
+        .get(r.start.saturating_sub(16)..r.start)
+        .unwrap_or_default();
+    let after = data
+        .get(r.end..(r.end + 16).min(data.len()))
+        .unwrap_or_default();
     let mut out = before.to_vec();
     out.push(0);
     out.extend_from_slice(after);
@@ -321,13 +415,14 @@ fn explain_region(
     last_string: &mut Option<Range<usize>>,
 ) -> Verdict {
     let limit = cx.limits.evidence_bytes;
+    let at = |d: &'_ [u8], r: &Range<usize>| d.get(r.clone()).unwrap_or_default().to_vec();
     // A string that holds the difference: read it as text.
     if let (Some(sa), Some(sb)) = (string_around(a, &r.a), string_around(b, &r.b)) {
         if last_string.as_ref() == Some(&sa) {
             return Verdict::Covered;
         }
         *last_string = Some(sa.clone());
-        let e = cx.classifier.explain_text(&a[sa.clone()], &b[sb.clone()]);
+        let e = cx.classifier.explain_text(&at(a, &sa), &at(b, &sb));
         for x in &e.found {
             let ta = sa.start + x.a.start..sa.start + x.a.end;
             let tb = sb.start + x.b.start..sb.start + x.b.end;
@@ -338,10 +433,10 @@ fn explain_region(
                 },
                 x.cause.clone(),
                 Evidence::of(string_excerpt(a, &sa, ta.clone()))
-                    .with_token(&a[ta.clone()], x.a_time.map(Decoded::Time)),
+                    .with_token(&at(a, &ta), x.a_time.map(Decoded::Time)),
                 Evidence::of(string_excerpt(b, &sb, tb.clone()))
-                    .with_token(&b[tb], x.b_time.map(Decoded::Time)),
-                &a[sa.clone()],
+                    .with_token(&at(b, &tb), x.b_time.map(Decoded::Time)),
+                &at(a, &sa),
             );
         }
         if !e.residual {
@@ -350,26 +445,28 @@ fn explain_region(
         // A changed string is no integer field.
         return Verdict::Unknown;
     }
-    // An integer or DOS timestamp at the same offset on both sides.
-    if r.a.len() == r.b.len()
-        && r.a.start == r.b.start
-        && let Some(t) = cx.classifier.binary_time(a, b, r.a.start, r.a.len())
+    // Clock readings at the same offset on both sides, covering every
+    // differing byte of the region.
+    if r.a == r.b
+        && let Some(times) = clock::cover(a, b, r.a.clone(), &cx.times)
     {
-        let w = t.at..t.at + t.width;
-        cx.emit(
-            Location::Bytes {
-                a: span(w.clone()),
-                b: span(w.clone()),
-            },
-            Cause::Timestamp {
-                encoding: t.encoding,
-            },
-            Evidence::of(excerpt(a, w.clone(), limit))
-                .with_token(&a[w.clone()], Some(Decoded::Time(t.a))),
-            Evidence::of(excerpt(b, w.clone(), limit))
-                .with_token(&b[w.clone()], Some(Decoded::Time(t.b))),
-            &anchor(a, &w),
-        );
+        for t in times {
+            let w = t.at..t.at + t.width;
+            cx.emit(
+                Location::Bytes {
+                    a: span(w.clone()),
+                    b: span(w.clone()),
+                },
+                Cause::Timestamp {
+                    encoding: t.encoding,
+                },
+                Evidence::of(excerpt(a, w.clone(), limit))
+                    .with_token(&at(a, &w), Some(Decoded::Time(t.a))),
+                Evidence::of(excerpt(b, w.clone(), limit))
+                    .with_token(&at(b, &w), Some(Decoded::Time(t.b))),
+                &anchor(a, &w),
+            );
+        }
         return Verdict::Explained;
     }
     Verdict::Unknown
@@ -389,50 +486,23 @@ pub(crate) fn string_excerpt(data: &[u8], s: &Range<usize>, t: Range<usize>) -> 
     let to = (from + STRING_EXCERPT).min(s.end).max(t.end.min(s.end));
     Excerpt::Bytes {
         at: from as u64,
-        bytes: Text::new(&data[from..to]),
+        bytes: Text::new(data.get(from..to).unwrap_or_default()),
         mark: ByteSpan {
-            at: (t.start - from) as u64,
-            len: (t.end.min(to) - t.start) as u64,
+            at: t.start.saturating_sub(from) as u64,
+            len: t.end.min(to).saturating_sub(t.start) as u64,
         },
     }
 }
 
 #[cfg(test)]
+#[expect(clippy::indexing_slicing, reason = "tests patch buffers they built")]
 mod tests {
     use super::*;
-
-    #[test]
-    fn positional_merges_close_differences() {
-        let a = b"abcdefghijklmnop";
-        let b = b"aXcdXfghijklmnoZ";
-        let r = positional(a, b, 0, 0..a.len());
-        assert_eq!(
-            r,
-            vec![
-                Region { a: 1..5, b: 1..5 },
-                Region {
-                    a: 15..16,
-                    b: 15..16
-                }
-            ]
-        );
-    }
-
-    #[test]
-    fn alignment_survives_a_longer_string() {
-        let a = b"\x01\x02head\0/tmp/a/src/x.c\0tail\0\x03\x04";
-        let b = b"\x01\x02head\0/tmp/bbbb/src/x.c\0tail\0\x03\x04";
-        let (ra, rb) = (records(a), records(b));
-        let r = aligned(a, b, &ra, &rb, 1000);
-        assert_eq!(r.len(), 1);
-        assert_eq!(&a[r[0].a.clone()], b"a");
-        assert_eq!(&b[r[0].b.clone()], b"bbbb");
-    }
+    use crate::formats::Limits;
+    use crate::formats::testing::compare_with;
 
     #[test]
     fn reordered_records_are_ordering() {
-        use crate::formats::Limits;
-        use crate::formats::testing::compare_with;
         let a = b"add.o\0greet.o\0mul.o\0";
         let b = b"mul.o\0add.o\0greet.o\0";
         let (findings, _) = compare_with(&BinaryComparator, "list.bin", &Limits::default(), a, b);
@@ -445,5 +515,40 @@ mod tests {
         let data = b"\0\0/tmp/a/b.c\0\xff";
         assert_eq!(string_around(data, &(7..8)), Some(2..12));
         assert_eq!(string_around(data, &(13..14)), None);
+    }
+
+    /// A uImage header: the time decoded at its field, the header CRC
+    /// that covers it a consequence (issue 12, class 3).
+    #[test]
+    fn r12_a_checksum_over_a_time_is_a_consequence() {
+        let header = |t: u32, crc: u32| {
+            let mut h = vec![0u8; 64 + 8];
+            h[..4].copy_from_slice(&[0x27, 0x05, 0x19, 0x56]);
+            h[4..8].copy_from_slice(&crc.to_be_bytes());
+            h[8..12].copy_from_slice(&t.to_be_bytes());
+            h[12..16].copy_from_slice(&8u32.to_be_bytes());
+            h
+        };
+        let a = header(1_500_000_000, 0x1234_5678);
+        let b = header(1_500_086_461, 0x9abc_def0);
+        let (f, _) = compare_with(&BinaryComparator, "uImage", &Limits::default(), &a, &b);
+        let causes: Vec<&str> = f.iter().map(|f| f.cause.name()).collect();
+        assert_eq!(causes, ["timestamp", "consequence"], "{f:#?}");
+        assert_eq!(f[0].a.decoded, Some(Decoded::Time(1_500_000_000)));
+    }
+
+    /// 16 MiB of zeros against the same with one byte changed: one finding,
+    /// without a record per NUL (issue 11, item 3).
+    #[test]
+    fn r11_zeros_cost_no_records() {
+        let a = vec![0u8; 16 << 20];
+        let mut b = a.clone();
+        b[10 << 20] = 7;
+        let (f, _) = compare_with(&BinaryComparator, "zeros", &Limits::default(), &a, &b);
+        assert_eq!(f.len(), 1);
+        let mut c = b.clone();
+        c.push(0);
+        let (f, _) = compare_with(&BinaryComparator, "zeros", &Limits::default(), &a, &c);
+        assert!(!f.is_empty());
     }
 }

@@ -167,6 +167,9 @@ impl<'d> Bytes<'d> {
     pub fn u16_le(&mut self) -> Result<u16> {
         Ok(u16::from_le_bytes(self.array()?))
     }
+    pub fn u16_be(&mut self) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
     pub fn u32_le(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }

@@ -8,7 +8,8 @@
 use super::archive::{epoch_evidence, text_field, unknown};
 
 use super::bytes::{Bytes, Result};
-use super::inflate::{Codec, Unpacked, unpack};
+use super::compressed::{decompressed, inner_name as inner_name_of};
+use super::inflate::Codec;
 use super::{Comparator, Cx, Format, or_bytes};
 use crate::finding::{Cause, Evidence, Location, TimestampEncoding};
 
@@ -110,17 +111,9 @@ fn at(field: &str, off: u64) -> Location {
 /// The name the decompressed stream is compared under: the stored FNAME,
 /// else the artifact's own name without `.gz` (`.tgz` gives `.tar`).
 fn inner_name(cx: &Cx<'_>, h: &Header<'_>) -> Vec<u8> {
-    if let Some(n) = h.name.filter(|n| !n.is_empty()) {
-        return n.to_vec();
-    }
-    let full = cx.artifact.to_string();
-    let last = full.rsplit(['!', '/']).next().unwrap_or_default();
-    if let Some(stem) = last.strip_suffix(".tgz") {
-        return format!("{stem}.tar").into_bytes();
-    }
-    match last.strip_suffix(".gz") {
-        Some(stem) if !stem.is_empty() => stem.as_bytes().to_vec(),
-        _ => b"(decompressed)".to_vec(),
+    match h.name.filter(|n| !n.is_empty()) {
+        Some(n) => n.to_vec(),
+        None => inner_name_of(cx),
     }
 }
 
@@ -134,7 +127,16 @@ fn optional(cx: &mut Cx<'_>, field: &str, off: u64, a: Option<&[u8]>, b: Option<
                     |v| Evidence::value(v.to_vec()),
                 )
             };
-            cx.emit(at(field, off), unknown(), ev(a), ev(b), b"");
+            // A name stored by `gzip` and left out by `gzip -n`: the
+            // compressor's options (issue 12, class 11).
+            let cause = if field == "FNAME" {
+                Cause::Compressor {
+                    format: Format::Gzip,
+                }
+            } else {
+                unknown()
+            };
+            cx.emit(at(field, off), cause, ev(a), ev(b), b"");
         }
         _ => {}
     }
@@ -181,6 +183,19 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
             b"",
         );
     }
+    if ha.xfl != hb.xfl {
+        // The compression level the compressor recorded: reported whether
+        // or not the content differs too.
+        cx.emit(
+            at("XFL", 8),
+            Cause::Compressor {
+                format: Format::Gzip,
+            },
+            Evidence::value(xfl_name(ha.xfl)),
+            Evidence::value(xfl_name(hb.xfl)),
+            b"",
+        );
+    }
     let varying = FEXTRA | FNAME | FCOMMENT;
     if ha.flags & !varying != hb.flags & !varying {
         cx.emit(
@@ -201,27 +216,19 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         a.get(ha.len..).unwrap_or_default(),
         b.get(hb.len..).unwrap_or_default(),
     );
-    if sa == sb && ha.xfl == hb.xfl {
+    if sa == sb {
         return;
     }
     let name = inner_name(cx, &ha);
-    let ua = match unpack(cx, &name, Codec::Gzip, a) {
-        Unpacked::Data(d) => d,
-        Unpacked::Limit => return,
-        Unpacked::Corrupt(why) => {
-            cx.unparsed(Format::Gzip, format!("A does not decompress: {why}"), a, b);
-            return;
-        }
-    };
-    let ub = match unpack(cx, &name, Codec::Gzip, b) {
-        Unpacked::Data(d) => d,
-        Unpacked::Limit => return,
-        Unpacked::Corrupt(why) => {
-            cx.unparsed(Format::Gzip, format!("B does not decompress: {why}"), a, b);
-            return;
-        }
+    let gz = |d| (Format::Gzip, Codec::Gzip, d);
+    let Some((ua, ub)) = decompressed(cx, &name, gz(a), gz(b)) else {
+        return;
     };
     if ua == ub {
+        if ha.xfl != hb.xfl {
+            // Said above, by the XFL field.
+            return;
+        }
         let ev = |h: &Header<'_>, s: &[u8]| {
             Evidence::value(format!("{}, {} bytes compressed", xfl_name(h.xfl), s.len()))
         };

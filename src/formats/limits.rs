@@ -2,10 +2,12 @@
 //! archive nesting, members and decompressed bytes. Exceeding a bound
 //! yields a `limit` finding or a byte fallback, never a failure.
 
-/// Bounds on the work and output spent on one artifact.
+/// Bounds on the work and output spent on one artifact. `max_findings`
+/// applies to each member's evidence: every differing member is named.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Findings kept per artifact; the rest are counted as omitted.
+    /// Findings kept per member (and per archive entry's header fields);
+    /// the rest are counted as omitted.
     pub max_findings: usize,
     /// Differing bytes shown per side in binary evidence.
     pub evidence_bytes: usize,
@@ -23,6 +25,13 @@ pub struct Limits {
     pub max_unpacked_bytes: u64,
     /// Bytes one member may decompress to.
     pub max_member_bytes: u64,
+    /// Bytes of one decompressed member held in memory for its format's
+    /// comparator, per side; a larger member is compared as a stream,
+    /// byte for byte, with a `limit` finding saying so.
+    pub max_resident_bytes: u64,
+    /// Files larger than this whose format needs them whole (archives,
+    /// ELF) are compared by digest only.
+    pub max_file_bytes: u64,
 }
 
 impl Default for Limits {
@@ -36,6 +45,8 @@ impl Default for Limits {
             max_members: 100_000,
             max_unpacked_bytes: 4 << 30,
             max_member_bytes: 1 << 30,
+            max_resident_bytes: 256 << 20,
+            max_file_bytes: 1 << 30,
         }
     }
 }

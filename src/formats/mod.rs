@@ -9,19 +9,28 @@ mod archive;
 mod binary;
 // The structural comparators (ELF, ar, zip, pyc, gzip, tar) read through it.
 pub(crate) mod bytes;
+mod compressed;
+mod cpio;
 mod cx;
 mod elf;
 mod gzip;
 mod inflate;
+mod json;
+mod layout;
 mod limits;
+mod manifest;
+mod png;
 mod pyc;
+mod regions;
+mod rename;
 mod tar;
 #[cfg(test)]
 mod testing;
 mod text;
 mod zip;
 
-pub(crate) use cx::Cx;
+pub(crate) use cx::{Cx, Pending};
+pub(crate) use inflate::compare_streams;
 pub use limits::Limits;
 
 pub(crate) use crate::finding::Format;
@@ -58,17 +67,41 @@ fn sniff_magic(data: &[u8]) -> Option<Format> {
         Some(Format::Elf)
     } else if starts(b"!<arch>\n") || starts(b"!<thin>\n") {
         Some(Format::Ar)
-    } else if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") {
+    } else if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") || starts(b"PK\x01\x02") {
+        // `PK\1\2`: a zip whose central directory comes first.
         Some(Format::Zip)
     } else if starts(b"\x1f\x8b") {
         Some(Format::Gzip)
+    } else if starts(b"\xfd7zXZ\0") {
+        Some(Format::Xz)
+    } else if starts(b"\x28\xb5\x2f\xfd") {
+        Some(Format::Zstd)
+    } else if is_bzip2(data) {
+        Some(Format::Bzip2)
+    } else if starts(b"\x89PNG\r\n\x1a\n") {
+        Some(Format::Png)
     } else if data.get(257..262) == Some(b"ustar") {
         Some(Format::Tar)
+    } else if cpio::is_cpio(data) {
+        Some(Format::Cpio)
     } else if is_pyc_magic(data) {
         Some(Format::Pyc)
+    } else if zip::has_prefix(data) {
+        // A zip behind a prefix: a shebang line (zipapp), a `JM\1\0` jmod
+        // header, a self-extractor stub.
+        Some(Format::Zip)
     } else {
         None
     }
+}
+
+/// bzip2: `BZh`, the block size digit, then a block's or the end's magic.
+fn is_bzip2(data: &[u8]) -> bool {
+    matches!(data.get(..4), Some([b'B', b'Z', b'h', b'1'..=b'9']))
+        && matches!(
+            data.get(4..10),
+            Some([0x31, 0x41, 0x59, 0x26, 0x53, 0x59] | [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
+        )
 }
 
 /// A `.pyc` (PEP 552, CPython 3.7 and later) starts with a 16-bit
@@ -93,6 +126,11 @@ pub(crate) fn sniff_pair(a: &[u8], b: &[u8]) -> Format {
     }
 }
 
+/// Is this a compressed stream format (gzip, xz, zstd, bzip2)?
+pub(crate) fn is_compressed(format: Format) -> bool {
+    inflate::Codec::of(format).is_some()
+}
+
 /// Compares two versions of one artifact.
 pub(crate) trait Comparator: Sync {
     fn compare(&self, cx: &mut Cx<'_>, a: &[u8], b: &[u8]);
@@ -107,15 +145,29 @@ pub(crate) fn comparator(format: Format) -> &'static dyn Comparator {
         Format::Pyc => &pyc::PycComparator,
         Format::Gzip => &gzip::GzipComparator,
         Format::Tar => &tar::TarComparator,
+        Format::Cpio => &cpio::CpioComparator,
+        Format::Png => &png::PngComparator,
+        Format::Xz => &compressed::StreamComparator(Format::Xz),
+        Format::Zstd => &compressed::StreamComparator(Format::Zstd),
+        Format::Bzip2 => &compressed::StreamComparator(Format::Bzip2),
         Format::Binary => &binary::BinaryComparator,
     }
 }
 
 /// Sniff two differing contents and compare them with the comparator their
 /// format calls for. The entry point for top-level files and archive
-/// members alike.
+/// members alike. Two streams compressed with different codecs (a
+/// `control.tar.gz` against a `control.tar.xz`) are decompressed each with
+/// its own and compared by content.
 pub(crate) fn compare_bytes(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) -> Format {
     let format = sniff_pair(a, b);
+    if format == Format::Binary {
+        let (fa, fb) = (sniff(a), sniff(b));
+        if fa != fb && is_compressed(fa) && is_compressed(fb) {
+            or_bytes(cx, a, b, |cx| compressed::compare(cx, (fa, a), (fb, b)));
+            return fa;
+        }
+    }
     comparator(format).compare(cx, a, b);
     format
 }

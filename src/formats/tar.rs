@@ -12,12 +12,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::archive::{
-    epoch_evidence, field_loc, only_in, order, suspicious, text_field, unknown, unsafe_name,
+    epoch_evidence, field_loc, one_sided, order, parse_both, suspicious, text_field, unknown,
+    unsafe_name,
 };
 use super::bytes::{Bytes, ParseError, Result};
 use super::{Comparator, Cx, Format, or_bytes};
 use crate::classify::format_epoch;
-use crate::finding::{Cause, Decoded, Evidence, LimitKind, MetadataField, Side, TimestampEncoding};
+use crate::finding::{Cause, Decoded, Evidence, LimitKind, MetadataField, TimestampEncoding};
 
 pub(crate) struct TarComparator;
 
@@ -303,20 +304,12 @@ impl Comparator for TarComparator {
 }
 
 fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-    let max = cx.limits.max_members;
-    let (ta, tb) = match (parse(a, max), parse(b, max)) {
-        (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => {
-            cx.unparsed(Format::Tar, e.to_string(), a, b);
-            return;
-        }
+    let Some((ta, tb)) = parse_both(cx, Format::Tar, a, b, parse) else {
+        return;
     };
     suspicious(cx, Format::Tar, "member", &ta.suspicious, &tb.suspicious);
     if ta.capped || tb.capped {
-        cx.limit(
-            LimitKind::Members,
-            format!("more than {max} members (max_members); the rest were not compared"),
-        );
+        cx.limit(LimitKind::Members, cx.limits.max_members);
     }
     pax_fields(cx, &["global pax header"], 0, &ta.global, &tb.global);
     let na: Vec<&[u8]> = ta.members.iter().map(|m| m.name.as_slice()).collect();
@@ -328,32 +321,48 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
         .rev()
         .map(|m| (m.name.as_slice(), m))
         .collect();
-    let names_a: BTreeSet<&[u8]> = na.iter().copied().collect();
+    let by_name_a: BTreeMap<&[u8], &Member<'_>> = ta
+        .members
+        .iter()
+        .rev()
+        .map(|m| (m.name.as_slice(), m))
+        .collect();
     let mut done = BTreeSet::new();
+    let mut only_a = Vec::new();
     for ma in &ta.members {
-        if cx.full() {
-            cx.omit(1);
-            continue;
-        }
         if !done.insert(ma.name.as_slice()) {
             continue;
         }
         match by_name_b.get(ma.name.as_slice()) {
             Some(mb) => member(cx, ma, mb),
-            None => only_in(cx, &ma.name, Side::A),
+            None => only_a.push(ma.name.as_slice()),
         }
     }
+    let mut only_b = Vec::new();
     for mb in &tb.members {
-        if !names_a.contains(mb.name.as_slice()) && done.insert(mb.name.as_slice()) {
-            only_in(cx, &mb.name, Side::B);
+        if !by_name_a.contains_key(mb.name.as_slice()) && done.insert(mb.name.as_slice()) {
+            only_b.push(mb.name.as_slice());
         }
     }
+    one_sided(cx, "member", &only_a, &only_b, |cx, x, y| {
+        if let (Some(ma), Some(mb)) = (by_name_a.get(x), by_name_b.get(y)) {
+            member(cx, ma, mb);
+        }
+    });
 }
 
 /// An owner field: name, header offset, what it is, side A, side B.
 type Owner<'n> = (&'n str, u64, MetadataField, Vec<u8>, Vec<u8>);
 
 fn member(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
+    cx.for_entry(|cx| header_fields(cx, a, b));
+    if a.data != b.data {
+        cx.member(&a.name, a.data, b.data);
+    }
+}
+
+/// The header fields of one member, reported on the archive.
+fn header_fields(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
     let n = &a.name;
     let at = a.header_at;
     if a.mtime != b.mtime {
@@ -446,9 +455,6 @@ fn member(cx: &mut Cx<'_>, a: &Member<'_>, b: &Member<'_>) {
     }
     let path = format!("member {}", String::from_utf8_lossy(n));
     pax_fields(cx, &[&path, "pax"], at, &a.pax, &b.pax);
-    if a.data != b.data {
-        cx.member(n, a.data, b.data);
-    }
 }
 
 /// pax records: times as timestamps, owners as metadata, the rest as

@@ -5,9 +5,6 @@ use super::{Comparator, Cx, Limits};
 use crate::classify::{Canaries, Classifier};
 use crate::finding::{Artifact, Finding};
 
-/// The clock the tests' classifier runs at (2026-11-25).
-pub(crate) const NOW: i64 = 1_795_614_312;
-
 /// A committed fixture file below `fixtures/`.
 pub(crate) fn fixture(rel: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,7 +20,7 @@ pub(crate) fn with_cx(
     limits: &Limits,
     f: impl FnOnce(&mut Cx<'_>),
 ) -> (Vec<Finding>, u64) {
-    let classifier = Classifier::new(Canaries::default(), NOW);
+    let classifier = Classifier::new(Canaries::default());
     let mut cx = Cx::new(Artifact::new(artifact), &classifier, limits);
     f(&mut cx);
     cx.finish()

@@ -2,10 +2,10 @@
 //! keep the work in check on pathological inputs), order-only changes
 //! recognised as ordering, and every other hunk explained by the detectors.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
-use super::{Comparator, Cx, changed_runs};
+use super::{Comparator, Cx, changed_runs, json, manifest};
 use crate::classify::Explained;
 use crate::finding::{Cause, Decoded, Evidence, Excerpt, LineSpan, Location, Text};
 
@@ -20,24 +20,21 @@ impl Comparator for TextComparator {
         let la = split_lines(a);
         let lb = split_lines(b);
         let changes = changed_runs(&la, &lb);
-
-        // A line deleted in one place and inserted in another has moved: its
-        // balance over the whole file is zero.
-        let mut balance: HashMap<&[u8], i64> = HashMap::new();
-        for (ra, rb) in &changes {
-            for line in &la[ra.clone()] {
-                *balance.entry(line).or_default() += 1;
+        if let Some(records) = json::reordered_keys(a, b) {
+            // The same JSON value, object keys in another order.
+            let mut ordering = Ordering::default();
+            for (ra, rb) in &changes {
+                ordering.add(ra, rb, 0);
             }
-            for line in &lb[rb.clone()] {
-                *balance.entry(line).or_default() -= 1;
-            }
+            ordering.records = records;
+            ordering.emit(cx, &la, &lb);
+            return;
         }
-        let moved = |line: &[u8]| balance.get(line) == Some(&0);
-
+        let moved = moved_lines(&la, &lb, &changes);
         let mut ordering = Ordering::default();
         for (ra, rb) in changes {
-            let changed_a: Vec<usize> = ra.clone().filter(|&i| !moved(la[i])).collect();
-            let changed_b: Vec<usize> = rb.clone().filter(|&j| !moved(lb[j])).collect();
+            let changed_a: Vec<usize> = ra.clone().filter(|i| !moved.0.contains(i)).collect();
+            let changed_b: Vec<usize> = rb.clone().filter(|j| !moved.1.contains(j)).collect();
             let moved_here = (ra.len() - changed_a.len()) as u64;
             if moved_here > 0 || (changed_a.is_empty() && changed_b.is_empty()) {
                 ordering.add(&ra, &rb, moved_here);
@@ -48,6 +45,71 @@ impl Comparator for TextComparator {
             explain_hunk(cx, &la, &lb, (&ra, &rb), &changed_a, &changed_b);
         }
         ordering.emit(cx, &la, &lb);
+    }
+}
+
+/// Lines that moved (by index, in A and in B): deleted in one place and
+/// inserted in another, so their balance over the file is zero. A line
+/// counts as moved only where both its ends are in hunks that hold nothing
+/// but moved lines: one line moved out of a rewritten block is part of
+/// the rewrite, not evidence of ordering (issue 12, class 8).
+fn moved_lines(
+    la: &[&[u8]],
+    lb: &[&[u8]],
+    changes: &[(Range<usize>, Range<usize>)],
+) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    let mut rewrites: BTreeSet<usize> = BTreeSet::new();
+    loop {
+        let mut balance: HashMap<&[u8], i64> = HashMap::new();
+        for (k, (ra, rb)) in changes.iter().enumerate() {
+            if rewrites.contains(&k) {
+                continue;
+            }
+            for line in la.get(ra.clone()).unwrap_or_default() {
+                *balance.entry(line).or_default() += 1;
+            }
+            for line in lb.get(rb.clone()).unwrap_or_default() {
+                *balance.entry(line).or_default() -= 1;
+            }
+        }
+        let moved = |line: &[u8]| balance.get(line) == Some(&0);
+        let mut more = false;
+        for (k, (ra, rb)) in changes.iter().enumerate() {
+            if rewrites.contains(&k) {
+                continue;
+            }
+            let lines = la
+                .get(ra.clone())
+                .unwrap_or_default()
+                .iter()
+                .chain(lb.get(rb.clone()).unwrap_or_default());
+            let mut any_moved = false;
+            let mut all_moved = true;
+            for l in lines {
+                if moved(l) {
+                    any_moved = true;
+                } else {
+                    all_moved = false;
+                }
+            }
+            if any_moved && !all_moved {
+                rewrites.insert(k);
+                more = true;
+            }
+        }
+        if !more {
+            let mut out = (BTreeSet::new(), BTreeSet::new());
+            for (k, (ra, rb)) in changes.iter().enumerate() {
+                if rewrites.contains(&k) {
+                    continue;
+                }
+                out.0
+                    .extend(ra.clone().filter(|&i| la.get(i).is_some_and(|l| moved(l))));
+                out.1
+                    .extend(rb.clone().filter(|&j| lb.get(j).is_some_and(|l| moved(l))));
+            }
+            return out;
+        }
     }
 }
 
@@ -154,6 +216,15 @@ fn explain_hunk(
         // that follow each other become one finding.
         let mut unknown: Option<(Range<usize>, Range<usize>)> = None;
         for (&i, &j) in ia.iter().zip(ib) {
+            // A checksum manifest's line whose only change is the digest of
+            // the file it names (issue 12, class 7).
+            if let Some(target) = manifest::digest_target(la, i, lb, j) {
+                if let Some(prev) = unknown.take() {
+                    emit_unknown(cx, la, lb, prev);
+                }
+                emit_digest(cx, i, la[i], j, lb[j], &target);
+                continue;
+            }
             let e = cx.classifier.explain_text(la[i], lb[j]);
             for x in &e.found {
                 emit_token(cx, i, la[i], j, lb[j], x);
@@ -238,6 +309,31 @@ fn emit_token(cx: &mut Cx<'_>, i: usize, a: &[u8], j: usize, b: &[u8], x: &Expla
         evidence(i, a, &x.a, x.a_time),
         evidence(j, b, &x.b, x.b_time),
         a,
+    );
+}
+
+fn emit_digest(cx: &mut Cx<'_>, i: usize, a: &[u8], j: usize, b: &[u8], target: &[u8]) {
+    let one = |n: usize, line: &[u8]| {
+        Evidence::of(Excerpt::Lines {
+            first: n as u64 + 1,
+            lines: vec![Text::new(clip(line, 0..line.len()))],
+            omitted: 0,
+        })
+    };
+    cx.emit_digest(
+        Location::Lines {
+            a: LineSpan {
+                start: i as u64 + 1,
+                count: 1,
+            },
+            b: LineSpan {
+                start: j as u64 + 1,
+                count: 1,
+            },
+        },
+        one(i, a),
+        one(j, b),
+        target,
     );
 }
 

@@ -11,6 +11,8 @@ mod execlog;
 mod fixtures;
 mod gate;
 mod hardening;
+mod limits;
+mod precision;
 mod problems;
 /// The synthetic execution logs (test support) and the protobuf messages
 /// they are written with.
@@ -21,6 +23,8 @@ mod remote;
 #[path = "../../tests/support/execlog_synth.rs"]
 #[allow(dead_code, reason = "each user writes only some of the formats")]
 mod synth;
+#[path = "../../tests/support/zip_synth.rs"]
+mod zip_synth;
 
 use std::path::{Path, PathBuf};
 

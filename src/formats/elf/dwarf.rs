@@ -19,7 +19,8 @@ use object::elf;
 
 use super::model::{Elf, Section};
 use super::{State, strings, summarise};
-use crate::finding::{Cause, Evidence, Location, Side, ToolchainPart};
+use crate::finding::{Cause, Evidence, LimitKind, Location, Side, ToolchainPart};
+use crate::formats::bytes::ParseError;
 use crate::formats::{Cx, Format};
 
 type R<'a> = EndianSlice<'a, RunTimeEndian>;
@@ -61,8 +62,7 @@ pub(super) fn compare(
     pairs: &[(Option<&Section<'_>>, Option<&Section<'_>>)],
 ) {
     let mut walk = Walk::default();
-    let limit = cx.member_budget();
-    let (inflated_a, inflated_b) = (inflate_all(cx, a, limit), inflate_all(cx, b, limit));
+    let (inflated_a, inflated_b) = (inflate_all(cx, a), inflate_all(cx, b));
     let sections_a = load(a, &inflated_a);
     let sections_b = load(b, &inflated_b);
     let result = match (&sections_a, &sections_b) {
@@ -146,25 +146,23 @@ pub(super) fn compare(
 }
 
 /// The compressed debug sections of one file, inflated (by section
-/// index). One that cannot be (zstd, corrupt, over the size limit) is
-/// said so with its offset and stays out: its bytes are compared.
-fn inflate_all(cx: &mut Cx<'_>, e: &Elf<'_>, limit: u64) -> BTreeMap<usize, Vec<u8>> {
+/// index). One that cannot be (zstd, corrupt) is said so with its offset
+/// and stays out: its bytes are compared. The budget is checked again
+/// before each section and every byte inflated is charged, so many
+/// sections sharing one bomb stop at the artifact's limit (issue 11,
+/// item 4).
+fn inflate_all(cx: &mut Cx<'_>, e: &Elf<'_>) -> BTreeMap<usize, Vec<u8>> {
     let mut out = BTreeMap::new();
     for s in e
         .sections
         .iter()
         .filter(|s| s.is_debug() && s.is_compressed())
     {
-        match e.inflated(s, limit) {
-            Ok(Some(data)) => {
-                // Counted against the artifact's decompression budget; over
-                // it, a `limit` finding and the section stays compressed.
-                if cx.charge(s.name, data.len() as u64).is_ok() {
-                    out.insert(s.index, data);
-                }
-            }
-            Ok(None) => {}
-            Err(error) => cx.emit(
+        if cx.spent() {
+            break;
+        }
+        let unparsed = |cx: &mut Cx<'_>, error: ParseError| {
+            cx.emit(
                 Location::Field {
                     path: vec![s.label()],
                     at: Some(s.offset),
@@ -176,7 +174,34 @@ fn inflate_all(cx: &mut Cx<'_>, e: &Elf<'_>, limit: u64) -> BTreeMap<usize, Vec<
                 Evidence::absent(),
                 Evidence::absent(),
                 s.name,
-            ),
+            );
+        };
+        let (size, start) = match e.compressed_size(s) {
+            Ok(Some(x)) => x,
+            Ok(None) => continue,
+            Err(error) => {
+                unparsed(cx, error);
+                continue;
+            }
+        };
+        if size > cx.limits.max_member_bytes {
+            cx.limit(LimitKind::MemberBytes, cx.limits.max_member_bytes);
+            continue;
+        }
+        if size > cx.member_budget() {
+            // What is left of the artifact's budget is too little: spent.
+            let _ = cx.charge(size);
+            break;
+        }
+        let mut inflated = 0;
+        let result = e.inflate(s, size, start, &mut inflated);
+        let charged = cx.charge(inflated);
+        match (result, charged) {
+            (Ok(data), Ok(())) => {
+                out.insert(s.index, data);
+            }
+            (Err(error), Ok(())) => unparsed(cx, error),
+            (_, Err(_)) => {}
         }
     }
     out

@@ -478,17 +478,11 @@ impl Elf<'_> {
 /// Bytes that differ between two slices (same length: position by
 /// position; otherwise what lies between the common prefix and suffix).
 fn differing_bytes(a: &[u8], b: &[u8]) -> (u64, usize) {
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (prefix, suffix) = crate::classify::common_ends(a, b);
     if a.len() == b.len() {
         let n = a.iter().zip(b).filter(|(x, y)| x != y).count();
         return (n as u64, prefix);
     }
-    let suffix = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
     let n = a.len().max(b.len()).saturating_sub(prefix + suffix);
     (n as u64, prefix)
 }
@@ -790,14 +784,19 @@ mod tests {
         let r = reason(&|b| put(b, at + 24, &[0xff, 0xff]), u64::MAX);
         assert!(r.contains("corrupt zlib data"), "{r}");
         assert!(r.contains("at offset 0x"), "{r}");
-        // Through the comparator: said, then compared as bytes.
+        // Through the comparator: a limit finding naming its option, then
+        // the section compared as bytes.
         let mut b = a.clone();
         put(&mut b, at + 8, &u64::MAX.to_le_bytes());
         let findings = run(&a, &b);
         assert!(
-            findings
-                .iter()
-                .any(|f| matches!(&f.cause, Cause::Unparsed { reason, .. } if reason.contains("max_member_bytes"))),
+            findings.iter().any(|f| matches!(
+                &f.cause,
+                Cause::Limit {
+                    limit: crate::finding::LimitKind::MemberBytes,
+                    ..
+                }
+            ) && f.cause.to_string().contains("--max-member")),
             "{findings:?}"
         );
     }

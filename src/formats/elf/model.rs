@@ -309,13 +309,10 @@ fn parse_as<'d, E: FileHeader<Endian = Endianness>>(data: &'d [u8]) -> ParseResu
 }
 
 impl Elf<'_> {
-    /// The content of a compressed section (`SHF_COMPRESSED` with zlib, or
-    /// GNU `.zdebug_*`), inflated; `None` for a section stored plainly. The
-    /// size its header declares is checked against `limit` before anything
-    /// is inflated, and the inflater stops one byte past it, so a lying
-    /// header costs no more than `limit`.
-    pub fn inflated(&self, s: &Section<'_>, limit: u64) -> ParseResult<Option<Vec<u8>>> {
-        use std::io::Read as _;
+    /// The declared inflated size of a compressed section (`SHF_COMPRESSED`
+    /// with zlib, or GNU `.zdebug_*`) and where its stream starts in the
+    /// section; `None` for a section stored plainly.
+    pub fn compressed_size(&self, s: &Section<'_>) -> ParseResult<Option<(u64, usize)>> {
         if !s.is_compressed() {
             return Ok(None);
         }
@@ -363,32 +360,39 @@ impl Elf<'_> {
             }
             size
         };
-        if size > limit {
-            return Err(fail(
-                0,
+        Ok(Some((size, r.pos())))
+    }
+
+    /// Inflate a compressed section whose header declared `size` bytes,
+    /// from `start`. The inflater stops one byte past `size`, so a lying
+    /// header costs no more than it declared; `inflated` counts what was
+    /// produced, also when the result is an error.
+    pub fn inflate(
+        &self,
+        s: &Section<'_>,
+        size: u64,
+        start: usize,
+        inflated: &mut u64,
+    ) -> ParseResult<Vec<u8>> {
+        use std::io::Read as _;
+        let fail = |at: u64, what: String| ParseError::new(s.offset.saturating_add(at), what);
+        let mut out = Vec::new();
+        let read = flate2::read::ZlibDecoder::new(s.data.get(start..).unwrap_or_default())
+            .take(size.saturating_add(1))
+            .read_to_end(&mut out);
+        *inflated = out.len() as u64;
+        read.map_err(|e| {
+            fail(
+                start as u64,
                 format!(
-                    "{} declares {size} bytes inflated, more than max_member_bytes ({limit})",
+                    "{}: corrupt zlib data ({e})",
                     String::from_utf8_lossy(s.name)
                 ),
-            ));
-        }
-        let start = r.pos() as u64;
-        let mut out = Vec::new();
-        flate2::read::ZlibDecoder::new(r.rest())
-            .take(size.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                fail(
-                    start,
-                    format!(
-                        "{}: corrupt zlib data ({e})",
-                        String::from_utf8_lossy(s.name)
-                    ),
-                )
-            })?;
+            )
+        })?;
         if out.len() as u64 != size {
             return Err(fail(
-                start,
+                start as u64,
                 format!(
                     "{} inflates to {}{} bytes, its header says {size}",
                     String::from_utf8_lossy(s.name),
@@ -401,7 +405,27 @@ impl Elf<'_> {
                 ),
             ));
         }
-        Ok(Some(out))
+        Ok(out)
+    }
+
+    /// The content of a compressed section, inflated; `None` for a section
+    /// stored plainly. A declared size over `limit` is refused before
+    /// anything is inflated.
+    #[cfg(test)]
+    pub fn inflated(&self, s: &Section<'_>, limit: u64) -> ParseResult<Option<Vec<u8>>> {
+        let Some((size, start)) = self.compressed_size(s)? else {
+            return Ok(None);
+        };
+        if size > limit {
+            return Err(ParseError::new(
+                s.offset,
+                format!(
+                    "{} declares {size} bytes inflated, more than max_member_bytes ({limit})",
+                    String::from_utf8_lossy(s.name)
+                ),
+            ));
+        }
+        self.inflate(s, size, start, &mut 0).map(Some)
     }
 }
 

@@ -16,15 +16,30 @@ use crate::finding::{Cause, Decoded, Evidence, Location, ToolchainPart};
 /// A printable run: where it starts in its section, and its bytes.
 pub(super) type Run<'d> = (usize, &'d [u8]);
 
-/// The printable runs of `data` of at least `min` bytes.
+/// A printable run this long is a string wherever it is; shorter ones
+/// (down to the caller's minimum) only as whole NUL-terminated strings.
+const PLAIN_STRING: usize = 4;
+
+/// The printable runs of `data` of at least `min` bytes. A run shorter
+/// than four bytes counts only when it is a whole C string (a NUL before
+/// and after it): a lone `A` between the bytes of a jump table is no
+/// string, and pairing it with another lone byte would invent a
+/// difference (issue 12, class 6).
 pub(super) fn runs(data: &[u8], min: usize) -> Vec<Run<'_>> {
     let mut out = Vec::new();
     let mut start = None;
+    let whole = |s: usize, end: usize| {
+        (s == 0 || data.get(s - 1) == Some(&0)) && data.get(end).is_none_or(|&c| c == 0)
+    };
+    let keep = |s: usize, end: usize| {
+        let n = end - s;
+        n >= PLAIN_STRING.max(min) || (n >= min && whole(s, end))
+    };
     for (i, &c) in data.iter().enumerate() {
         match (printable(c), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
-                if i - s >= min {
+                if keep(s, i) {
                     out.push((s, data.get(s..i).unwrap_or_default()));
                 }
                 start = None;
@@ -33,7 +48,7 @@ pub(super) fn runs(data: &[u8], min: usize) -> Vec<Run<'_>> {
         }
     }
     if let Some(s) = start
-        && data.len() - s >= min
+        && keep(s, data.len())
     {
         out.push((s, data.get(s..).unwrap_or_default()));
     }
@@ -157,7 +172,9 @@ pub(super) fn compare(
     let mut budget = Budget::default();
     let mut hashes: Option<(&[u8], &[u8], usize)> = None;
     let mut hashed = 0u64;
-    for (p, q) in unmatched_pairs(&ra, &rb) {
+    let roots = cx.classifier.roots().map(|(x, y)| (x.to_vec(), y.to_vec()));
+    let pairable = |p: &[u8], q: &[u8]| explained_alike(cx, p, q);
+    for (p, q) in unmatched_pairs(&ra, &rb, roots, &pairable) {
         if cx.full() {
             cx.omit(1);
             continue;
@@ -202,11 +219,16 @@ pub(super) fn compare(
     out
 }
 
-/// The runs of each side that the other side lacks (as multisets), paired
-/// in order; the longer side's rest pairs with nothing.
+/// The runs of each side that the other side lacks (as multisets),
+/// paired: first by substitution of the build roots (known, or inferred
+/// from the paths of these strings), then in order where two strings are
+/// alike; a string with no counterpart pairs with nothing. Evidence never
+/// pairs two different strings, such as two file names (issue 12, class 6).
 fn unmatched_pairs<'r, 'd>(
     ra: &'r [Run<'d>],
     rb: &'r [Run<'d>],
+    roots: Option<(Vec<u8>, Vec<u8>)>,
+    pairable: &dyn Fn(&[u8], &[u8]) -> bool,
 ) -> Vec<(Option<&'r Run<'d>>, Option<&'r Run<'d>>)> {
     use std::collections::HashMap;
     let only = |x: &'r [Run<'d>], y: &'r [Run<'d>]| -> Vec<&'r Run<'d>> {
@@ -225,9 +247,94 @@ fn unmatched_pairs<'r, 'd>(
             .collect()
     };
     let (oa, ob) = (only(ra, rb), only(rb, ra));
-    (0..oa.len().max(ob.len()))
-        .map(|k| (oa.get(k).copied(), ob.get(k).copied()))
-        .collect()
+    let roots = roots.or_else(|| {
+        let paths = |runs: &[&'r Run<'d>]| -> Vec<&'d [u8]> {
+            runs.iter()
+                .flat_map(|r| {
+                    crate::classify::path::scan(r.1)
+                        .into_iter()
+                        .filter_map(|(s, e)| r.1.get(s..e))
+                })
+                .collect()
+        };
+        crate::classify::roots::infer(&paths(&oa), &paths(&ob))
+    });
+    let mut out = Vec::new();
+    let mut used_a = vec![false; oa.len()];
+    let mut used_b = vec![false; ob.len()];
+    if let Some((root_a, root_b)) = &roots {
+        // Keyed with hash-like runs masked: a codegen-unit name carries the
+        // crate's metadata hash next to the root (`…/src/x.rs/@/x.<hash>-cgu.0`).
+        let mut by_text: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (j, r) in ob.iter().enumerate().rev() {
+            by_text
+                .entry(super::names::mask_hex(r.1))
+                .or_default()
+                .push(j);
+        }
+        for (i, r) in oa.iter().enumerate() {
+            let Some(t) = crate::classify::roots::substitute(r.1, root_a, root_b) else {
+                continue;
+            };
+            if let Some(j) = by_text
+                .get_mut(&super::names::mask_hex(&t))
+                .and_then(Vec::pop)
+            {
+                for (used, k) in [(&mut used_a, i), (&mut used_b, j)] {
+                    if let Some(u) = used.get_mut(k) {
+                        *u = true;
+                    }
+                }
+                out.push((oa.get(i).copied(), ob.get(j).copied()));
+            }
+        }
+    }
+    let rest_a: Vec<&'r Run<'d>> = oa
+        .iter()
+        .zip(&used_a)
+        .filter(|(_, u)| !**u)
+        .map(|(r, _)| *r)
+        .collect();
+    let rest_b: Vec<&'r Run<'d>> = ob
+        .iter()
+        .zip(&used_b)
+        .filter(|(_, u)| !**u)
+        .map(|(r, _)| *r)
+        .collect();
+    for k in 0..rest_a.len().max(rest_b.len()) {
+        match (rest_a.get(k).copied(), rest_b.get(k).copied()) {
+            (Some(p), Some(q)) if alike(p.1, q.1) || pairable(p.1, q.1) => {
+                out.push((Some(p), Some(q)));
+            }
+            (p, q) => {
+                out.extend(p.map(|p| (Some(p), None)));
+                out.extend(q.map(|q| (None, Some(q))));
+            }
+        }
+    }
+    out
+}
+
+/// Two strings the detectors explain completely (a `__DATE__` against
+/// another date, one path against the same path under another root), and
+/// whose paths name the same files.
+fn explained_alike(cx: &Cx<'_>, p: &[u8], q: &[u8]) -> bool {
+    let e = cx.classifier.explain_text(p, q);
+    let names = |s: &[u8]| -> Vec<Vec<u8>> {
+        crate::classify::path::scan(s)
+            .into_iter()
+            .filter_map(|(a, b)| s.get(a..b))
+            .map(|t| super::names::mask_hex(t.rsplit(|&c| c == b'/').next().unwrap_or(t)))
+            .collect()
+    };
+    !e.residual && names(p) == names(q)
+}
+
+/// Two strings that are versions of one another: what they share at both
+/// ends is at least half of the shorter.
+fn alike(a: &[u8], b: &[u8]) -> bool {
+    let (prefix, suffix) = crate::classify::common_ends(a, b);
+    2 * (prefix + suffix) >= a.len().min(b.len())
 }
 
 /// How many strings with one cause at one place are reported one by one;
@@ -403,7 +510,7 @@ mod tests {
         .into_iter()
         .enumerate()
         .collect();
-        let pairs: Vec<(&[u8], &[u8])> = unmatched_pairs(&a, &b)
+        let pairs: Vec<(&[u8], &[u8])> = unmatched_pairs(&a, &b, None, &|_, _| false)
             .into_iter()
             .map(|(p, q)| (p.map_or(&b""[..], |r| r.1), q.map_or(&b""[..], |r| r.1)))
             .collect();
@@ -422,6 +529,38 @@ mod tests {
         let r: Vec<_> = runs(data, 4).into_iter().map(|r| r.1).collect();
         assert_eq!(r, [&b"/tmp/x.c"[..], b"Nov 25 2026"]);
         assert_eq!(runs(data, 1).len(), 3);
+        // A lone printable byte in binary data is no string.
+        assert!(runs(b"\x41\xd9\0\0\x4d\xd9\0\0", 1).is_empty());
+    }
+
+    #[test]
+    fn moved_paths_pair_by_their_roots_not_by_order() {
+        // A Rust `.rodata`: two panic-location paths in another order.
+        let a: Vec<Run<'_>> = [
+            &b"/ci/a/src/vendor/av/src/array_string.rs"[..],
+            b"/ci/a/src/vendor/av/src/arrayvec.rs",
+        ]
+        .into_iter()
+        .enumerate()
+        .collect();
+        let b: Vec<Run<'_>> = [
+            &b"/ci/runner-two/b/src/vendor/av/src/arrayvec.rs"[..],
+            b"/ci/runner-two/b/src/vendor/av/src/array_string.rs",
+        ]
+        .into_iter()
+        .enumerate()
+        .collect();
+        for (p, q) in unmatched_pairs(&a, &b, None, &|_, _| false) {
+            let (p, q) = (p.unwrap().1, q.unwrap().1);
+            assert_eq!(
+                p.rsplit(|&c| c == b'/').next(),
+                q.rsplit(|&c| c == b'/').next()
+            );
+        }
+        // Unrelated strings are not paired.
+        let x: Vec<Run<'_>> = vec![(0, &b"completely different"[..])];
+        let y: Vec<Run<'_>> = vec![(0, &b"/some/other/path.rs"[..])];
+        assert_eq!(unmatched_pairs(&x, &y, None, &|_, _| false).len(), 2);
     }
 
     #[test]

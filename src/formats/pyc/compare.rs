@@ -289,13 +289,9 @@ impl<'c, 'a, 's, 'd> Walker<'c, 'a, 's, 'd> {
         if self.steps > MAX_STEPS {
             self.stopped = true;
             self.emitted += 1;
-            self.cx.limit(
-                LimitKind::UnpackedBytes,
-                format!(
-                    "the marshalled objects expand to more than {MAX_STEPS} nodes through \
-                     back-references; the rest was not compared"
-                ),
-            );
+            // The marshalled objects expand to more nodes than this through
+            // back-references: the rest is not compared.
+            self.cx.limit(LimitKind::MarshalNodes, MAX_STEPS);
             return false;
         }
         true
@@ -529,9 +525,13 @@ impl<'c, 'a, 's, 'd> Walker<'c, 'a, 's, 'd> {
             return;
         }
         let e = self.cx.classifier.explain_text(p, q);
-        if e.residual && name == "co_filename" {
+        if e.residual
+            && name == "co_filename"
+            && crate::classify::path::change(p, q) == crate::classify::path::PathChange::Directory
+        {
             // The path the compiler was given: a build path even when it
-            // is relative (compileall of a relative directory).
+            // is relative (compileall of a relative directory). A change
+            // of the file name alone is not (issue 12, class 5).
             self.emit(
                 field_at(code, name, at),
                 Cause::BuildPath { exact: false },

@@ -8,12 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::member::{content, loc};
 use super::read::{CD_FIXED, Entry, LOCAL_FIXED, extra_fields, parse};
 use super::record::record;
+use crate::classify::clock::ntfs_filetime;
 use crate::classify::format_epoch;
 use crate::classify::timestamp::dos_datetime;
 use crate::finding::{
-    Cause, Decoded, Evidence, LimitKind, Location, MetadataField, Side, TimestampEncoding,
+    Cause, Decoded, Evidence, LimitKind, Location, MetadataField, TimestampEncoding,
 };
-use crate::formats::archive::{epoch_evidence, only_in, order, suspicious, text_field, unknown};
+use crate::formats::archive::{
+    epoch_evidence, one_sided, order, parse_both, suspicious, text_field, unknown,
+};
 use crate::formats::bytes::Bytes;
 use crate::formats::{Comparator, Cx, Format, or_bytes};
 
@@ -52,25 +55,12 @@ impl Comparator for ZipComparator {
 }
 
 fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
-    let max = cx.limits.max_members;
-    let (za, zb) = match (parse(a, max), parse(b, max)) {
-        (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) | (_, Err(e)) => {
-            cx.unparsed(Format::Zip, e.to_string(), a, b);
-            return;
-        }
+    let Some((za, zb)) = parse_both(cx, Format::Zip, a, b, parse) else {
+        return;
     };
     suspicious(cx, Format::Zip, "entry", &za.suspicious, &zb.suspicious);
-    for z in [&za, &zb] {
-        if z.skipped > 0 {
-            let detail = format!(
-                "the central directory lists {} more entries than max_members ({max}); \
-                     they were not compared",
-                z.skipped
-            );
-            cx.limit(LimitKind::Members, detail);
-            break;
-        }
+    if za.skipped > 0 || zb.skipped > 0 {
+        cx.limit(LimitKind::Members, cx.limits.max_members);
     }
     if za.comment != zb.comment {
         text_field(
@@ -90,38 +80,49 @@ fn compare(cx: &mut Cx<'_>, a: &[u8], b: &[u8]) {
     let names_a: BTreeSet<&[u8]> = za.entries.iter().map(|e| e.name).collect();
     let mut changed: BTreeSet<Vec<u8>> = BTreeSet::new();
     let mut records: Vec<(&Entry<'_>, &Entry<'_>)> = Vec::new();
+    let by_name_a: BTreeMap<&[u8], &Entry<'_>> = za.entries.iter().map(|e| (e.name, e)).collect();
     let mut done = BTreeSet::new();
+    let mut only_a = Vec::new();
     for ea in &za.entries {
-        if cx.full() {
-            cx.omit(1);
-            continue;
-        }
         if !done.insert(ea.name) {
             continue;
         }
         let Some(eb) = by_name_b.get(ea.name) else {
-            only_in(cx, ea.name, Side::A);
+            only_a.push(ea.name);
             changed.insert(ea.name.to_vec());
             continue;
         };
-        headers(cx, ea, eb);
         if is_record(ea.name) {
+            cx.for_entry(|cx| headers(cx, ea, eb));
             records.push((ea, eb));
             continue;
         }
-        if content(cx, ea, eb) {
+        if entry(cx, ea, eb) {
             changed.insert(ea.name.to_vec());
         }
     }
+    let mut only_b = Vec::new();
     for eb in &zb.entries {
         if !names_a.contains(eb.name) && done.insert(eb.name) {
-            only_in(cx, eb.name, Side::B);
+            only_b.push(eb.name);
             changed.insert(eb.name.to_vec());
         }
     }
+    one_sided(cx, "entry", &only_a, &only_b, |cx, x, y| {
+        if let (Some(ea), Some(eb)) = (by_name_a.get(x), by_name_b.get(y)) {
+            entry(cx, ea, eb);
+        }
+    });
     for (ea, eb) in records {
         record(cx, ea, eb, &changed);
     }
+}
+
+/// One entry on both sides: its header fields (on the archive, with a cap
+/// of their own) and its content; true when the content differs.
+fn entry(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
+    cx.for_entry(|cx| headers(cx, ea, eb));
+    content(cx, ea, eb)
 }
 
 fn is_record(name: &[u8]) -> bool {
@@ -289,6 +290,34 @@ fn ut_times(d: &[u8]) -> Vec<(&'static str, u32)> {
     out
 }
 
+/// The times of an NTFS extra field (0x000a): four reserved bytes, then
+/// attributes (tag, size, data); tag 1 holds Mtime, Atime and Ctime as
+/// FILETIMEs (APPNOTE 4.5.5).
+fn ntfs_times(d: &[u8]) -> Vec<(&'static str, u64)> {
+    let mut r = Bytes::new(d);
+    let mut out = Vec::new();
+    if r.skip(4).is_err() {
+        return out;
+    }
+    while r.remaining() >= 4 {
+        let (Ok(tag), Ok(size)) = (r.u16_le(), r.u16_le()) else {
+            break;
+        };
+        let Ok(mut attr) = r.take_reader(usize::from(size)) else {
+            break;
+        };
+        if tag == 1 {
+            for name in ["Mtime", "Atime", "Ctime"] {
+                match attr.u64_le() {
+                    Ok(t) => out.push((name, t)),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The uid and gid of an Info-ZIP Unix field (0x7875): version, uid size,
 /// uid, gid size, gid, little-endian.
 fn ux_ids(d: &[u8]) -> Option<(u64, u64)> {
@@ -347,6 +376,28 @@ fn extras(
                         };
                         let cause = Cause::Timestamp {
                             encoding: TimestampEncoding::EpochLe32,
+                        };
+                        out.push((field, cause, ev(p), ev(q)));
+                    }
+                }
+            }
+            (0x000a, Some(x), Some(y)) => {
+                let (ta, tb) = (ntfs_times(x), ntfs_times(y));
+                if ta.is_empty() && tb.is_empty() {
+                    out.push(("data", unknown(), hex_ev(&da), hex_ev(&db)));
+                }
+                for field in ["Mtime", "Atime", "Ctime"] {
+                    let get =
+                        |v: &[(&str, u64)]| v.iter().find(|(n, _)| *n == field).map(|(_, t)| *t);
+                    let (p, q) = (get(&ta), get(&tb));
+                    if p != q {
+                        let ev = |t: Option<u64>| {
+                            t.map_or_else(Evidence::absent, |t| {
+                                epoch_evidence(ntfs_filetime(t), &t.to_string())
+                            })
+                        };
+                        let cause = Cause::Timestamp {
+                            encoding: TimestampEncoding::NtfsFiletime,
                         };
                         out.push((field, cause, ev(p), ev(q)));
                     }

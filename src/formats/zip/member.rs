@@ -10,7 +10,8 @@ use super::read::Entry;
 use crate::finding::{Cause, Evidence, Format, Location};
 use crate::formats::Cx;
 use crate::formats::archive::{field_loc, unknown};
-use crate::formats::inflate::{Codec, Unpacked, unpack};
+use crate::formats::compressed::Both;
+use crate::formats::inflate::{self, Codec, Pair, report_streamed};
 
 pub(super) fn loc(name: &[u8], field: &str, at: u64) -> Location {
     field_loc("entry", name, field, at)
@@ -24,6 +25,7 @@ pub(super) fn method_name(m: u16) -> String {
         12 => "bzip2".into(),
         14 => "lzma".into(),
         93 => "zstd".into(),
+        95 => "xz".into(),
         other => format!("method {other}"),
     }
 }
@@ -32,12 +34,15 @@ fn codec(method: u16) -> Option<Codec> {
     match method {
         0 => Some(Codec::Stored),
         8 => Some(Codec::Deflate),
+        12 => Some(Codec::Bzip2),
+        93 => Some(Codec::Zstd),
+        95 => Some(Codec::Xz),
         _ => None,
     }
 }
 
-/// The decompressed contents of one entry, side A and side B.
-type Both<'d> = (Cow<'d, [u8]>, Cow<'d, [u8]>);
+/// General-purpose flag bit 0: the entry is encrypted (APPNOTE 4.4.4).
+const ENCRYPTED: u16 = 1;
 
 /// Decompress both sides of one entry. `None` when a limit was reached or
 /// a side could not be decompressed (its finding has been emitted).
@@ -60,32 +65,32 @@ pub(super) fn unpack_pair<'d>(cx: &mut Cx<'_>, ea: &Entry<'d>, eb: &Entry<'d>) -
         );
         return None;
     };
-    let mut out = Vec::new();
-    for (e, c) in [(ea, ca), (eb, cb)] {
-        match unpack(cx, e.name, c, e.data) {
-            Unpacked::Data(d) => out.push(d),
-            Unpacked::Limit => return None,
-            Unpacked::Corrupt(why) => {
-                cx.emit(
-                    loc(e.name, "data", e.data_at),
-                    Cause::Unparsed {
-                        format: Format::Zip,
-                        reason: format!(
-                            "{} does not decompress: {why}",
-                            String::from_utf8_lossy(e.name)
-                        ),
-                    },
-                    Evidence::absent(),
-                    Evidence::absent(),
-                    b"",
-                );
-                return None;
-            }
+    match inflate::unpack_pair(cx, ea.name, (ca, ea.data), (cb, eb.data)) {
+        Pair::Both(a, b) => Some((a, b)),
+        Pair::Streamed(s) if s.same() => Some((Cow::Borrowed(&[][..]), Cow::Borrowed(&[][..]))),
+        Pair::Streamed(s) => {
+            report_streamed(cx, ea.name, &s);
+            None
+        }
+        Pair::Limit => None,
+        Pair::Corrupt(side_a, why) => {
+            let e = if side_a { ea } else { eb };
+            cx.emit(
+                loc(e.name, "data", e.data_at),
+                Cause::Unparsed {
+                    format: Format::Zip,
+                    reason: format!(
+                        "{} does not decompress: {why}",
+                        String::from_utf8_lossy(e.name)
+                    ),
+                },
+                Evidence::absent(),
+                Evidence::absent(),
+                b"",
+            );
+            None
         }
     }
-    let b = out.pop()?;
-    let a = out.pop()?;
-    Some((a, b))
 }
 
 /// Compare the contents of one entry; true when they differ once
@@ -93,6 +98,28 @@ pub(super) fn unpack_pair<'d>(cx: &mut Cx<'_>, ea: &Entry<'d>, eb: &Entry<'d>) -
 pub(super) fn content(cx: &mut Cx<'_>, ea: &Entry<'_>, eb: &Entry<'_>) -> bool {
     if ea.method == eb.method && ea.data == eb.data {
         return false;
+    }
+    if (ea.flags | eb.flags) & ENCRYPTED != 0 {
+        // Ciphertext: a random header (salt) makes every run differ, and
+        // what it hides cannot be compared (issue 12, class 10).
+        let ev = |e: &Entry<'_>| {
+            let state = if e.flags & ENCRYPTED != 0 {
+                "encrypted"
+            } else {
+                "not encrypted"
+            };
+            Evidence::value(format!("{state}, {} bytes", e.data.len()))
+        };
+        cx.emit(
+            loc(ea.name, "data", ea.data_at),
+            Cause::Encrypted {
+                format: Format::Zip,
+            },
+            ev(ea),
+            ev(eb),
+            b"encrypted",
+        );
+        return ea.crc != eb.crc;
     }
     let Some((ua, ub)) = unpack_pair(cx, ea, eb) else {
         return ea.crc != eb.crc;

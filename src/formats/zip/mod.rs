@@ -17,3 +17,4 @@ mod read;
 mod record;
 
 pub(crate) use compare::ZipComparator;
+pub(crate) use read::has_prefix;

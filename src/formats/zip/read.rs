@@ -113,6 +113,12 @@ pub(super) fn extra_fields(extra: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
+/// Does `data` hold a zip whose start is not at offset 0 (something
+/// before it), with a readable central directory?
+pub(crate) fn has_prefix(data: &[u8]) -> bool {
+    data.len() > EOCD_LEN && find_eocd(data).is_ok() && parse(data, 1).is_ok()
+}
+
 pub(super) fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
     let file = Bytes::new(data);
     let eocd_at = find_eocd(data)?;
@@ -125,6 +131,7 @@ pub(super) fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
     let comment = r
         .take(usize::from(comment_len))
         .unwrap_or_else(|_| r.rest());
+    let mut cd_end = eocd_at as u64;
     if entries_total == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff {
         // ZIP64: the locator sits just before the end record.
         let loc_at = (eocd_at as u64)
@@ -142,8 +149,19 @@ pub(super) fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
             entries_total = z.u64_le()?;
             cd_size = z.u64_le()?;
             cd_offset = z.u64_le()?;
+            cd_end = z_at;
         }
     }
+    // A zip behind a prefix (a shebang line, a jmod header, a
+    // self-extractor) whose offsets count from the zip's own start: the
+    // central directory ends where the end record starts, `shift` bytes
+    // after where its offset says (issue 12, class 10).
+    let is_cd = |at: u64| file.read_at(at, 4).ok() == Some(&b"PK\x01\x02"[..]);
+    let shift = cd_end
+        .checked_sub(cd_offset.saturating_add(cd_size))
+        .filter(|&p| p > 0 && is_cd(cd_offset.saturating_add(p)) && !is_cd(cd_offset))
+        .unwrap_or(0);
+    cd_offset = cd_offset.saturating_add(shift);
     let cd = file.sub(cd_offset, cd_size).map_err(|_| {
         ParseError::new(
             cd_offset,
@@ -173,7 +191,7 @@ pub(super) fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
         suspicious: Vec::new(),
     };
     for i in 0..read {
-        let e = entry(&file, &mut cd).map_err(|e| {
+        let e = entry(&file, &mut cd, shift).map_err(|e| {
             ParseError::new(
                 e.at,
                 format!(
@@ -189,7 +207,8 @@ pub(super) fn parse(data: &[u8], max_members: u64) -> Result<Archive<'_>> {
     Ok(archive)
 }
 
-fn entry<'d>(file: &Bytes<'d>, cd: &mut Bytes<'d>) -> Result<Entry<'d>> {
+/// One central directory entry; `shift` is added to the offsets it holds.
+fn entry<'d>(file: &Bytes<'d>, cd: &mut Bytes<'d>, shift: u64) -> Result<Entry<'d>> {
     let cd_at = cd.offset();
     if cd.u32_le()? != CD_SIG {
         return Err(ParseError::new(cd_at, "bad central directory signature"));
@@ -231,6 +250,7 @@ fn entry<'d>(file: &Bytes<'d>, cd: &mut Bytes<'d>) -> Result<Entry<'d>> {
             local_at = vals.next().unwrap_or(local_at);
         }
     }
+    let local_at = local_at.saturating_add(shift);
     let mut l = file.sub(local_at, LOCAL_FIXED).map_err(|_| {
         ParseError::new(
             local_at,

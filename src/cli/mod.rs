@@ -113,9 +113,19 @@ pub struct AuditArgs {
 #[derive(Debug, Args)]
 pub struct ExeclogArgs {
     /// The log of the first build (side A).
-    pub a: PathBuf,
+    #[arg(required_unless_present = "explain_misses")]
+    pub a: Option<PathBuf>,
     /// The log of the second build (side B).
-    pub b: PathBuf,
+    #[arg(required_unless_present = "explain_misses")]
+    pub b: Option<PathBuf>,
+    /// Explain why each action of the build that wrote LOG executed instead
+    /// of coming from the cache (with --baseline, by comparing with an
+    /// earlier build of the same revision).
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["a", "b"])]
+    pub explain_misses: Option<PathBuf>,
+    /// With --explain-misses: the log of an earlier build to compare with.
+    #[arg(long, value_name = "LOG", requires = "explain_misses")]
+    pub baseline: Option<PathBuf>,
     /// The two builds' output trees (execution roots, or directories holding
     /// the outputs at their exec paths): differing outputs of the root
     /// actions found in both are compared structurally.
@@ -124,6 +134,10 @@ pub struct ExeclogArgs {
     /// How many of the worst roots get their taint chain shown.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub top: usize,
+    /// The most bytes a compact (zstd) log may decompress to, e.g. `16G`
+    /// (default: the larger of 4 GiB and 256 times the file's size).
+    #[arg(long, value_name = "SIZE", value_parser = crate::execlog::parse_size)]
+    pub max_decompressed: Option<u64>,
     /// Threads for reading, classifying and comparing (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,

@@ -50,7 +50,7 @@ pub struct ExeclogOptions {
 /// The total number of inputs expanded from compact logs' input sets when
 /// pairs are compared, and the most for one action: the time and memory
 /// a log whose sets are shared by many differing actions may cost.
-const EXPAND_BUDGET: u64 = 1 << 27;
+pub(crate) const EXPAND_BUDGET: u64 = 1 << 27;
 pub(crate) const EXPAND_PER_ACTION: u64 = 1 << 23;
 
 /// One log after the first pass.
@@ -172,7 +172,7 @@ pub fn read_bytes(data: &[u8]) -> Result<usize, ExeclogError> {
                 .actions
                 .iter()
                 .enumerate()
-                .map(|(i, a)| (a.key, (i as u32, Need::Full)))
+                .map(|(i, a)| (a.key(), (i as u32, Need::Full)))
                 .collect();
             buck2::details(path, data, &wanted, &strings)?;
         }
@@ -254,7 +254,7 @@ fn details(
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| need(*i as u32) != Need::Nothing)
-                .map(|(i, a)| (a.key, (i as u32, need(i as u32))))
+                .map(|(i, a)| (a.key(), (i as u32, need(i as u32))))
                 .collect();
             return buck2::details(&src.path, BufReader::new(src.reopen()?), &wanted, strings);
         }
@@ -305,6 +305,12 @@ fn run(
         && x != y
     {
         return Err(ExeclogError::Mixed { a: fa, b: fb });
+    }
+    if std::env::var_os("TWICE_DEBUG_MEM").is_some() {
+        for l in [&la, &lb] {
+            let s = &l.summary;
+            eprintln!("actions {} producers {} offsets {} dag {:?}", s.actions.len(), s.producers.len(), s.offsets.len(), l.dag.as_ref().map(|d| d.sizes()));
+        }
     }
     let baseline = a.is_some();
     let pairing = pair(&la.summary.actions, &lb.summary.actions);
@@ -370,8 +376,9 @@ fn run(
             name(&strings, x, y)
         })
         .collect();
+    let mut over_budget = over_budget;
     let misses = explain.then(|| {
-        misses::explain(
+        let (report, over) = misses::explain(
             &misses::Inputs {
                 da: &da,
                 db: &db,
@@ -383,7 +390,9 @@ fn run(
                 baseline,
             },
             &mut strings,
-        )
+        );
+        over_budget += over;
+        report
     });
     let run = Analysis {
         strings: &strings,

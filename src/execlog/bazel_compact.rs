@@ -229,13 +229,15 @@ pub(crate) struct Dag {
     nodes: Vec<Node>,
     far: rustc_hash::FxHashMap<u32, (u8, Node)>,
     children: Vec<u32>,
-    /// Per spawn (in log order): where its references start in `refs`:
-    /// input set, tool set, output count, output ids.
-    spawns: Vec<u32>,
+    /// Per spawn, in log order: input set, tool set, output count, output
+    /// ids.
     refs: Vec<u32>,
 }
 
 impl Dag {
+    pub(crate) fn sizes(&self) -> (usize, usize, usize, usize, usize) {
+        (self.kinds.len(), self.far.len(), self.children.len(), 0, self.refs.len())
+    }
     /// How far past the end an id may be to still extend the vectors.
     const GAP: usize = 1 << 16;
 
@@ -458,15 +460,16 @@ fn summarize_spawn(
     if unproduced {
         flags |= flag::UNPRODUCED;
     }
-    if input_set == 0 && outs.is_empty() {
+    let no_inputs = input_set == 0
+        || matches!(dag.get(input_set), Some((k, n)) if k & 0xf == kind::SET && dag.children(n).is_empty());
+    if no_inputs && outs.is_empty() {
         flags |= flag::NO_IO;
     }
-    s.actions.push(ActSum {
-        key: bazel_key(v, key),
-        content: mix(mix(command_hash(v), inputs), outputs ^ 0x6f75_7470),
+    s.actions.push(ActSum::new(
+        bazel_key(v, key),
+        mix(mix(command_hash(v), inputs), outputs ^ 0x6f75_7470),
         flags,
-    });
-    dag.spawns.push(dag.refs.len() as u32);
+    ));
     dag.refs.extend([input_set, tool_set, ids.len() as u32]);
     dag.refs.extend(ids);
     Ok(())
@@ -517,17 +520,17 @@ impl Dag {
     pub(crate) fn mark(&self, need: impl Fn(u32) -> Need) -> Marks {
         let mut marks = Marks::default();
         let mut stack = Vec::new();
-        for (i, &at) in self.spawns.iter().enumerate() {
-            let n = need(i as u32);
+        let mut at = 0usize;
+        let mut i = 0u32;
+        while let Some(&[input_set, tool_set, count]) = self.refs.get(at..at + 3).map(|r| <&[u32; 3]>::try_from(r).expect("three")) {
+            let outputs = self.refs.get(at + 3..at + 3 + count as usize).unwrap_or(&[]);
+            at += 3 + count as usize;
+            let n = need(i);
+            i += 1;
             if n == Need::Nothing {
                 continue;
             }
-            let r = self.refs.get(at as usize..).unwrap_or(&[]);
-            let (input_set, tool_set, count) = match r {
-                [a, b, c, ..] => (*a, *b, *c as usize),
-                _ => continue,
-            };
-            stack.extend(r.iter().skip(3).take(count));
+            stack.extend_from_slice(outputs);
             if n == Need::Full {
                 stack.extend([input_set, tool_set].into_iter().filter(|&x| x != 0));
             }

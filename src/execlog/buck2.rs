@@ -143,20 +143,32 @@ struct State {
 
 pub(crate) fn summarize(path: &Path, reader: impl Read) -> Result<LogSummary, ExeclogError> {
     let mut s = LogSummary::default();
-    let mut index: FastMap<[u64; 2], u32> = FastMap::default();
+    // By the first half of the key (12 bytes an entry, not 20); the rare
+    // actions whose first halves collide go to `collided`.
+    let mut index: FastMap<u64, u32> = FastMap::default();
+    let mut collided: FastMap<[u64; 2], u32> = FastMap::default();
     let mut states: Vec<State> = Vec::new();
     each_value(path, LogFormat::Buck2WhatRan, reader, |window, _, consumed| {
         let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<Record<'_>>();
         while let Some(record) = stream.next() {
             let r = record?;
             let k = key(&r.identity);
-            let i = *index.entry(k).or_insert_with(|| {
+            let new = |states: &mut Vec<State>| {
                 states.push(State {
                     key: k,
                     ..State::default()
                 });
                 len32(states.len() - 1)
-            });
+            };
+            let i = match index.get(&k[0]) {
+                None => {
+                    let i = new(&mut states);
+                    index.insert(k[0], i);
+                    i
+                }
+                Some(&i) if states[i as usize].key == k => i,
+                Some(_) => *collided.entry(k).or_insert_with(|| new(&mut states)),
+            };
             let st = &mut states[i as usize];
             let exec = &r.reproducer.executor;
             let hit = executor(exec).unwrap_or_else(|| {
@@ -194,11 +206,11 @@ pub(crate) fn summarize(path: &Path, reader: impl Read) -> Result<LogSummary, Ex
             if !st.has_command && st.digest == 0 {
                 flags |= flag::NO_DETAILS;
             }
-            ActSum {
-                key: st.key,
-                content: mix(mix(st.digest, st.command), st.platform),
-                flags: flags | flag::NO_IO,
-            }
+            ActSum::new(
+                st.key,
+                mix(mix(st.digest, st.command), st.platform),
+                flags | flag::NO_IO,
+            )
         })
         .collect();
     s.finish();
@@ -372,7 +384,7 @@ mod tests {
         );
         let s = summarize(Path::new("x"), log.as_bytes()).unwrap();
         assert_eq!(s.actions.len(), 1);
-        let wanted = [(s.actions[0].key, (0, Need::Full))].into_iter().collect();
+        let wanted = [(s.actions[0].key(), (0, Need::Full))].into_iter().collect();
         let strings = std::sync::Mutex::new(Interner::default());
         let d = details(Path::new("x"), log.as_bytes(), &wanted, &strings).unwrap();
         let a = &d.actions[0];

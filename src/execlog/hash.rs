@@ -53,8 +53,9 @@ impl Key2 {
         self.1 = mix(self.1 ^ 0x2f, finish(n ^ 0x3c6e_f372_fe94_f82b));
         self
     }
+    /// The key: 112 bits (the low 16 bits are left for flags).
     pub(crate) fn done(self) -> [u64; 2] {
-        [self.0, self.1]
+        [self.0, self.1 & !0xffff]
     }
 }
 

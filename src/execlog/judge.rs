@@ -10,8 +10,12 @@
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
-use super::model::{Action, ContentDigest, Detail, Input, Interner, OutState, Output, Sym};
+use super::analyze::EXPAND_PER_ACTION;
+use super::model::{
+    Action, ContentDigest, Detail, FastMap, Input, Inputs, Interner, OutState, Output, Sym,
+};
 use super::pair::{NONE, Pairing};
 use super::report::{ARGS_SHOWN, Class, Failure, Reason};
 use super::summary::{LogSummary, path_hash};
@@ -82,7 +86,7 @@ pub(crate) struct Judge<'r> {
     pub(crate) sb: &'r LogSummary,
     pub(crate) pairing: &'r Pairing,
     /// The report index of each reported pair, by pair index.
-    pub(crate) reported: &'r super::model::FastMap<u32, u32>,
+    pub(crate) reported: &'r FastMap<u32, u32>,
     pub(crate) strings: &'r mut Interner,
     /// Whether each log records unresolved symlinks among outputs.
     pub(crate) symlinks: (bool, bool),
@@ -92,7 +96,11 @@ pub(crate) struct Judge<'r> {
     pub(crate) budget: u64,
     pub(crate) over_budget: u64,
     scratch: (Vec<Input>, Vec<Input>),
+    memo: FastMap<(u32, u32, u32, u32), Rc<[InputDiff]>>,
 }
+
+/// An input that differs: its path and what each side read.
+type InputDiff = (Sym, Option<Input>, Option<Input>);
 
 /// Walk two sorted lists together; `f` gets each key with its items.
 pub(crate) fn merge<'x, T, K: Ord + Copy>(
@@ -204,7 +212,7 @@ impl<'r> Judge<'r> {
         sa: &'r LogSummary,
         sb: &'r LogSummary,
         pairing: &'r Pairing,
-        reported: &'r super::model::FastMap<u32, u32>,
+        reported: &'r FastMap<u32, u32>,
         strings: &'r mut Interner,
         budget: u64,
     ) -> Judge<'r> {
@@ -224,6 +232,7 @@ impl<'r> Judge<'r> {
             budget,
             over_budget: 0,
             scratch: (Vec::new(), Vec::new()),
+            memo: FastMap::default(),
         }
     }
 
@@ -278,7 +287,7 @@ impl<'r> Judge<'r> {
         }
         let (a, b) = (self.a, self.b);
         let mut reasons = Vec::new();
-        let buck2 = matches!(x.inputs, super::model::Inputs::Unknown);
+        let buck2 = matches!(x.inputs, Inputs::Unknown);
         let commands = x.has_command && y.has_command;
         if commands {
             reasons.extend(arguments(self.strings, a.args(x), b.args(y)));
@@ -368,19 +377,33 @@ impl<'r> Judge<'r> {
         }
     }
 
-    /// Compare inputs; false when the expansion budget ran out.
-    fn inputs(
-        &mut self,
-        me: u32,
-        x: &Action,
-        y: &Action,
-        reasons: &mut Vec<Reason>,
-        upstream: &mut Vec<Tainted>,
-    ) -> bool {
+    /// The inputs that differ between `x` and `y`; `None` when the
+    /// expansion budget ran out. Pairs of the same input sets (many spawns
+    /// share theirs) are expanded once.
+    fn input_diff(&mut self, x: &Action, y: &Action) -> Option<Rc<[InputDiff]>> {
+        let key = match (&x.inputs, &y.inputs) {
+            (
+                Inputs::Sets {
+                    input_set: a,
+                    tool_set: b,
+                },
+                Inputs::Sets {
+                    input_set: c,
+                    tool_set: d,
+                },
+            ) => Some((*a, *b, *c, *d)),
+            _ => None,
+        };
+        if let Some(hit) = key.and_then(|k| self.memo.get(&k)) {
+            return Some(Rc::clone(hit));
+        }
         let (mut ia, mut ib) = std::mem::take(&mut self.scratch);
-        let ok = self.a.expand(x, self.strings, &mut self.budget, &mut ia)
-            && self.b.expand(y, self.strings, &mut self.budget, &mut ib);
-        if ok {
+        let mut local = self.budget.min(EXPAND_PER_ACTION);
+        let before = local;
+        let ok = self.a.expand(x, self.strings, &mut local, &mut ia)
+            && self.b.expand(y, self.strings, &mut local, &mut ib);
+        self.budget -= before - local;
+        let result = ok.then(|| {
             let mut differing: Vec<(Sym, Option<&Input>, Option<&Input>)> = Vec::new();
             let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
             merge(&ia, &ib, |i| i.path, |path, p, q| match (p, q) {
@@ -392,32 +415,54 @@ impl<'r> Judge<'r> {
             self.match_runfiles(&mut only_a, &mut only_b, &mut differing);
             differing.extend(only_a.into_iter().map(|p| (p.path, Some(p), None)));
             differing.extend(only_b.into_iter().map(|q| (q.path, None, Some(q))));
-            let mut named: Vec<(String, Reason)> = Vec::new();
-            for (path, p, q) in differing {
-                let text = self.strings.get(path).to_owned();
-                match self.producer(&text) {
-                    Some(prod) if prod != Producer::Pair(me) => upstream.push(Tainted {
-                        producer: prod,
-                        path,
-                        a: p.map(|i| i.fp),
-                        b: q.map(|i| i.fp),
-                    }),
-                    _ => named.push((
-                        text.clone(),
-                        Reason::Input {
-                            path: text,
-                            tool: p.or(q).is_some_and(|i| i.tool),
-                            a: fp_text(p.map(|i| i.fp)),
-                            b: fp_text(q.map(|i| i.fp)),
-                        },
-                    )),
-                }
-            }
-            named.sort_by(|p, q| p.0.cmp(&q.0));
-            reasons.extend(named.into_iter().map(|(_, r)| r));
-        }
+            differing
+                .into_iter()
+                .map(|(path, p, q)| (path, p.copied(), q.copied()))
+                .collect::<Rc<[InputDiff]>>()
+        });
         self.scratch = (ia, ib);
-        ok
+        if let (Some(k), Some(r)) = (key, &result) {
+            self.memo.insert(k, Rc::clone(r));
+        }
+        result
+    }
+
+    /// Compare inputs; false when the expansion budget ran out.
+    fn inputs(
+        &mut self,
+        me: u32,
+        x: &Action,
+        y: &Action,
+        reasons: &mut Vec<Reason>,
+        upstream: &mut Vec<Tainted>,
+    ) -> bool {
+        let Some(differing) = self.input_diff(x, y) else {
+            return false;
+        };
+        let mut named: Vec<(String, Reason)> = Vec::new();
+        for &(path, p, q) in differing.iter() {
+            let text = self.strings.get(path).to_owned();
+            match self.producer(&text) {
+                Some(prod) if prod != Producer::Pair(me) => upstream.push(Tainted {
+                    producer: prod,
+                    path,
+                    a: p.map(|i| i.fp),
+                    b: q.map(|i| i.fp),
+                }),
+                _ => named.push((
+                    text.clone(),
+                    Reason::Input {
+                        path: text,
+                        tool: p.or(q).is_some_and(|i| i.tool),
+                        a: fp_text(p.map(|i| i.fp)),
+                        b: fp_text(q.map(|i| i.fp)),
+                    },
+                )),
+            }
+        }
+        named.sort_by(|p, q| p.0.cmp(&q.0));
+        reasons.extend(named.into_iter().map(|(_, r)| r));
+        true
     }
 
     /// Current Bazel names runfiles inputs by their place in the runfiles

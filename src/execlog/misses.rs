@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::analyze::{EXPAND_PER_ACTION, name};
+use super::analyze::{EXPAND_BUDGET, EXPAND_PER_ACTION, name};
 use super::judge::{Judgement, Producer};
 use super::model::{Action, Detail, FastMap, Inputs as ActionInputs, Interner};
 use super::pair::{NONE, Pairing};
@@ -57,7 +57,8 @@ fn failed(st: &Interner, a: &Action) -> Option<MissWhy> {
     })
 }
 
-pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> MissReport {
+/// The report, and how many actions' inputs were not expanded (budget).
+pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u64) {
     let mut r = MissReport {
         spawns: i.sb.actions.len() as u64,
         hits: i.sb.count(flag::HIT),
@@ -66,7 +67,8 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> MissReport {
     r.executed = r.spawns - r.hits;
     let mut misses: Vec<(Miss, Vec<RootId>, u32)> = Vec::new();
     let mut memo: FastMap<u32, Vec<RootId>> = FastMap::default();
-    let mut budget = u64::MAX;
+    let mut budget = EXPAND_BUDGET;
+    let mut over_budget = 0u64;
     let mut scratch = Vec::new();
     for (y, s) in i.sb.actions.iter().enumerate() {
         if s.has(flag::HIT) {
@@ -107,7 +109,19 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> MissReport {
             let why = match (early, action) {
                 (Some(w), _) => w,
                 (None, Some(a)) => {
-                    let up = executed_upstream(i, a, y, strings, &mut budget, &mut scratch);
+                    let Some(up) = executed_upstream(i, a, y, strings, &mut budget, &mut scratch) else {
+                        over_budget += 1;
+                        misses.push((
+                            Miss {
+                                action: name(strings, Some(a), None),
+                                runner,
+                                why: MissWhy::NotInCache,
+                            },
+                            Vec::new(),
+                            y,
+                        ));
+                        continue;
+                    };
                     if up.is_empty() {
                         MissWhy::NotInCache
                     } else {
@@ -232,7 +246,7 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> MissReport {
     r.misses = misses.into_iter().map(|(m, _, _)| m).collect();
     r.misses
         .sort_by(|x, y| (x.why.kind(), &x.action).cmp(&(y.why.kind(), &y.action)));
-    r
+    (r, over_budget)
 }
 
 /// The roots upstream of reported pair `rep`, through tainted pairs.
@@ -265,7 +279,8 @@ fn executed_name(i: &Inputs<'_>, y: u32, strings: &Interner) -> ActionRef {
     name(strings, i.db.action(y), None)
 }
 
-/// The executed actions of B whose outputs `a` (ordinal `y`) read.
+/// The executed actions of B whose outputs `a` (ordinal `y`) read; `None`
+/// when the expansion budget ran out.
 fn executed_upstream(
     i: &Inputs<'_>,
     a: &Action,
@@ -273,11 +288,14 @@ fn executed_upstream(
     strings: &mut Interner,
     budget: &mut u64,
     scratch: &mut Vec<super::model::Input>,
-) -> Vec<u32> {
+) -> Option<Vec<u32>> {
     let mut local = EXPAND_PER_ACTION.min(*budget);
     let before = local;
-    i.db.expand(a, strings, &mut local, scratch);
+    let ok = i.db.expand(a, strings, &mut local, scratch);
     *budget -= before - local;
+    if !ok {
+        return None;
+    }
     let mut up = Vec::new();
     for input in scratch.iter() {
         let path = strings.get(input.path);
@@ -311,5 +329,5 @@ fn executed_upstream(
     }
     up.sort_unstable();
     up.dedup();
-    up
+    Some(up)
 }

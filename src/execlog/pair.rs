@@ -24,7 +24,7 @@ fn order(acts: &[ActSum]) -> Vec<u32> {
     let mut idx: Vec<u32> = (0..acts.len() as u32).collect();
     idx.sort_unstable_by_key(|&i| {
         let a = &acts[i as usize];
-        (a.key, a.content, i)
+        (a.key(), a.content, i)
     });
     idx
 }
@@ -37,8 +37,8 @@ pub(crate) fn pair(a: &[ActSum], b: &[ActSum]) -> Pairing {
         ..Pairing::default()
     };
     let (mut i, mut j) = (0, 0);
-    let key_a = |i: usize| a[xa[i] as usize].key;
-    let key_b = |j: usize| b[xb[j] as usize].key;
+    let key_a = |i: usize| a[xa[i] as usize].key();
+    let key_b = |j: usize| b[xb[j] as usize].key();
     while i < xa.len() || j < xb.len() {
         let ord = match (i < xa.len(), j < xb.len()) {
             (true, true) => key_a(i).cmp(&key_b(j)),
@@ -56,8 +56,8 @@ pub(crate) fn pair(a: &[ActSum], b: &[ActSum]) -> Pairing {
             }
             Ordering::Equal => {
                 let k = key_a(i);
-                let gi = i + xa[i..].iter().take_while(|&&x| a[x as usize].key == k).count();
-                let gj = j + xb[j..].iter().take_while(|&&x| b[x as usize].key == k).count();
+                let gi = i + xa[i..].iter().take_while(|&&x| a[x as usize].key() == k).count();
+                let gj = j + xb[j..].iter().take_while(|&&x| b[x as usize].key() == k).count();
                 group(a, b, &xa[i..gi], &xb[j..gj], &mut p);
                 (i, j) = (gi, gj);
             }
@@ -107,11 +107,7 @@ mod tests {
     use super::*;
 
     fn act(key: u64, content: u64) -> ActSum {
-        ActSum {
-            key: [key, 0],
-            content,
-            flags: 0,
-        }
+        ActSum::new([key, 0], content, 0)
     }
 
     #[test]

@@ -26,20 +26,32 @@ pub(crate) mod flag {
     pub(crate) const NO_DETAILS: u16 = 1 << 7;
 }
 
-/// One action after the first pass.
+/// One action after the first pass: 24 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ActSum {
-    /// What pairs it with its counterpart in the other build.
-    pub(crate) key: [u64; 2],
+    /// What pairs it with its counterpart in the other build (112 bits,
+    /// `Key2`), with the flags in the low 16 bits.
+    key: [u64; 2],
     /// A digest of everything compared (command, environment, platform,
     /// timeout, inputs, outputs, status, action key).
     pub(crate) content: u64,
-    pub(crate) flags: u16,
 }
 
 impl ActSum {
+    pub(crate) fn new(key: [u64; 2], content: u64, flags: u16) -> ActSum {
+        ActSum {
+            key: [key[0], key[1] & !0xffff | u64::from(flags)],
+            content,
+        }
+    }
+    pub(crate) fn key(&self) -> [u64; 2] {
+        [self.key[0], self.key[1] & !0xffff]
+    }
+    pub(crate) fn flags(&self) -> u16 {
+        (self.key[1] & 0xffff) as u16
+    }
     pub(crate) fn has(&self, f: u16) -> bool {
-        self.flags & f != 0
+        self.flags() & f != 0
     }
 }
 
@@ -267,11 +279,11 @@ pub(crate) fn summarize_flat(
     if n_inputs == 0 && n_outputs == 0 {
         flags |= flag::NO_IO;
     }
-    ActSum {
-        key: bazel_key(v, key_output),
-        content: mix(mix(command_hash(v), inputs), outputs ^ 0x6f75_7470),
+    ActSum::new(
+        bazel_key(v, key_output),
+        mix(mix(command_hash(v), inputs), outputs ^ 0x6f75_7470),
         flags,
-    }
+    )
 }
 
 /// The outputs of a JSON or binary spawn: a listed output with actual

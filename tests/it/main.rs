@@ -7,6 +7,7 @@ mod cli;
 mod determinism;
 mod elf;
 mod execlog;
+mod execlog_real;
 mod fixtures;
 /// The synthetic execution logs (test support) and the protobuf messages
 /// they are written with.

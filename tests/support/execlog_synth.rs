@@ -410,9 +410,19 @@ struct CompactWriter<'w> {
 }
 
 impl CompactWriter<'_> {
+    /// Write an entry. As Bazel 7.4+ does, only entries that others can
+    /// refer to get an id, and ids are consecutive.
     fn entry(&mut self, t: Type) -> io::Result<u32> {
-        self.next_id += 1;
-        let id = self.next_id;
+        let referable = !matches!(
+            t,
+            Type::Invocation(_) | Type::Spawn(_) | Type::SymlinkAction(_)
+        );
+        let id = if referable {
+            self.next_id += 1;
+            self.next_id
+        } else {
+            0
+        };
         let e = ExecLogEntry {
             id,
             r#type: Some(t),

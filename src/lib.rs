@@ -144,14 +144,16 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
         now: clock::now(),
         max_decompressed: args.max_decompressed,
     };
-    let report = with_jobs(args.jobs, || match (&args.explain_misses, &args.a, &args.b) {
-        (Some(b), _, _) => execlog::explain_misses(b, args.baseline.as_deref(), &opts),
-        (None, Some(a), Some(b)) => execlog::analyze(a, b, &opts),
-        // clap requires A and B without --explain-misses.
-        _ => Err(execlog::ExeclogError::Open {
-            path: PathBuf::new(),
-            source: std::io::Error::other("two logs are needed"),
-        }),
+    let report = with_jobs(args.jobs, || {
+        match (&args.explain_misses, &args.a, &args.b) {
+            (Some(b), _, _) => execlog::explain_misses(b, args.baseline.as_deref(), &opts),
+            (None, Some(a), Some(b)) => execlog::analyze(a, b, &opts),
+            // clap requires A and B without --explain-misses.
+            _ => Err(execlog::ExeclogError::Open {
+                path: PathBuf::new(),
+                source: std::io::Error::other("two logs are needed"),
+            }),
+        }
     })??;
     emit(AnyReport::Execlog(&report), &args.output)?;
     Ok(report.envelope.verdict.exit_code())

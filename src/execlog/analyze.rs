@@ -101,11 +101,12 @@ fn summarize(
     match format {
         LogFormat::BazelJson | LogFormat::BazelBinary => {
             let (mut actions, mut offsets, mut producers) = (Vec::new(), Vec::new(), Vec::new());
-            let mut f = |v: &super::view::SpawnView<'_>, at: u64, notes: &mut super::summary::Notes| {
-                let i = actions.len() as u32;
-                actions.push(summarize_flat(v, notes, &mut producers, i));
-                offsets.push(at);
-            };
+            let mut f =
+                |v: &super::view::SpawnView<'_>, at: u64, notes: &mut super::summary::Notes| {
+                    let i = actions.len() as u32;
+                    actions.push(summarize_flat(v, notes, &mut producers, i));
+                    offsets.push(at);
+                };
             if format == LogFormat::BazelJson {
                 bazel_json::read(path, reader, &mut s.notes, &mut f)?;
             } else {
@@ -137,7 +138,10 @@ pub fn read_bytes(data: &[u8]) -> Result<usize, ExeclogError> {
     match format {
         LogFormat::BazelJson => {
             for (i, &at) in summary.offsets.iter().enumerate() {
-                let end = summary.offsets.get(i + 1).map_or(data.len(), |&e| e as usize);
+                let end = summary
+                    .offsets
+                    .get(i + 1)
+                    .map_or(data.len(), |&e| e as usize);
                 if let Some(bytes) = data.get(at as usize..end)
                     && let Ok(rec) = bazel_json::parse_one(bytes)
                 {
@@ -155,7 +159,10 @@ pub fn read_bytes(data: &[u8]) -> Result<usize, ExeclogError> {
             }
         }
         LogFormat::BazelCompact => {
-            let marks = dag.as_ref().map(|d| d.mark(|_| Need::Full)).unwrap_or_default();
+            let marks = dag
+                .as_ref()
+                .map(|d| d.mark(|_| Need::Full))
+                .unwrap_or_default();
             let m = RefCell::new(&mut m);
             bazel_compact::details(
                 path,
@@ -179,7 +186,9 @@ pub fn read_bytes(data: &[u8]) -> Result<usize, ExeclogError> {
         LogFormat::Empty => {}
     }
     let d = m.finish();
-    let mut st = strings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut st = strings
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut budget = EXPAND_BUDGET;
     let mut scratch = Vec::new();
     for a in &d.actions {
@@ -227,7 +236,11 @@ fn details(
                     m.spawn(&rec.view, i as u32, n);
                 } else {
                     let msg = bazel_binary::record(&buf).ok_or_else(|| {
-                        bazel_binary::corrupt(&src.path, at, super::error::ExeclogErrorKind::Truncated)
+                        bazel_binary::corrupt(
+                            &src.path,
+                            at,
+                            super::error::ExeclogErrorKind::Truncated,
+                        )
                     })?;
                     let v = bazel_binary::decode(&src.path, msg, at, &mut Default::default())?;
                     m.spawn(&v, i as u32, n);
@@ -309,7 +322,13 @@ fn run(
     if std::env::var_os("TWICE_DEBUG_MEM").is_some() {
         for l in [&la, &lb] {
             let s = &l.summary;
-            eprintln!("actions {} producers {} offsets {} dag {:?}", s.actions.len(), s.producers.len(), s.offsets.len(), l.dag.as_ref().map(|d| d.sizes()));
+            eprintln!(
+                "actions {} producers {} offsets {} dag {:?}",
+                s.actions.len(),
+                s.producers.len(),
+                s.offsets.len(),
+                l.dag.as_ref().map(|d| d.sizes())
+            );
         }
     }
     let baseline = a.is_some();
@@ -323,7 +342,9 @@ fn run(
         || details(&lb, &needs_b, marks_b.as_ref(), &strings, opts),
     );
     let (da, db) = (da?, db?);
-    let mut strings = strings.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut strings = strings
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
 
     // The pairs the report is about, in name order.
     let mut rep: Vec<u32> = (0..pairing.pairs.len() as u32)
@@ -340,11 +361,26 @@ fn run(
         let (x, y) = pair_actions(p);
         let r = name(&strings, x, y);
         let args: Vec<String> = x
-            .map(|x| da.args(x).iter().map(|&s| strings.get(s).to_owned()).collect())
+            .map(|x| {
+                da.args(x)
+                    .iter()
+                    .map(|&s| strings.get(s).to_owned())
+                    .collect()
+            })
             .unwrap_or_default();
-        (r, args)
+        // Pairs alike in name and command line: by contents, not log order.
+        let (i, j) = pairing.pairs[p as usize];
+        let contents = (
+            la.summary.actions[i as usize].content,
+            lb.summary.actions[j as usize].content,
+        );
+        (r, args, contents)
     });
-    let reported: FastMap<u32, u32> = rep.iter().enumerate().map(|(r, &p)| (p, r as u32)).collect();
+    let reported: FastMap<u32, u32> = rep
+        .iter()
+        .enumerate()
+        .map(|(r, &p)| (p, r as u32))
+        .collect();
 
     let mut judge = Judge::new(
         &da,
@@ -402,8 +438,12 @@ fn run(
         rep: &rep,
         names: &names,
         verdicts: &verdicts,
+        buck2: fb == LogFormat::Buck2WhatRan || fa == LogFormat::Buck2WhatRan,
     };
-    let mut limitations = limitations(&la, &lb, functions, over_budget);
+    let inferred = verdicts
+        .iter()
+        .any(|v| v.outputs.iter().any(|o| matches!(o.a, OutSide::Seen(_))));
+    let mut limitations = limitations(&la, &lb, functions, over_budget, inferred);
     if !baseline {
         // Nothing to compare: the misses are the report.
         limitations.retain(|l| !matches!(l, Limitation::EmptyLog { side: Side::A, .. }));
@@ -425,8 +465,16 @@ fn run(
         compare_outputs(&mut actions, dir_a, dir_b, opts.now);
     }
     let only = (
-        pairing.only_a.iter().map(|&i| run.only_name(Side::A, i)).collect(),
-        pairing.only_b.iter().map(|&i| run.only_name(Side::B, i)).collect(),
+        pairing
+            .only_a
+            .iter()
+            .map(|&i| run.only_name(Side::A, i))
+            .collect(),
+        pairing
+            .only_b
+            .iter()
+            .map(|&i| run.only_name(Side::B, i))
+            .collect(),
     );
     let mut only: (Vec<ActionRef>, Vec<ActionRef>) = only;
     only.0.sort();
@@ -459,9 +507,12 @@ fn needs(
         let (sx, sy) = (&a.actions[x as usize], &b.actions[y as usize]);
         let n = if sx.content != sy.content {
             Need::Full
-        } else if sx.has(flag::UNPRODUCED) || sy.has(flag::UNPRODUCED) {
-            Need::Name
-        } else if explain && !sy.has(flag::HIT) {
+        } else if sx.has(flag::UNPRODUCED)
+            || sy.has(flag::UNPRODUCED)
+            || explain && !sy.has(flag::HIT)
+        {
+            // Names only: an output its consumers may show differed, or a
+            // cache miss to name.
             Need::Name
         } else {
             Need::Nothing
@@ -492,7 +543,9 @@ fn needs(
 /// A's, completed by B's where A's log does not say.
 pub(crate) fn name(st: &Interner, x: Option<&Action>, y: Option<&Action>) -> ActionRef {
     let label = x.and_then(|x| x.label).or_else(|| y.and_then(|y| y.label));
-    let primary = x.and_then(|x| x.primary).or_else(|| y.and_then(|y| y.primary));
+    let primary = x
+        .and_then(|x| x.primary)
+        .or_else(|| y.and_then(|y| y.primary));
     let mnemonic = x.or(y).map_or("", |a| st.get(a.mnemonic));
     ActionRef {
         label: label.map(|l| st.get(l).to_owned()),
@@ -522,7 +575,12 @@ fn limitations(
     lb: &Loaded,
     functions: Option<(String, String)>,
     over_budget: u64,
+    inferred: bool,
 ) -> Vec<Limitation> {
+    // A log that cannot list unresolved symlinks matters when an output was
+    // inferred from its consumers or the other log lists symlinks.
+    let links = |l: &Loaded| l.summary.notes.symlinks_recorded;
+    let mixed = la.src.is_some() && links(la) != links(lb);
     let mut out = Vec::new();
     for (side, l) in [(Side::A, la), (Side::B, lb)] {
         let Some(src) = &l.src else { continue };
@@ -549,7 +607,7 @@ fn limitations(
         match src.format {
             LogFormat::Buck2WhatRan => {
                 out.push(Limitation::NoInputsOrOutputs { side });
-                let without = s.count(flag::NO_DETAILS);
+                let without = s.count(flag::NO_COMMAND);
                 if without > 0 {
                     out.push(Limitation::NoCommandLines {
                         side,
@@ -561,7 +619,10 @@ fn limitations(
                 if n > 0 && s.count(flag::NO_IO) == n {
                     out.push(Limitation::NoFilesAtAll { side, actions: n });
                 }
-                if !s.notes.symlinks_recorded && s.count(flag::UNPRODUCED) > 0 {
+                if !s.notes.symlinks_recorded
+                    && s.count(flag::UNPRODUCED) > 0
+                    && (inferred || mixed)
+                {
                     out.push(Limitation::SymlinksNotRecorded { side });
                 }
             }
@@ -598,11 +659,26 @@ struct Analysis<'r> {
     rep: &'r [u32],
     names: &'r [ActionRef],
     verdicts: &'r [Judgement],
+    /// Buck2 logs: runners by their report names.
+    buck2: bool,
 }
 
 impl Analysis<'_> {
+    fn runner(&self, r: &RunInfo) -> String {
+        let name = r.runner.as_deref().unwrap_or_default();
+        if self.buck2 {
+            buck2::runner_name(name).to_owned()
+        } else {
+            name.to_owned()
+        }
+    }
+
     fn only_name(&self, side: Side, i: u32) -> ActionRef {
-        let a = if side == Side::A { self.da.action(i) } else { self.db.action(i) };
+        let a = if side == Side::A {
+            self.da.action(i)
+        } else {
+            self.db.action(i)
+        };
         name(self.strings, a, None)
     }
 
@@ -643,7 +719,9 @@ impl Analysis<'_> {
             })
             .collect();
         // Stable: ties stay in kind and name order.
-        summary.by_reason.sort_by_key(|c| std::cmp::Reverse(c.actions));
+        summary
+            .by_reason
+            .sort_by_key(|c| std::cmp::Reverse(c.actions));
         summary
     }
 
@@ -736,7 +814,10 @@ impl Analysis<'_> {
                 for t in &v.upstream {
                     let path = self.strings.get(t.path).to_owned();
                     let (action, only) = self.producer_name(t.producer);
-                    match tainted_by.iter_mut().find(|u| u.action == action && u.only == only) {
+                    match tainted_by
+                        .iter_mut()
+                        .find(|u| u.action == action && u.only == only)
+                    {
                         Some(u) => u.paths.push(path),
                         None => tainted_by.push(Upstream {
                             action,
@@ -753,8 +834,8 @@ impl Analysis<'_> {
                 ActionDelta {
                     action: self.names[r].clone(),
                     class: v.class,
-                    runner_a: run_a.runner.clone().unwrap_or_default(),
-                    runner_b: run_b.runner.clone().unwrap_or_default(),
+                    runner_a: self.runner(&run_a),
+                    runner_b: self.runner(&run_b),
                     run_a,
                     run_b,
                     failure: v.failure.clone(),
@@ -841,7 +922,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("{s:?} is not a size (bytes, or a number with K, M, G or T)"))?;
-    let shift = match unit.trim().to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches(['B', 'I'])
+    {
         "" => 0,
         "K" => 10,
         "M" => 20,

@@ -109,9 +109,8 @@ pub(crate) fn decode<'a>(
     at: u64,
     notes: &mut Notes,
 ) -> Result<SpawnView<'a>, ExeclogError> {
-    pb::spawn_exec(msg, notes).map_err(|what: WireProblem| {
-        corrupt(path, at, ExeclogErrorKind::Protobuf { what })
-    })
+    pb::spawn_exec(msg, notes)
+        .map_err(|what: WireProblem| corrupt(path, at, ExeclogErrorKind::Protobuf { what }))
 }
 
 /// The message of the record at the start of `bytes` (the second pass).

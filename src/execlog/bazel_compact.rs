@@ -160,14 +160,29 @@ fn each_entry(
             }
             Err(Framing::Io(e)) => return Err(zstd(e, &mut decoded)),
             Err(Framing::Eof) => {
-                return Err(corrupt(path, Stream::Decompressed, start, ExeclogErrorKind::Truncated));
+                return Err(corrupt(
+                    path,
+                    Stream::Decompressed,
+                    start,
+                    ExeclogErrorKind::Truncated,
+                ));
             }
             Err(Framing::Bad) => {
-                return Err(corrupt(path, Stream::Decompressed, start, ExeclogErrorKind::BadVarint));
+                return Err(corrupt(
+                    path,
+                    Stream::Decompressed,
+                    start,
+                    ExeclogErrorKind::BadVarint,
+                ));
             }
         };
         if len == 0 {
-            return Err(corrupt(path, Stream::Decompressed, start, ExeclogErrorKind::EmptyEntry));
+            return Err(corrupt(
+                path,
+                Stream::Decompressed,
+                start,
+                ExeclogErrorKind::EmptyEntry,
+            ));
         }
         if len > MAX_ENTRY {
             let kind = ExeclogErrorKind::RecordTooLarge {
@@ -186,7 +201,12 @@ fn each_entry(
             .read_to_end(&mut buf)
             .map_err(|e| zstd(e, &mut decoded))?;
         if (got as u64) < len {
-            return Err(corrupt(path, Stream::Decompressed, start, ExeclogErrorKind::Truncated));
+            return Err(corrupt(
+                path,
+                Stream::Decompressed,
+                start,
+                ExeclogErrorKind::Truncated,
+            ));
         }
         let body = at;
         at += len;
@@ -236,7 +256,13 @@ pub(crate) struct Dag {
 
 impl Dag {
     pub(crate) fn sizes(&self) -> (usize, usize, usize, usize, usize) {
-        (self.kinds.len(), self.far.len(), self.children.len(), 0, self.refs.len())
+        (
+            self.kinds.len(),
+            self.far.len(),
+            self.children.len(),
+            0,
+            self.refs.len(),
+        )
     }
     /// How far past the end an id may be to still extend the vectors.
     const GAP: usize = 1 << 16;
@@ -269,7 +295,10 @@ impl Dag {
     }
 
     fn need(&self, id: u32, of: u32) -> Result<(u8, Node), ExeclogErrorKind> {
-        self.get(id).ok_or(ExeclogErrorKind::DanglingId { id: of, missing: id })
+        self.get(id).ok_or(ExeclogErrorKind::DanglingId {
+            id: of,
+            missing: id,
+        })
     }
 
     /// What a member contributes to a set's digest.
@@ -298,7 +327,8 @@ pub(crate) fn summarize(
     let mut s = LogSummary::default();
     let mut dag = Dag::default();
     let decompressed = each_entry(path, file, limit, |_, buf| {
-        let (id, e) = pb::entry(buf, &mut s.notes).map_err(|what| ExeclogErrorKind::Protobuf { what })?;
+        let (id, e) =
+            pb::entry(buf, &mut s.notes).map_err(|what| ExeclogErrorKind::Protobuf { what })?;
         summarize_entry(&mut s, &mut dag, id, e)
     })?;
     s.notes.decompressed = decompressed;
@@ -341,7 +371,13 @@ fn summarize_entry(
                 full.push_str(&f.path);
                 sum = sum.wrapping_add(file_term(path_hash(&full), file_fp(f.digest.as_ref())));
             }
-            (kind::DIR | rank(&path), Node { a: path_hash(&path), b: sum })
+            (
+                kind::DIR | rank(&path),
+                Node {
+                    a: path_hash(&path),
+                    b: sum,
+                },
+            )
         }
         Entry::Symlink { path, target } => (
             kind::SYMLINK | rank(&path),
@@ -361,7 +397,13 @@ fn summarize_entry(
             let start = dag.children.len();
             dag.children.extend_from_slice(&inputs);
             dag.children.extend_from_slice(&sets);
-            (kind::SET, Node { a: sum, b: range(start, inputs.len() + sets.len()) })
+            (
+                kind::SET,
+                Node {
+                    a: sum,
+                    b: range(start, inputs.len() + sets.len()),
+                },
+            )
         }
         Entry::SymlinkEntrySet { direct, sets } => {
             let mut sum = 0u64;
@@ -374,7 +416,13 @@ fn summarize_entry(
                 sum = sum.wrapping_add(dag.contribution(t, id)?);
                 dag.children.push(t);
             }
-            (kind::SYMLINK_SET, Node { a: sum, b: range(start, dag.children.len() - start) })
+            (
+                kind::SYMLINK_SET,
+                Node {
+                    a: sum,
+                    b: range(start, dag.children.len() - start),
+                },
+            )
         }
         Entry::Runfiles {
             input_set,
@@ -384,7 +432,13 @@ fn summarize_entry(
             repo_mapping,
             ..
         } => {
-            let part = |dag: &Dag, set: u32| if set == 0 { Ok(0) } else { dag.contribution(set, id) };
+            let part = |dag: &Dag, set: u32| {
+                if set == 0 {
+                    Ok(0)
+                } else {
+                    dag.contribution(set, id)
+                }
+            };
             let mut sum = part(dag, input_set)?;
             sum = sum.wrapping_add(mix(1, part(dag, symlinks)?));
             sum = sum.wrapping_add(mix(2, part(dag, root_symlinks)?));
@@ -395,8 +449,18 @@ fn summarize_entry(
                 sum = sum.wrapping_add(mix(4, file_fp(d.as_ref())));
             }
             let start = dag.children.len();
-            dag.children.extend([input_set, symlinks, root_symlinks].into_iter().filter(|&x| x != 0));
-            (kind::RUNFILES, Node { a: sum, b: range(start, dag.children.len() - start) })
+            dag.children.extend(
+                [input_set, symlinks, root_symlinks]
+                    .into_iter()
+                    .filter(|&x| x != 0),
+            );
+            (
+                kind::RUNFILES,
+                Node {
+                    a: sum,
+                    b: range(start, dag.children.len() - start),
+                },
+            )
         }
         Entry::SymlinkAction { input, output } => {
             s.aliases.push((path_hash(&output), path_hash(&input)));
@@ -418,10 +482,18 @@ fn summarize_spawn(
     v: &SpawnView<'_>,
 ) -> Result<(), ExeclogErrorKind> {
     let action = s.actions.len() as u32;
-    let super::view::InputsView::Sets { input_set, tool_set } = v.inputs else {
+    let super::view::InputsView::Sets {
+        input_set,
+        tool_set,
+    } = v.inputs
+    else {
         return Ok(());
     };
-    let inputs = if input_set == 0 { 0 } else { dag.contribution(input_set, id)? };
+    let inputs = if input_set == 0 {
+        0
+    } else {
+        dag.contribution(input_set, id)?
+    };
     if tool_set != 0 {
         dag.need(tool_set, id)?;
     }
@@ -522,8 +594,15 @@ impl Dag {
         let mut stack = Vec::new();
         let mut at = 0usize;
         let mut i = 0u32;
-        while let Some(&[input_set, tool_set, count]) = self.refs.get(at..at + 3).map(|r| <&[u32; 3]>::try_from(r).expect("three")) {
-            let outputs = self.refs.get(at + 3..at + 3 + count as usize).unwrap_or(&[]);
+        while let Some(&[input_set, tool_set, count]) = self
+            .refs
+            .get(at..at + 3)
+            .map(|r| <&[u32; 3]>::try_from(r).expect("three"))
+        {
+            let outputs = self
+                .refs
+                .get(at + 3..at + 3 + count as usize)
+                .unwrap_or(&[]);
             at += 3 + count as usize;
             let n = need(i);
             i += 1;
@@ -587,34 +666,12 @@ pub(crate) fn details(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execlog::pb::encode::{bytes, delimited, uint};
+    use crate::execlog::synth::wire::{bytes, entry, file, log, uint, varint};
     use ruzstd::encoding::{CompressionLevel, compress_to_vec};
 
-    fn log(entries: &[Vec<u8>]) -> Vec<u8> {
-        let mut plain = Vec::new();
-        for e in entries {
-            delimited(e, &mut plain);
-        }
-        compress_to_vec(plain.as_slice(), CompressionLevel::Fastest)
-    }
-
-    fn entry(id: u32, field: u32, body: &[u8]) -> Vec<u8> {
-        let mut e = Vec::new();
-        if id != 0 {
-            uint(1, u64::from(id), &mut e);
-        }
-        bytes(field, body, &mut e);
-        e
-    }
-
-    fn file(path: &str, hash: &str) -> Vec<u8> {
-        let mut d = Vec::new();
-        bytes(1, hash.as_bytes(), &mut d);
-        uint(2, 3, &mut d);
-        let mut f = Vec::new();
-        bytes(1, path.as_bytes(), &mut f);
-        bytes(2, &d, &mut f);
-        f
+    fn delimited(msg: &[u8], out: &mut Vec<u8>) {
+        varint(msg.len() as u64, out);
+        out.extend_from_slice(msg);
     }
 
     fn summarize_bytes(z: &[u8]) -> Result<LogSummary, ExeclogError> {
@@ -661,7 +718,10 @@ mod tests {
             entry(2, 3, &file("a.o", "bb00bb00bb00bb00bb")),
             entry(0, 7, &spawn(0, 2)),
         ]);
-        assert_ne!(summarize_bytes(&c).unwrap().actions[0].content, sa.actions[0].content);
+        assert_ne!(
+            summarize_bytes(&c).unwrap().actions[0].content,
+            sa.actions[0].content
+        );
     }
 
     #[test]
@@ -741,7 +801,10 @@ mod tests {
         ]);
         for cut in 1..data.len() {
             assert!(
-                matches!(summarize_bytes(&data[..cut]), Err(ExeclogError::Corrupt { .. })),
+                matches!(
+                    summarize_bytes(&data[..cut]),
+                    Err(ExeclogError::Corrupt { .. })
+                ),
                 "cut {cut}"
             );
         }

@@ -144,7 +144,9 @@ impl<'de> Deserialize<'de> for JsonFile<'de> {
                     match &*k {
                         "path" => f.path = m.next_value::<Text<'de>>()?.0,
                         "digest" => {
-                            if let Some(JsonDigest(d, u)) = m.next_value::<Option<JsonDigest<'de>>>()? {
+                            if let Some(JsonDigest(d, u)) =
+                                m.next_value::<Option<JsonDigest<'de>>>()?
+                            {
                                 f.digest = Some(d);
                                 unknown.extend(u);
                             }
@@ -263,7 +265,12 @@ impl<'de> Deserialize<'de> for JsonSpawn<'de> {
                 while let Some(Text(k)) = m.next_key::<Text<'de>>()? {
                     match &*k {
                         "commandArgs" | "command_args" => {
-                            v.args = m.next_value::<List<Text<'de>>>()?.0.into_iter().map(|t| t.0).collect();
+                            v.args = m
+                                .next_value::<List<Text<'de>>>()?
+                                .0
+                                .into_iter()
+                                .map(|t| t.0)
+                                .collect();
                         }
                         "environmentVariables" | "environment_variables" => {
                             for NameValue(n, x, u) in m.next_value::<List<NameValue<'de>>>()?.0 {
@@ -272,7 +279,9 @@ impl<'de> Deserialize<'de> for JsonSpawn<'de> {
                             }
                         }
                         "platform" => {
-                            if let Some(JsonPlatform(props, u)) = m.next_value::<Option<JsonPlatform<'de>>>()? {
+                            if let Some(JsonPlatform(props, u)) =
+                                m.next_value::<Option<JsonPlatform<'de>>>()?
+                            {
                                 unknown.extend(u);
                                 for NameValue(n, x, u) in props {
                                     v.platform.push((n, x));
@@ -287,7 +296,12 @@ impl<'de> Deserialize<'de> for JsonSpawn<'de> {
                             }
                         }
                         "listedOutputs" | "listed_outputs" => {
-                            listed = m.next_value::<List<Text<'de>>>()?.0.into_iter().map(|t| t.0).collect();
+                            listed = m
+                                .next_value::<List<Text<'de>>>()?
+                                .0
+                                .into_iter()
+                                .map(|t| t.0)
+                                .collect();
                         }
                         "actualOutputs" | "actual_outputs" => {
                             for JsonFile(f, u) in m.next_value::<List<JsonFile<'de>>>()?.0 {
@@ -300,8 +314,12 @@ impl<'de> Deserialize<'de> for JsonSpawn<'de> {
                         "remoteCacheable" | "remote_cacheable" => {
                             v.remote_cacheable = m.next_value::<Bool>()?.0;
                         }
-                        "timeoutMillis" | "timeout_millis" => v.timeout_millis = m.next_value::<Int>()?.0,
-                        "progressMessage" | "progress_message" => v.progress = m.next_value::<Text<'de>>()?.0,
+                        "timeoutMillis" | "timeout_millis" => {
+                            v.timeout_millis = m.next_value::<Int>()?.0
+                        }
+                        "progressMessage" | "progress_message" => {
+                            v.progress = m.next_value::<Text<'de>>()?.0
+                        }
                         "mnemonic" => v.mnemonic = m.next_value::<Text<'de>>()?.0,
                         "runner" => v.runner = m.next_value::<Text<'de>>()?.0,
                         "cacheHit" | "cache_hit" | "remoteCacheHit" | "remote_cache_hit" => {
@@ -311,7 +329,9 @@ impl<'de> Deserialize<'de> for JsonSpawn<'de> {
                         "exitCode" | "exit_code" => v.exit_code = m.next_value::<Int>()?.0 as i32,
                         "targetLabel" | "target_label" => v.label = m.next_value::<Text<'de>>()?.0,
                         "digest" => {
-                            if let Some(JsonDigest(dg, u)) = m.next_value::<Option<JsonDigest<'de>>>()? {
+                            if let Some(JsonDigest(dg, u)) =
+                                m.next_value::<Option<JsonDigest<'de>>>()?
+                            {
                                 v.digest = (!dg.hash.is_empty()).then_some(dg);
                                 unknown.extend(u);
                             }
@@ -343,18 +363,24 @@ pub(crate) fn read(
     notes: &mut Notes,
     mut f: impl FnMut(&SpawnView<'_>, u64, &mut Notes),
 ) -> Result<(), ExeclogError> {
-    each_value(path, LogFormat::BazelJson, reader, |window, base, consumed| {
-        let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<JsonSpawn<'_>>();
-        let mut at = *consumed;
-        while let Some(spawn) = stream.next() {
-            let spawn = spawn?;
-            spawn.note(notes);
-            f(&spawn.view, base + at as u64, notes);
-            at = stream.byte_offset();
-            *consumed = at;
-        }
-        Ok(())
-    })
+    each_value(
+        path,
+        LogFormat::BazelJson,
+        reader,
+        |window, base, consumed| {
+            let mut stream =
+                serde_json::Deserializer::from_slice(window).into_iter::<JsonSpawn<'_>>();
+            let mut at = *consumed;
+            while let Some(spawn) = stream.next() {
+                let spawn = spawn?;
+                spawn.note(notes);
+                f(&spawn.view, base + at as u64, notes);
+                at = stream.byte_offset();
+                *consumed = at;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Parse one record (the second pass reads records by offset).
@@ -385,10 +411,17 @@ mod tests {
     fn all(text: &str) -> Result<(Vec<(String, u64)>, Notes), ExeclogError> {
         let mut notes = Notes::default();
         let mut got = Vec::new();
-        read(Path::new("x"), text.as_bytes(), &mut Notes::default(), |v, at, n| {
-            got.push((format!("{} {}", v.mnemonic, v.label().unwrap_or("-")), at));
-            notes.unknown_fields.extend(std::mem::take(&mut n.unknown_fields));
-        })?;
+        read(
+            Path::new("x"),
+            text.as_bytes(),
+            &mut Notes::default(),
+            |v, at, n| {
+                got.push((format!("{} {}", v.mnemonic, v.label().unwrap_or("-")), at));
+                notes
+                    .unknown_fields
+                    .extend(std::mem::take(&mut n.unknown_fields));
+            },
+        )?;
         Ok((got, notes))
     }
 

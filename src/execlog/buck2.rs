@@ -77,6 +77,22 @@ fn executor(name: &str) -> Option<bool> {
     })
 }
 
+/// The runner name reports have given each executor since `twice`'s first
+/// Buck2 support (`run_a`/`run_b` carry the executor's own name).
+pub(crate) fn runner_name(executor: &str) -> &str {
+    match executor {
+        "CacheQuery" => "cache query",
+        "Cache" => "cache",
+        "ReDepFileCache" => "re dep-file cache",
+        "LocalDepFileCache" => "local dep-file cache",
+        "Re" => "re",
+        "ReWorker" => "re worker",
+        "Local" => "local",
+        "Worker" | "WorkerInit" => "worker",
+        other => other,
+    }
+}
+
 /// Split `root//pkg:t (cfg) (category identifier)` into the label with its
 /// configuration, the category and the identifier. The identifier may have
 /// parentheses of its own (`(cxx_compile greet.cc (pic))`), so the last
@@ -114,6 +130,28 @@ pub(crate) fn split_identity(identity: &str) -> (&str, &str, &str) {
     (label, category, identifier)
 }
 
+/// Call `f` with every record of a what-ran log.
+fn each_record(
+    path: &Path,
+    reader: impl Read,
+    mut f: impl FnMut(Record<'_>),
+) -> Result<(), ExeclogError> {
+    each_value(
+        path,
+        LogFormat::Buck2WhatRan,
+        reader,
+        |window, _, consumed| {
+            let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<Record<'_>>();
+            while let Some(record) = stream.next() {
+                let r = record?;
+                *consumed = stream.byte_offset();
+                f(r);
+            }
+            Ok(())
+        },
+    )
+}
+
 fn key(identity: &str) -> [u64; 2] {
     let (label, category, identifier) = split_identity(identity);
     Key2::default()
@@ -148,63 +186,60 @@ pub(crate) fn summarize(path: &Path, reader: impl Read) -> Result<LogSummary, Ex
     let mut index: FastMap<u64, u32> = FastMap::default();
     let mut collided: FastMap<[u64; 2], u32> = FastMap::default();
     let mut states: Vec<State> = Vec::new();
-    each_value(path, LogFormat::Buck2WhatRan, reader, |window, _, consumed| {
-        let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<Record<'_>>();
-        while let Some(record) = stream.next() {
-            let r = record?;
-            let k = key(&r.identity);
-            let new = |states: &mut Vec<State>| {
-                states.push(State {
-                    key: k,
-                    ..State::default()
-                });
-                len32(states.len() - 1)
-            };
-            let i = match index.get(&k[0]) {
-                None => {
-                    let i = new(&mut states);
-                    index.insert(k[0], i);
-                    i
-                }
-                Some(&i) if states[i as usize].key == k => i,
-                Some(_) => *collided.entry(k).or_insert_with(|| new(&mut states)),
-            };
-            let st = &mut states[i as usize];
-            let exec = &r.reproducer.executor;
-            let hit = executor(exec).unwrap_or_else(|| {
-                *s.notes.unknown_executors.entry(exec.to_string()).or_default() += 1;
-                false
+    each_record(path, reader, |r| {
+        let k = key(&r.identity);
+        let new = |states: &mut Vec<State>| {
+            states.push(State {
+                key: k,
+                ..State::default()
             });
-            st.hit = hit;
-            if let Some(d) = &r.reproducer.details {
-                if let Some(dg) = &d.digest {
-                    st.digest = h(dg);
-                }
-                if let Some(c) = &d.command {
-                    let mut acc = 0u64;
-                    for a in c {
-                        acc = mix(acc, h(a));
-                    }
-                    for (k, v) in d.env.iter().flatten() {
-                        acc = mix(acc, mix(h(k), h(v)));
-                    }
-                    st.command = acc;
-                    st.has_command = true;
-                }
-                if let Some(p) = &d.platform_properties {
-                    st.platform = p.iter().fold(0, |acc, (k, v)| mix(acc, mix(h(k), h(v))));
-                }
+            len32(states.len() - 1)
+        };
+        let i = match index.get(&k[0]) {
+            None => {
+                let i = new(&mut states);
+                index.insert(k[0], i);
+                i
             }
-            *consumed = stream.byte_offset();
+            Some(&i) if states[i as usize].key == k => i,
+            Some(_) => *collided.entry(k).or_insert_with(|| new(&mut states)),
+        };
+        let st = &mut states[i as usize];
+        let exec = &r.reproducer.executor;
+        let hit = executor(exec).unwrap_or_else(|| {
+            *s.notes
+                .unknown_executors
+                .entry(exec.to_string())
+                .or_default() += 1;
+            false
+        });
+        st.hit = hit;
+        if let Some(d) = &r.reproducer.details {
+            if let Some(dg) = &d.digest {
+                st.digest = h(dg);
+            }
+            if let Some(c) = &d.command {
+                let mut acc = 0u64;
+                for a in c {
+                    acc = mix(acc, h(a));
+                }
+                for (k, v) in d.env.iter().flatten() {
+                    acc = mix(acc, mix(h(k), h(v)));
+                }
+                st.command = acc;
+                st.has_command = true;
+            }
+            if let Some(p) = &d.platform_properties {
+                st.platform = p.iter().fold(0, |acc, (k, v)| mix(acc, mix(h(k), h(v))));
+            }
         }
-        Ok(())
     })?;
     s.actions = states
         .iter()
         .map(|st| {
             let mut flags = if st.hit { flag::HIT } else { 0 };
-            if !st.has_command && st.digest == 0 {
-                flags |= flag::NO_DETAILS;
+            if !st.has_command {
+                flags |= flag::NO_COMMAND;
             }
             ActSum::new(
                 st.key,
@@ -242,64 +277,58 @@ pub(crate) fn details(
     strings: &std::sync::Mutex<Interner>,
 ) -> Result<Detail, ExeclogError> {
     let mut merged: FastMap<u32, Merged> = FastMap::default();
-    each_value(path, LogFormat::Buck2WhatRan, reader, |window, _, consumed| {
-        let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<Record<'_>>();
-        while let Some(record) = stream.next() {
-            let r = record?;
-            *consumed = stream.byte_offset();
-            let Some(&(ordinal, _)) = wanted.get(&key(&r.identity)) else {
-                continue;
-            };
-            let m = merged.entry(ordinal).or_default();
-            m.identity = r.identity.to_string();
-            m.reason = r.reason.to_string();
-            m.executor = r.reproducer.executor.to_string();
-            m.hit = executor(&m.executor).unwrap_or(false);
-            m.duration = r.duration.map(Cow::into_owned);
-            m.std_err = r.std_err.map(Cow::into_owned);
-            m.scheduling_mode = r.scheduling_mode.map(Cow::into_owned);
-            if let Some(d) = r.reproducer.details {
-                if let Some(dg) = d.digest {
-                    m.digest = Some(dg.into_owned());
-                }
-                if let Some(c) = d.command {
-                    m.command = Some(c.into_iter().map(Cow::into_owned).collect());
-                    m.env = d
-                        .env
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect();
-                }
-                if let Some(p) = d.platform_properties {
-                    m.platform = p
-                        .into_iter()
-                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                        .collect();
-                }
+    each_record(path, reader, |r| {
+        let Some(&(ordinal, _)) = wanted.get(&key(&r.identity)) else {
+            return;
+        };
+        let m = merged.entry(ordinal).or_default();
+        m.identity = r.identity.to_string();
+        m.reason = r.reason.to_string();
+        m.executor = r.reproducer.executor.to_string();
+        m.hit = executor(&m.executor).unwrap_or(false);
+        m.duration = r.duration.map(Cow::into_owned);
+        m.std_err = r.std_err.map(Cow::into_owned);
+        m.scheduling_mode = r.scheduling_mode.map(Cow::into_owned);
+        if let Some(d) = r.reproducer.details {
+            if let Some(dg) = d.digest {
+                m.digest = Some(dg.into_owned());
+            }
+            if let Some(c) = d.command {
+                m.command = Some(c.into_iter().map(Cow::into_owned).collect());
+                m.env = d
+                    .env
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+            }
+            if let Some(p) = d.platform_properties {
+                m.platform = p
+                    .into_iter()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
             }
         }
-        Ok(())
     })?;
-    let mut st = strings.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut st = strings
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut d = Detail::default();
     let mut list: Vec<(u32, Merged)> = merged.into_iter().collect();
     list.sort_by_key(|x| x.0);
     for (ordinal, m) in list {
         let (label, category, identifier) = split_identity(&m.identity);
-        let mnemonic = if category.is_empty() { &m.reason } else { category };
-        let (args_at, env_at, platform_at) = (d.args.len(), d.env.len(), d.platform.len());
-        for a in m.command.iter().flatten() {
-            d.args.push(st.intern(a));
-        }
-        for (k, v) in &m.env {
-            d.env.push((st.intern(k), st.intern(v)));
-        }
-        d.env[env_at..].sort();
-        for (k, v) in &m.platform {
-            d.platform.push((st.intern(k), st.intern(v)));
-        }
-        d.platform[platform_at..].sort();
+        let mnemonic = if category.is_empty() {
+            &m.reason
+        } else {
+            category
+        };
+        let command = d.push_command(
+            &mut st,
+            m.command.iter().flatten().map(String::as_str),
+            m.env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            m.platform.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         let opt = |st: &mut Interner, s: &Option<String>| s.as_deref().map(|s| st.intern(s));
         let run = Run {
             runner: Some(st.intern(&m.executor)),
@@ -309,7 +338,6 @@ pub(crate) fn details(
             scheduling_mode: opt(&mut st, &m.scheduling_mode),
             ..Run::default()
         };
-        let r = |from: usize, to: usize| len32(from)..len32(to);
         d.actions.push(Action {
             ordinal,
             label: Some(st.intern(label)),
@@ -319,9 +347,9 @@ pub(crate) fn details(
             run,
             has_command: m.command.is_some(),
             full: true,
-            args: r(args_at, d.args.len()),
-            env: r(env_at, d.env.len()),
-            platform: r(platform_at, d.platform.len()),
+            args: command.args,
+            env: command.env,
+            platform: command.platform,
             inputs: Inputs::Unknown,
             outputs: 0..0,
         });
@@ -344,14 +372,19 @@ mod tests {
             )
         );
         assert_eq!(
-            split_identity("root//:greet (prelude//platforms:default#2a) (cxx_compile greet.cc (pic))"),
+            split_identity(
+                "root//:greet (prelude//platforms:default#2a) (cxx_compile greet.cc (pic))"
+            ),
             (
                 "root//:greet (prelude//platforms:default#2a)",
                 "cxx_compile",
                 "greet.cc (pic)"
             )
         );
-        assert_eq!(split_identity("root//a:b (cxx_link)"), ("root//a:b", "cxx_link", ""));
+        assert_eq!(
+            split_identity("root//a:b (cxx_link)"),
+            ("root//a:b", "cxx_link", "")
+        );
         assert_eq!(split_identity("root//a:b"), ("root//a:b", "", ""));
         assert_eq!(
             split_identity("root//a:b (prelude//platforms:default)"),
@@ -370,7 +403,7 @@ mod tests {
         );
         let s = summarize(Path::new("x"), log.as_bytes()).unwrap();
         assert_eq!(s.actions.len(), 3);
-        assert!(s.actions[0].has(flag::NO_DETAILS) && s.actions[0].has(flag::HIT));
+        assert!(s.actions[0].has(flag::NO_COMMAND) && s.actions[0].has(flag::HIT));
         assert_eq!(s.notes.unknown_executors.get("LocalActionCache"), Some(&1));
     }
 
@@ -384,7 +417,9 @@ mod tests {
         );
         let s = summarize(Path::new("x"), log.as_bytes()).unwrap();
         assert_eq!(s.actions.len(), 1);
-        let wanted = [(s.actions[0].key(), (0, Need::Full))].into_iter().collect();
+        let wanted = [(s.actions[0].key(), (0, Need::Full))]
+            .into_iter()
+            .collect();
         let strings = std::sync::Mutex::new(Interner::default());
         let d = details(Path::new("x"), log.as_bytes(), &wanted, &strings).unwrap();
         let a = &d.actions[0];

@@ -41,7 +41,9 @@ impl<'s> Materializer<'s> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'s, Interner> {
-        self.strings.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.strings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn file_state(&self, f: &FileView<'_>, st: &mut Interner) -> OutState {
@@ -71,7 +73,7 @@ impl<'s> Materializer<'s> {
                     self.detail.outputs.push(Output { path, state });
                 }
                 for f in actual {
-                    if !listed.iter().any(|l| *l == f.path) {
+                    if !listed.contains(&f.path) {
                         let state = self.file_state(f, &mut st);
                         let path = st.intern(&f.path);
                         self.detail.outputs.push(Output { path, state });
@@ -117,22 +119,20 @@ impl<'s> Materializer<'s> {
             timeout_millis: v.timeout_millis,
             ..Run::default()
         };
-        let d = &mut self.detail;
-        let (args_at, env_at, platform_at) = (d.args.len(), d.env.len(), d.platform.len());
-        let mut inputs = Inputs::Listed(0..0);
         let full = need == Need::Full;
+        let mut inputs = Inputs::Listed(0..0);
+        let command = if full {
+            self.detail.push_command(
+                &mut st,
+                v.args.iter().map(|a| &**a),
+                v.env.iter().map(|(k, x)| (&**k, &**x)),
+                v.platform.iter().map(|(k, x)| (&**k, &**x)),
+            )
+        } else {
+            self.detail.push_command(&mut st, [], [], [])
+        };
+        let d = &mut self.detail;
         if full {
-            for a in &v.args {
-                d.args.push(st.intern(a));
-            }
-            for (k, x) in &v.env {
-                d.env.push((st.intern(k), st.intern(x)));
-            }
-            d.env[env_at..].sort();
-            for (k, x) in &v.platform {
-                d.platform.push((st.intern(k), st.intern(x)));
-            }
-            d.platform[platform_at..].sort();
             inputs = match &v.inputs {
                 InputsView::Flat(files) => {
                     let at = d.inputs.len();
@@ -166,7 +166,6 @@ impl<'s> Materializer<'s> {
         }
         let label = v.label().map(|l| st.intern(l));
         let mnemonic = st.intern(&v.mnemonic);
-        let r = |from: usize, to: usize| len32(from)..len32(to);
         d.actions.push(Action {
             ordinal,
             label,
@@ -176,11 +175,11 @@ impl<'s> Materializer<'s> {
             run,
             has_command: full,
             full,
-            args: r(args_at, d.args.len()),
-            env: r(env_at, d.env.len()),
-            platform: r(platform_at, d.platform.len()),
+            args: command.args,
+            env: command.env,
+            platform: command.platform,
             inputs,
-            outputs: r(out_start, d.outputs.len()),
+            outputs: len32(out_start)..len32(d.outputs.len()),
         });
     }
 
@@ -231,7 +230,12 @@ impl<'s> Materializer<'s> {
                 path: st.intern(&path),
                 files: files
                     .iter()
-                    .map(|f| (st.intern(&format!("{path}/{}", f.path)), digest(f.digest.as_ref())))
+                    .map(|f| {
+                        (
+                            st.intern(&format!("{path}/{}", f.path)),
+                            digest(f.digest.as_ref()),
+                        )
+                    })
                     .collect(),
             },
             Entry::Symlink { path, target } => Node::Symlink {
@@ -272,15 +276,5 @@ impl<'s> Materializer<'s> {
     pub(crate) fn finish(mut self) -> Detail {
         self.detail.actions.sort_by_key(|a| a.ordinal);
         self.detail
-    }
-}
-
-/// An input's content as `Materializer::spawn` reads it (for tests).
-#[cfg(test)]
-pub(crate) fn input_fp(f: &FileView<'_>, function: &str) -> u64 {
-    if f.symlink.is_empty() {
-        file_fp(f.digest.as_ref())
-    } else {
-        symlink_fp(&f.symlink, function)
     }
 }

@@ -406,12 +406,17 @@ impl<'r> Judge<'r> {
         let result = ok.then(|| {
             let mut differing: Vec<(Sym, Option<&Input>, Option<&Input>)> = Vec::new();
             let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
-            merge(&ia, &ib, |i| i.path, |path, p, q| match (p, q) {
-                (Some(p), Some(q)) if p.fp != q.fp => differing.push((path, Some(p), Some(q))),
-                (Some(p), None) => only_a.push(p),
-                (None, Some(q)) => only_b.push(q),
-                _ => {}
-            });
+            merge(
+                &ia,
+                &ib,
+                |i| i.path,
+                |path, p, q| match (p, q) {
+                    (Some(p), Some(q)) if p.fp != q.fp => differing.push((path, Some(p), Some(q))),
+                    (Some(p), None) => only_a.push(p),
+                    (None, Some(q)) => only_b.push(q),
+                    _ => {}
+                },
+            );
             self.match_runfiles(&mut only_a, &mut only_b, &mut differing);
             differing.extend(only_a.into_iter().map(|p| (p.path, Some(p), None)));
             differing.extend(only_b.into_iter().map(|q| (q.path, None, Some(q))));
@@ -512,28 +517,36 @@ impl<'r> Judge<'r> {
     fn outputs(&self, oa: &[Output], ob: &[Output]) -> Vec<OutDiff> {
         let mut out = Vec::new();
         let (links_a, links_b) = self.symlinks;
-        merge(oa, ob, |o| o.path, |path, p, q| {
-            let (sa, sb) = (p.map(|o| o.state), q.map(|o| o.state));
-            let missing = |s: Option<OutState>| matches!(s, None | Some(OutState::Missing));
-            let link = |s: Option<OutState>| matches!(s, Some(OutState::Symlink { .. }));
-            let equal = match (sa, sb) {
-                (Some(OutState::File(x)), Some(OutState::File(y))) => same_file(x, y),
-                (Some(OutState::Symlink { fp: x, .. }), Some(OutState::Symlink { fp: y, .. })) => x == y,
-                (Some(OutState::Dir), Some(OutState::Dir)) => true,
-                (x, y) if missing(x) && missing(y) => true,
-                (x, y) if missing(x) && link(y) && !links_a => true,
-                (x, y) if link(x) && missing(y) && !links_b => true,
-                _ => false,
-            };
-            if !equal {
-                let side = |s: Option<OutState>| s.map_or(OutSide::Absent, OutSide::State);
-                out.push(OutDiff {
-                    path,
-                    a: side(sa),
-                    b: side(sb),
-                });
-            }
-        });
+        merge(
+            oa,
+            ob,
+            |o| o.path,
+            |path, p, q| {
+                let (sa, sb) = (p.map(|o| o.state), q.map(|o| o.state));
+                let missing = |s: Option<OutState>| matches!(s, None | Some(OutState::Missing));
+                let link = |s: Option<OutState>| matches!(s, Some(OutState::Symlink { .. }));
+                let equal = match (sa, sb) {
+                    (Some(OutState::File(x)), Some(OutState::File(y))) => same_file(x, y),
+                    (
+                        Some(OutState::Symlink { fp: x, .. }),
+                        Some(OutState::Symlink { fp: y, .. }),
+                    ) => x == y,
+                    (Some(OutState::Dir), Some(OutState::Dir)) => true,
+                    (x, y) if missing(x) && missing(y) => true,
+                    (x, y) if missing(x) && link(y) && !links_a => true,
+                    (x, y) if link(x) && missing(y) && !links_b => true,
+                    _ => false,
+                };
+                if !equal {
+                    let side = |s: Option<OutState>| s.map_or(OutSide::Absent, OutSide::State);
+                    out.push(OutDiff {
+                        path,
+                        a: side(sa),
+                        b: side(sb),
+                    });
+                }
+            },
+        );
         out.sort_by(|p, q| self.strings.get(p.path).cmp(self.strings.get(q.path)));
         out
     }

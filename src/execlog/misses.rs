@@ -76,7 +76,9 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u6
         }
         let y = y as u32;
         let action = i.db.action(y);
-        let runner = action.and_then(|a| a.run.runner).map(|s| strings.get(s).to_owned());
+        let runner = action
+            .and_then(|a| a.run.runner)
+            .map(|s| strings.get(s).to_owned());
         let early = action.and_then(|a| failed(strings, a).or_else(|| not_cacheable(a)));
         let (action_ref, why, roots) = if i.baseline {
             let p = i.pairing.of_b.get(y as usize).copied().unwrap_or(NONE);
@@ -88,11 +90,20 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u6
                         (Some(w), _) => (w, Vec::new()),
                         (None, Class::Tainted) => {
                             let roots = roots_of(rep, i.verdicts, &mut memo);
-                            let mut paths: Vec<String> =
-                                v.upstream.iter().map(|t| strings.get(t.path).to_owned()).collect();
+                            let mut paths: Vec<String> = v
+                                .upstream
+                                .iter()
+                                .map(|t| strings.get(t.path).to_owned())
+                                .collect();
                             paths.sort();
                             paths.dedup();
-                            (MissWhy::Upstream { roots: Vec::new(), paths }, roots)
+                            (
+                                MissWhy::Upstream {
+                                    roots: Vec::new(),
+                                    paths,
+                                },
+                                roots,
+                            )
                         }
                         (None, Class::NonHermetic | Class::Unexplained) => (
                             MissWhy::KeyChanged {
@@ -109,7 +120,8 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u6
             let why = match (early, action) {
                 (Some(w), _) => w,
                 (None, Some(a)) => {
-                    let Some(up) = executed_upstream(i, a, y, strings, &mut budget, &mut scratch) else {
+                    let Some(up) = executed_upstream(i, a, y, strings, &mut budget, &mut scratch)
+                    else {
                         over_budget += 1;
                         misses.push((
                             Miss {
@@ -130,7 +142,10 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u6
                                 action: name(strings, Some(a), None),
                                 runner,
                                 why: MissWhy::AfterUpstream {
-                                    upstream: up.iter().map(|&z| executed_name(i, z, strings)).collect(),
+                                    upstream: up
+                                        .iter()
+                                        .map(|&z| executed_name(i, z, strings))
+                                        .collect(),
                                 },
                             },
                             up.into_iter().map(RootId::Executed).collect(),
@@ -196,7 +211,10 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u6
     // Name the roots, count what they caused.
     let root_name = |id: RootId, strings: &Interner| -> (ActionRef, Option<Class>) {
         match id {
-            RootId::Pair(rep) => (i.names[rep as usize].clone(), Some(i.verdicts[rep as usize].class)),
+            RootId::Pair(rep) => (
+                i.names[rep as usize].clone(),
+                Some(i.verdicts[rep as usize].class),
+            ),
             RootId::Only(Side::A, x) => (name(strings, i.da.action(x), None), None),
             RootId::Only(Side::B, y) | RootId::Executed(y) => (executed_name(i, y, strings), None),
         }
@@ -207,7 +225,8 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u6
         for id in ids.iter() {
             *by_root.entry(*id).or_default() += 1;
         }
-        let named: Vec<(ActionRef, Option<Class>)> = ids.iter().map(|&id| root_name(id, strings)).collect();
+        let named: Vec<(ActionRef, Option<Class>)> =
+            ids.iter().map(|&id| root_name(id, strings)).collect();
         if let MissWhy::Upstream { roots, .. } = &mut m.why {
             if !named.is_empty() && named.iter().all(|n| n.1 == Some(Class::NonDeterministic)) {
                 r.would_have_hit += 1;
@@ -229,8 +248,11 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u6
             }
         })
         .collect();
-    r.by_root
-        .sort_by(|x, y| y.misses.cmp(&x.misses).then_with(|| x.action.cmp(&y.action)));
+    r.by_root.sort_by(|x, y| {
+        y.misses
+            .cmp(&x.misses)
+            .then_with(|| x.action.cmp(&y.action))
+    });
     let mut by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
     for (m, _, _) in &misses {
         *by_kind.entry(m.why.kind()).or_default() += 1;
@@ -242,7 +264,8 @@ pub(crate) fn explain(i: &Inputs<'_>, strings: &mut Interner) -> (MissReport, u6
             count,
         })
         .collect();
-    r.by_kind.sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.name.cmp(&y.name)));
+    r.by_kind
+        .sort_by(|x, y| y.count.cmp(&x.count).then_with(|| x.name.cmp(&y.name)));
     r.misses = misses.into_iter().map(|(m, _, _)| m).collect();
     r.misses
         .sort_by(|x, y| (x.why.kind(), &x.action).cmp(&(y.why.kind(), &y.action)));
@@ -263,7 +286,9 @@ fn roots_of(rep: u32, verdicts: &[Judgement], memo: &mut FastMap<u32, Vec<RootId
         }
         for t in &verdicts[u as usize].upstream {
             match t.producer {
-                Producer::Pair(p) if verdicts[p as usize].class.is_root() => out.push(RootId::Pair(p)),
+                Producer::Pair(p) if verdicts[p as usize].class.is_root() => {
+                    out.push(RootId::Pair(p))
+                }
                 Producer::Pair(p) => stack.push(p),
                 Producer::Only(side, x) => out.push(RootId::Only(side, x)),
             }

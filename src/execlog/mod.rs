@@ -23,11 +23,18 @@ mod misses;
 mod model;
 mod pair;
 mod pb;
+/// The synthetic logs writer (test support) and the messages it writes.
+#[cfg(test)]
+mod proto;
 mod render;
 mod report;
 mod sha256;
 mod source;
 mod summary;
+#[cfg(test)]
+#[path = "../../tests/support/execlog_synth.rs"]
+#[allow(dead_code, reason = "the unit tests write only some of the formats")]
+mod synth;
 mod view;
 mod wire;
 

@@ -293,7 +293,43 @@ pub(crate) fn len32(n: usize) -> u32 {
     u32::try_from(n).expect("fewer than 2^32 records in one log")
 }
 
+/// Where an action's command line, environment and platform are kept.
+pub(crate) struct CommandRanges {
+    pub(crate) args: Range<u32>,
+    pub(crate) env: Range<u32>,
+    pub(crate) platform: Range<u32>,
+}
+
 impl Detail {
+    /// Keep a command line, environment and platform (the latter two sorted
+    /// by name).
+    pub(crate) fn push_command<'s>(
+        &mut self,
+        st: &mut Interner,
+        args: impl IntoIterator<Item = &'s str>,
+        env: impl IntoIterator<Item = (&'s str, &'s str)>,
+        platform: impl IntoIterator<Item = (&'s str, &'s str)>,
+    ) -> CommandRanges {
+        let (args_at, env_at, platform_at) = (self.args.len(), self.env.len(), self.platform.len());
+        for a in args {
+            self.args.push(st.intern(a));
+        }
+        for (k, x) in env {
+            self.env.push((st.intern(k), st.intern(x)));
+        }
+        self.env[env_at..].sort();
+        for (k, x) in platform {
+            self.platform.push((st.intern(k), st.intern(x)));
+        }
+        self.platform[platform_at..].sort();
+        let r = |from: usize, to: usize| len32(from)..len32(to);
+        CommandRanges {
+            args: r(args_at, self.args.len()),
+            env: r(env_at, self.env.len()),
+            platform: r(platform_at, self.platform.len()),
+        }
+    }
+
     pub(crate) fn args(&self, a: &Action) -> &[Sym] {
         slice(&self.args, &a.args)
     }
@@ -362,7 +398,10 @@ impl Detail {
         }
         let mut seen = rustc_hash::FxHashSet::default();
         let mut stack = vec![(root, None::<Sym>)];
-        let ws = self.workspace.map_or("_main", |w| strings.get(w)).to_owned();
+        let ws = self
+            .workspace
+            .map_or("_main", |w| strings.get(w))
+            .to_owned();
         while let Some((id, in_tree)) = stack.pop() {
             if !seen.insert((id, in_tree)) {
                 continue;

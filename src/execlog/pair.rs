@@ -56,8 +56,14 @@ pub(crate) fn pair(a: &[ActSum], b: &[ActSum]) -> Pairing {
             }
             Ordering::Equal => {
                 let k = key_a(i);
-                let gi = i + xa[i..].iter().take_while(|&&x| a[x as usize].key() == k).count();
-                let gj = j + xb[j..].iter().take_while(|&&x| b[x as usize].key() == k).count();
+                let gi = i + xa[i..]
+                    .iter()
+                    .take_while(|&&x| a[x as usize].key() == k)
+                    .count();
+                let gj = j + xb[j..]
+                    .iter()
+                    .take_while(|&&x| b[x as usize].key() == k)
+                    .count();
                 group(a, b, &xa[i..gi], &xb[j..gj], &mut p);
                 (i, j) = (gi, gj);
             }
@@ -92,7 +98,11 @@ fn group(a: &[ActSum], b: &[ActSum], xs: &[u32], ys: &[u32], p: &mut Pairing) {
             None => rest_a.push(x),
         }
     }
-    let mut rest_b = ys.iter().zip(&used_b).filter(|(_, u)| !**u).map(|(y, _)| *y);
+    let mut rest_b = ys
+        .iter()
+        .zip(&used_b)
+        .filter(|(_, u)| !**u)
+        .map(|(y, _)| *y);
     for x in rest_a {
         match rest_b.next() {
             Some(y) => p.pairs.push((x, y)),

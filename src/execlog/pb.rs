@@ -80,7 +80,11 @@ pub(crate) fn file<'a>(buf: &'a [u8], notes: &mut Notes) -> R<FileView<'a>> {
     Ok(f)
 }
 
-fn name_value<'a>(buf: &'a [u8], message: &'static str, notes: &mut Notes) -> R<(Str<'a>, Str<'a>)> {
+fn name_value<'a>(
+    buf: &'a [u8],
+    message: &'static str,
+    notes: &mut Notes,
+) -> R<(Str<'a>, Str<'a>)> {
     let (mut n, mut x) = (Str::Borrowed(""), Str::Borrowed(""));
     for f in Fields::new(buf) {
         match f? {
@@ -95,7 +99,11 @@ fn name_value<'a>(buf: &'a [u8], message: &'static str, notes: &mut Notes) -> R<
 fn platform<'a>(buf: &'a [u8], out: &mut Vec<(Str<'a>, Str<'a>)>, notes: &mut Notes) -> R<()> {
     for f in Fields::new(buf) {
         match f? {
-            (1, v) => out.push(name_value(v.bytes("Platform", 1)?, "Platform.Property", notes)?),
+            (1, v) => out.push(name_value(
+                v.bytes("Platform", 1)?,
+                "Platform.Property",
+                notes,
+            )?),
             (k, _) => unknown(notes, "Platform", k),
         }
     }
@@ -110,7 +118,9 @@ pub(crate) fn spawn_exec<'a>(buf: &'a [u8], notes: &mut Notes) -> R<SpawnView<'a
     for f in Fields::new(buf) {
         match f? {
             (1, v) => s.args.push(string(v, M, 1)?),
-            (2, v) => s.env.push(name_value(v.bytes(M, 2)?, "EnvironmentVariable", notes)?),
+            (2, v) => s
+                .env
+                .push(name_value(v.bytes(M, 2)?, "EnvironmentVariable", notes)?),
             (3, v) => platform(v.bytes(M, 3)?, &mut s.platform, notes)?,
             (4, v) => {
                 let f = file(v.bytes(M, 4)?, notes)?;
@@ -228,7 +238,8 @@ pub(crate) fn entry<'a>(buf: &'a [u8], notes: &mut Notes) -> R<(u32, Entry<'a>)>
             }
             (4, v) => e = directory(v.bytes("ExecLogEntry", 4)?, notes)?,
             (5, v) => {
-                let (path, target) = name_value(v.bytes("ExecLogEntry", 5)?, "UnresolvedSymlink", notes)?;
+                let (path, target) =
+                    name_value(v.bytes("ExecLogEntry", 5)?, "UnresolvedSymlink", notes)?;
                 e = Entry::Symlink { path, target };
             }
             (6, v) => e = input_set(v.bytes("ExecLogEntry", 6)?, notes)?,
@@ -393,7 +404,9 @@ fn spawn<'a>(buf: &'a [u8], notes: &mut Notes) -> R<SpawnView<'a>> {
     for f in Fields::new(buf) {
         match f? {
             (1, v) => s.args.push(string(v, M, 1)?),
-            (2, v) => s.env.push(name_value(v.bytes(M, 2)?, "EnvironmentVariable", notes)?),
+            (2, v) => s
+                .env
+                .push(name_value(v.bytes(M, 2)?, "EnvironmentVariable", notes)?),
             (3, v) => platform(v.bytes(M, 3)?, &mut s.platform, notes)?,
             (4, v) => input_set = v.uint(M, 4)? as u32,
             (5, v) => tool_set = v.uint(M, 5)? as u32,
@@ -433,40 +446,9 @@ fn spawn<'a>(buf: &'a [u8], notes: &mut Notes) -> R<SpawnView<'a>> {
 }
 
 #[cfg(test)]
-pub(crate) mod encode {
-    //! Writing the wire format, for tests that need entries of layouts the
-    //! fixtures do not have.
-
-    pub(crate) fn varint(mut n: u64, out: &mut Vec<u8>) {
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    pub(crate) fn uint(field: u32, n: u64, out: &mut Vec<u8>) {
-        varint(u64::from(field) << 3, out);
-        varint(n, out);
-    }
-    pub(crate) fn bytes(field: u32, b: &[u8], out: &mut Vec<u8>) {
-        varint(u64::from(field) << 3 | 2, out);
-        varint(b.len() as u64, out);
-        out.extend_from_slice(b);
-    }
-    pub(crate) fn delimited(msg: &[u8], out: &mut Vec<u8>) {
-        varint(msg.len() as u64, out);
-        out.extend_from_slice(msg);
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::encode::*;
     use super::*;
+    use crate::execlog::synth::wire::{bytes, uint};
 
     #[test]
     fn the_experimental_7_0_file_digest_is_read() {

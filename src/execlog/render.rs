@@ -142,9 +142,9 @@ fn limitation(l: &Limitation) -> String {
         Limitation::NoInputsOrOutputs { side } => format!(
             "note: log {side} records no inputs or outputs (Buck2 what-ran): no taint analysis"
         ),
-        Limitation::NoCommandLines { side, actions } => format!(
-            "note: log {side} has neither a command line nor a key for {actions} actions"
-        ),
+        Limitation::NoCommandLines { side, actions } => {
+            format!("note: log {side} has no command line for {actions} remote or cached actions")
+        }
         Limitation::EmptyLog { side, bytes } => format!(
             "note: log {side} holds no actions ({bytes} bytes). Bazel writes an empty log when \
              nothing executed: every action came from its action cache. For a log to compare, \
@@ -206,7 +206,10 @@ fn miss_why(w: &MissWhy) -> String {
         ),
         MissWhy::Failed { status, exit_code } => format!(
             "failed (exit {exit_code}{}): failures are not cached",
-            status.as_deref().map(|s| format!(", {s}")).unwrap_or_default()
+            status
+                .as_deref()
+                .map(|s| format!(", {s}"))
+                .unwrap_or_default()
         ),
         MissWhy::New => "not in the baseline build".to_owned(),
         MissWhy::AfterUpstream { upstream } => format!(
@@ -221,7 +224,7 @@ fn miss_why(w: &MissWhy) -> String {
     }
 }
 
-fn render_misses(s: &mut String, m: &MissReport, on: bool) {
+fn render_misses(s: &mut String, m: &MissReport, on: bool, baseline: bool) {
     let _ = writeln!(
         s,
         "\n{}",
@@ -234,14 +237,29 @@ fn render_misses(s: &mut String, m: &MissReport, on: bool) {
             )
         )
     );
-    if m.executed > 0 {
+    if m.executed > 0 && baseline {
         let _ = writeln!(
             s,
             "  {} of {} executed actions would have hit the cache but for {} non-deterministic action{}",
             m.would_have_hit,
             m.executed,
             m.nondeterministic_roots,
-            if m.nondeterministic_roots == 1 { "" } else { "s" }
+            if m.nondeterministic_roots == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+    } else if m.executed > 0 {
+        let after = m
+            .by_kind
+            .iter()
+            .find(|k| k.name == "after_upstream")
+            .map_or(0, |k| k.count);
+        let _ = writeln!(
+            s,
+            "  {after} of {} executed actions read outputs of actions that also executed              (--baseline says whether those changed)",
+            m.executed
         );
     }
     if !m.by_root.is_empty() {
@@ -259,11 +277,7 @@ fn render_misses(s: &mut String, m: &MissReport, on: bool) {
     }
 }
 
-fn render_outputs(
-    s: &mut String,
-    d: &ActionDelta,
-    opts: TextOptions,
-) -> std::io::Result<()> {
+fn render_outputs(s: &mut String, d: &ActionDelta, opts: TextOptions) -> std::io::Result<()> {
     for o in &d.outputs {
         output_line(s, o);
         match &o.comparison {
@@ -296,15 +310,30 @@ pub fn render_text(
 ) -> std::io::Result<()> {
     let on = opts.color;
     let mut s = String::new();
-    for (side, i) in [(Side::A, &r.envelope.inputs.a), (Side::B, &r.envelope.inputs.b)] {
+    for (side, i) in [
+        (Side::A, &r.envelope.inputs.a),
+        (Side::B, &r.envelope.inputs.b),
+    ] {
         if let Some(i) = i {
             let _ = writeln!(s, "{side}: {}", input_line(i));
         }
     }
     let m = &r.summary;
     if r.envelope.inputs.a.is_some() {
-        let mut header = vec!["paired", "identical", "non-deterministic", "non-hermetic", "tainted"];
-        let mut row = vec![m.paired, m.identical, m.non_deterministic, m.non_hermetic, m.tainted];
+        let mut header = vec![
+            "paired",
+            "identical",
+            "non-deterministic",
+            "non-hermetic",
+            "tainted",
+        ];
+        let mut row = vec![
+            m.paired,
+            m.identical,
+            m.non_deterministic,
+            m.non_hermetic,
+            m.tainted,
+        ];
         for (title, n) in [
             ("unexplained", m.unexplained),
             ("failed", m.failed),
@@ -359,6 +388,11 @@ pub fn render_text(
             for why in &d.reasons {
                 let _ = writeln!(s, "     {}", reason(why));
             }
+            for (side, run) in [("A", &d.run_a), ("B", &d.run_b)] {
+                if let Some(e) = run.std_err.as_deref().filter(|e| !e.is_empty()) {
+                    let _ = writeln!(s, "     stderr in {side}: {:?}", e.trim_end());
+                }
+            }
             render_outputs(&mut s, d, opts)?;
         }
         if root.chain.len() > 1 {
@@ -374,12 +408,19 @@ pub fn render_text(
         );
     }
 
-    for (class, title) in [(Class::Failed, "Failed"), (Class::NotCompared, "Not compared")] {
+    for (class, title) in [
+        (Class::Failed, "Failed"),
+        (Class::NotCompared, "Not compared"),
+    ] {
         let list: Vec<&ActionDelta> = r.actions.iter().filter(|d| d.class == class).collect();
         if list.is_empty() {
             continue;
         }
-        let _ = writeln!(s, "\n{}", paint(on, "1", &format!("{title} ({})", list.len())));
+        let _ = writeln!(
+            s,
+            "\n{}",
+            paint(on, "1", &format!("{title} ({})", list.len()))
+        );
         for d in list.iter().take(LISTED) {
             match d.failure.as_ref().map(|f| f.side) {
                 Some(Some(side)) => {
@@ -466,7 +507,7 @@ pub fn render_text(
         }
     }
     if let Some(misses) = &r.misses {
-        render_misses(&mut s, misses, on);
+        render_misses(&mut s, misses, on, r.envelope.inputs.a.is_some());
     }
     for l in &r.limitations {
         let _ = writeln!(s, "\n{}", paint(on, "2", &limitation(l)));

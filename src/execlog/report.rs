@@ -330,7 +330,10 @@ pub enum Limitation {
     NoFilesAtAll { side: Side, actions: u64 },
     /// Buck2 executor kinds this version does not know, compared by what
     /// their records carry.
-    UnknownExecutors { side: Side, executors: Vec<NameCount> },
+    UnknownExecutors {
+        side: Side,
+        executors: Vec<NameCount>,
+    },
     /// The logs use different digest functions: inputs and outputs cannot
     /// be compared.
     DigestFunctions { a: String, b: String },
@@ -403,7 +406,10 @@ pub enum MissWhy {
         remotable: bool,
     },
     /// Failed actions are not cached.
-    Failed { status: Option<String>, exit_code: i32 },
+    Failed {
+        status: Option<String>,
+        exit_code: i32,
+    },
     /// Not in the baseline.
     New,
     /// Without a baseline: some inputs are outputs of actions that also

@@ -185,7 +185,10 @@ mod tests {
             sniff(p, b"{\"reason\":\"build\"").unwrap(),
             LogFormat::Buck2WhatRan
         );
-        assert_eq!(sniff(p, b"\x9b\x03\x0a\x09/bin/bash").unwrap(), LogFormat::BazelBinary);
+        assert_eq!(
+            sniff(p, b"\x9b\x03\x0a\x09/bin/bash").unwrap(),
+            LogFormat::BazelBinary
+        );
         assert_eq!(sniff(p, b"  \n").unwrap(), LogFormat::Empty);
         assert_eq!(sniff(p, b"").unwrap(), LogFormat::Empty);
         assert!(matches!(

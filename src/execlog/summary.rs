@@ -22,8 +22,8 @@ pub(crate) mod flag {
     pub(crate) const UNPRODUCED: u16 = 1 << 5;
     /// Neither inputs nor outputs.
     pub(crate) const NO_IO: u16 = 1 << 6;
-    /// Buck2: neither a command line nor an action digest.
-    pub(crate) const NO_DETAILS: u16 = 1 << 7;
+    /// Buck2: no command line (remote and cached actions).
+    pub(crate) const NO_COMMAND: u16 = 1 << 7;
 }
 
 /// One action after the first pass: 24 bytes.
@@ -156,10 +156,7 @@ impl LogSummary {
     }
 
     pub(crate) fn alias(&self, path: u64) -> Option<u64> {
-        let i = self
-            .aliases
-            .binary_search_by_key(&path, |a| a.0)
-            .ok()?;
+        let i = self.aliases.binary_search_by_key(&path, |a| a.0).ok()?;
         self.aliases.get(i).map(|a| a.1)
     }
 
@@ -188,7 +185,10 @@ pub(crate) fn command_hash(v: &SpawnView<'_>) -> u64 {
     acc = mix(acc, v.timeout_millis as u64);
     acc = mix(acc, h(&v.status));
     acc = mix(acc, v.exit_code as u32 as u64);
-    let key = v.digest.as_ref().map_or(0, |d| finish(h(&d.hash) ^ d.size as u64));
+    let key = v
+        .digest
+        .as_ref()
+        .map_or(0, |d| finish(h(&d.hash) ^ d.size as u64));
     mix(acc, key)
 }
 
@@ -204,7 +204,11 @@ pub(crate) fn flags_of(v: &SpawnView<'_>) -> u16 {
     set(&mut f, v.cacheable, flag::CACHEABLE);
     set(&mut f, v.remote_cacheable, flag::REMOTE_CACHEABLE);
     set(&mut f, v.remotable, flag::REMOTABLE);
-    set(&mut f, !v.status.is_empty() || v.exit_code != 0, flag::FAILED);
+    set(
+        &mut f,
+        !v.status.is_empty() || v.exit_code != 0,
+        flag::FAILED,
+    );
     f
 }
 
@@ -262,7 +266,10 @@ pub(crate) fn summarize_flat(
             if let Some(d) = &f.digest {
                 notes.saw_function(&d.function);
             }
-            inputs = inputs.wrapping_add(file_term(path_hash(&f.path), fp_of_file(f, notes.function())));
+            inputs = inputs.wrapping_add(file_term(
+                path_hash(&f.path),
+                fp_of_file(f, notes.function()),
+            ));
         }
         n_inputs = files.len();
     }
@@ -316,7 +323,7 @@ fn flat_outputs(
         sum = sum.wrapping_add(file_term(p, state));
     }
     for f in actual {
-        if listed.iter().any(|l| *l == f.path) {
+        if listed.contains(&f.path) {
             continue;
         }
         // Below a listed directory (or, unusually, not listed at all).

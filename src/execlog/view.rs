@@ -274,7 +274,10 @@ mod tests {
     fn labels_from_progress_messages() {
         for (msg, want) in [
             ("Executing genrule //:stamp_h", Some("//:stamp_h")),
-            ("Executing genrule //:flavor_tool [for host]", Some("//:flavor_tool")),
+            (
+                "Executing genrule //:flavor_tool [for host]",
+                Some("//:flavor_tool"),
+            ),
             ("Testing //pkg:t (shard 1 of 2)", Some("//pkg:t")),
             ("Compiling @repo//x:y.cc", Some("@repo//x:y.cc")),
             ("Linking nowhere //:dangling", Some("//:dangling")),
@@ -295,7 +298,10 @@ mod tests {
             1
         );
         assert_eq!(output_rank("bazel-out/k8/testlogs/t/test.log"), 0);
-        assert_eq!(output_rank("bazel-out/k8/testlogs/t/test.outputs/outputs.zip"), 1);
+        assert_eq!(
+            output_rank("bazel-out/k8/testlogs/t/test.outputs/outputs.zip"),
+            1
+        );
     }
 
     #[test]

@@ -199,7 +199,9 @@ mod tests {
     #[test]
     fn reads_every_wire_type_and_refuses_groups() {
         // field 1 varint 150, field 2 bytes "hi", field 3 fixed32, field 4 fixed64
-        let mut buf = vec![0x08, 0x96, 0x01, 0x12, 2, b'h', b'i', 0x1d, 1, 0, 0, 0, 0x21];
+        let mut buf = vec![
+            0x08, 0x96, 0x01, 0x12, 2, b'h', b'i', 0x1d, 1, 0, 0, 0, 0x21,
+        ];
         buf.extend_from_slice(&7u64.to_le_bytes());
         let got: Vec<_> = Fields::new(&buf).collect::<Result<_, _>>().unwrap();
         assert_eq!(
@@ -218,7 +220,10 @@ mod tests {
                 wire_type: 3
             }))
         );
-        assert_eq!(Fields::new(&[0x00]).next(), Some(Err(WireProblem::FieldZero)));
+        assert_eq!(
+            Fields::new(&[0x00]).next(),
+            Some(Err(WireProblem::FieldZero))
+        );
     }
 
     #[test]

@@ -12,10 +12,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::synth::wire as pb;
 use crate::{fixture, twice};
 
 fn bazel(rel: &str) -> String {
-    fixture(&format!("bazel/{rel}")).to_str().unwrap().to_owned()
+    fixture(&format!("bazel/{rel}"))
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Run `twice execlog ARGS --format json`: (exit code, report, stderr).
@@ -137,7 +141,10 @@ fn every_bazel_layout_gives_the_readmes_facts() {
 /// lost every input and output; a log against itself was "identical".
 #[test]
 fn r14_compact_7_1_layout_keeps_inputs_and_outputs() {
-    let (a, b) = (bazel("converted/a.exec.v71.zst"), bazel("converted/b.exec.v71.zst"));
+    let (a, b) = (
+        bazel("converted/a.exec.v71.zst"),
+        bazel("converted/b.exec.v71.zst"),
+    );
     let (code, report, _) = execlog(&[&a, &b]);
     assert_eq!(code, 1);
     assert_eq!(report["inputs"]["a"]["layout"], "compact 7.1–7.3");
@@ -151,61 +158,10 @@ fn r14_compact_7_1_layout_keeps_inputs_and_outputs() {
     );
     let (code, report, _) = execlog(&[&a, &a]);
     assert_eq!((code, &report["verdict"]), (0, &json!("identical")));
-    assert!(report["limitations"].as_array().unwrap().is_empty(), "{report}");
-}
-
-/// A tiny protobuf encoder for hand-made compact logs.
-mod pb {
-    pub fn varint(mut n: u64, out: &mut Vec<u8>) {
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    pub fn uint(field: u32, n: u64, out: &mut Vec<u8>) {
-        varint(u64::from(field) << 3, out);
-        varint(n, out);
-    }
-    pub fn bytes(field: u32, b: &[u8], out: &mut Vec<u8>) {
-        varint(u64::from(field) << 3 | 2, out);
-        varint(b.len() as u64, out);
-        out.extend_from_slice(b);
-    }
-    /// An `ExecLogEntry`.
-    pub fn entry(id: u32, field: u32, body: &[u8]) -> Vec<u8> {
-        let mut e = Vec::new();
-        if id != 0 {
-            uint(1, u64::from(id), &mut e);
-        }
-        bytes(field, body, &mut e);
-        e
-    }
-    pub fn file(path: &str, hash: &str) -> Vec<u8> {
-        let mut d = Vec::new();
-        bytes(1, hash.as_bytes(), &mut d);
-        uint(2, 5, &mut d);
-        let mut f = Vec::new();
-        bytes(1, path.as_bytes(), &mut f);
-        bytes(2, &d, &mut f);
-        f
-    }
-    /// A compact log: the entries, length-delimited, zstd-compressed.
-    pub fn log(entries: &[Vec<u8>]) -> Vec<u8> {
-        let mut plain = Vec::new();
-        for e in entries {
-            varint(e.len() as u64, &mut plain);
-            plain.extend_from_slice(e);
-        }
-        ruzstd::encoding::compress_to_vec(
-            plain.as_slice(),
-            ruzstd::encoding::CompressionLevel::Fastest,
-        )
-    }
+    assert!(
+        report["limitations"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
 }
 
 /// r14 defect 1, in general: a layout whose fields `twice` does not know
@@ -244,9 +200,15 @@ fn r14_unknown_fields_and_actions_without_files_are_never_silently_identical() {
     assert!(kinds.contains(&"unknown_fields"), "{kinds:?}");
     assert!(kinds.contains(&"no_files_at_all"), "{kinds:?}");
     let fields = &report["limitations"][0]["fields"];
-    assert_eq!(fields, &json!([{"name": "InputSet.9", "count": 1}, {"name": "Output.9", "count": 1}]));
+    assert_eq!(
+        fields,
+        &json!([{"name": "InputSet.9", "count": 1}, {"name": "Output.9", "count": 1}])
+    );
     let (_, text) = text(&[p, p]);
-    assert!(text.contains("does not read (InputSet.9 ×1, Output.9 ×1)"), "{text}");
+    assert!(
+        text.contains("does not read (InputSet.9 ×1, Output.9 ×1)"),
+        "{text}"
+    );
     assert!(text.contains("incomplete:"), "{text}");
 
     // The same in a JSON log: an unknown key of SpawnExec.
@@ -336,7 +298,10 @@ fn r14_buck2_records_of_every_executor_are_read() {
         "kind": "unknown_executors", "side": "b",
         "executors": [{"name": "LocalActionCache", "count": 1}],
     })));
-    assert_eq!(report["only_a"][0]["label"], format!("root//:after_fail {cfg}"));
+    assert_eq!(
+        report["only_a"][0]["label"],
+        format!("root//:after_fail {cfg}")
+    );
 }
 
 /// r14 defect 5 (and 6): one build's log in two formats compares
@@ -358,7 +323,10 @@ fn r14_one_build_in_two_formats_is_identical() {
         let (code, report, stderr) = execlog(&[&bazel(a), &bazel(b)]);
         assert_eq!(code, 0, "{a} {b}: {stderr} {}", report["actions"]);
         assert_eq!(report["verdict"], "identical", "{a} {b}");
-        assert!(report["summary"]["paired"].as_u64().unwrap() >= 29, "{a} {b}");
+        assert!(
+            report["summary"]["paired"].as_u64().unwrap() >= 29,
+            "{a} {b}"
+        );
     }
 }
 
@@ -388,7 +356,12 @@ fn r14_dangling_symlink_outputs_are_compared_as_links() {
     assert_eq!(code, 1);
     let d = action(&report, "//:dangling", "DanglingSymlink");
     let out = &d["outputs"][0];
-    assert!(out["symlink_a"].as_str().unwrap().starts_with("/nonexistent/twice-fixture/"));
+    assert!(
+        out["symlink_a"]
+            .as_str()
+            .unwrap()
+            .starts_with("/nonexistent/twice-fixture/")
+    );
     assert_eq!(out["comparison"]["status"], "symlink");
     assert_ne!(out["comparison"]["a"], out["comparison"]["b"]);
     // Bazel 4 does not list the link: its consumer's input is the evidence.
@@ -406,7 +379,10 @@ fn r14_dangling_symlink_outputs_are_compared_as_links() {
     assert_eq!(d["outputs"][0]["comparison"]["status"], "symlink");
     // A file that exists on one side only is still "missing".
     let f = action(&report, "//:fails_in_b", "Genrule");
-    assert!(f["outputs"][0].get("comparison").is_none(), "failed: not a root");
+    assert!(
+        f["outputs"][0].get("comparison").is_none(),
+        "failed: not a root"
+    );
 }
 
 /// r14 defect 8: a 0-byte log (a no-op build) is zero actions with a note.
@@ -477,12 +453,15 @@ fn r14_timeout_platform_and_digest_function_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let a = bazel("logs/a.exec.json");
     let b = edit("logs/a.exec.json", &dir.path().join("b.json"), |s| {
-        s.replace("\"timeoutMillis\": \"60000\"", "\"timeoutMillis\": \"300000\"")
-            .replacen(
-                "\"properties\": []",
-                "\"properties\": [{\"name\": \"OSFamily\", \"value\": \"Linux\"}]",
-                1,
-            )
+        s.replace(
+            "\"timeoutMillis\": \"60000\"",
+            "\"timeoutMillis\": \"300000\"",
+        )
+        .replacen(
+            "\"properties\": []",
+            "\"properties\": [{\"name\": \"OSFamily\", \"value\": \"Linux\"}]",
+            1,
+        )
     });
     let (code, report, _) = execlog(&[&a, &b]);
     assert_eq!(code, 1);
@@ -492,9 +471,13 @@ fn r14_timeout_platform_and_digest_function_are_named() {
         .iter()
         .flat_map(|d| d["reasons"].as_array().into_iter().flatten())
         .collect();
-    assert!(reasons.contains(&&json!({"kind": "timeout", "a": 60000, "b": 300000})), "{reasons:?}");
     assert!(
-        reasons.contains(&&json!({"kind": "platform", "name": "OSFamily", "a": null, "b": "Linux"})),
+        reasons.contains(&&json!({"kind": "timeout", "a": 60000, "b": 300000})),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .contains(&&json!({"kind": "platform", "name": "OSFamily", "a": null, "b": "Linux"})),
         "{reasons:?}"
     );
     // Another --digest_function: every hash differs; named once, not as
@@ -514,9 +497,12 @@ fn r14_timeout_platform_and_digest_function_are_named() {
     });
     let (code, report, _) = execlog(&[&a, &b]);
     assert_eq!(code, 1);
-    assert!(report["limitations"].as_array().unwrap().contains(
-        &json!({"kind": "digest_functions", "a": "SHA-256", "b": "BLAKE3"})
-    ));
+    assert!(
+        report["limitations"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"kind": "digest_functions", "a": "SHA-256", "b": "BLAKE3"}))
+    );
     // Every action with a digest (`//:dangling` has none).
     assert_eq!(
         report["summary"]["by_reason"],
@@ -541,20 +527,39 @@ fn r14_explain_misses_on_the_warm_cache_pair() {
     for (a, b) in [
         ("logs/warm-a.exec.json", "logs/warm-b.exec.json"),
         ("logs/warm-a.exec.bin", "logs/warm-b.exec.bin"),
-        ("converted/warm-a.exec.ndjson", "converted/warm-b.exec.ndjson"),
-        ("converted/warm-a.exec.v74.zst", "converted/warm-b.exec.v74.zst"),
-        ("converted/warm-a.exec.v71.zst", "converted/warm-b.exec.v71.zst"),
+        (
+            "converted/warm-a.exec.ndjson",
+            "converted/warm-b.exec.ndjson",
+        ),
+        (
+            "converted/warm-a.exec.v74.zst",
+            "converted/warm-b.exec.v74.zst",
+        ),
+        (
+            "converted/warm-a.exec.v71.zst",
+            "converted/warm-b.exec.v71.zst",
+        ),
     ] {
         let (code, report, stderr) =
             execlog(&["--explain-misses", &bazel(b), "--baseline", &bazel(a)]);
         assert_eq!(code, 1, "{a}: {stderr}");
         let m = &report["misses"];
         assert_eq!(
-            (&m["spawns"], &m["hits"], &m["executed"], &m["would_have_hit"], &m["nondeterministic_roots"]),
+            (
+                &m["spawns"],
+                &m["hits"],
+                &m["executed"],
+                &m["would_have_hit"],
+                &m["nondeterministic_roots"]
+            ),
             (&json!(29), &json!(23), &json!(6), &json!(5), &json!(1)),
             "{a}"
         );
-        assert_eq!(miss(&report, "//:stamp_h")["why"], json!({"kind": "same_key"}), "{a}");
+        assert_eq!(
+            miss(&report, "//:stamp_h")["why"],
+            json!({"kind": "same_key"}),
+            "{a}"
+        );
         for label in ["//:hello_out", "//:hello_out_sha", "//:hello_out_len"] {
             let why = &miss(&report, label)["why"];
             assert_eq!(why["kind"], "upstream", "{a} {label}");
@@ -582,7 +587,9 @@ fn r14_explain_misses_on_the_warm_cache_pair() {
         &bazel("logs/warm-a.exec.json"),
     ]);
     assert!(
-        text.contains("5 of 6 executed actions would have hit the cache but for 1 non-deterministic action"),
+        text.contains(
+            "5 of 6 executed actions would have hit the cache but for 1 non-deterministic action"
+        ),
         "{text}"
     );
     assert!(text.contains("evicted or never uploaded"), "{text}");
@@ -598,7 +605,10 @@ fn r14_explain_misses_without_a_baseline() {
     let m = &report["misses"];
     assert_eq!((&m["executed"], &m["hits"]), (&json!(6), &json!(23)));
     assert_eq!(miss(&report, "//:stamp_h")["why"]["kind"], "not_in_cache");
-    assert_eq!(miss(&report, "//:hello_out")["why"]["kind"], "after_upstream");
+    assert_eq!(
+        miss(&report, "//:hello_out")["why"]["kind"],
+        "after_upstream"
+    );
     assert_eq!(m["by_root"][0]["action"]["label"], "//:stamp_h");
     assert_eq!(m["by_root"][0]["misses"], 5);
     // A cold build: everything executed, every root a first miss.
@@ -651,7 +661,10 @@ fn every_truncation_of_a_real_log_is_an_error_naming_the_offset() {
                 .unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{log} at {at}: {err}");
-            assert!(err.contains("cut:") && err.contains("byte offset"), "{log}: {err}");
+            assert!(
+                err.contains("cut:") && err.contains("byte offset"),
+                "{log}: {err}"
+            );
             assert!(!err.contains("panicked"), "{err}");
         }
     }
@@ -676,7 +689,11 @@ fn r11_a_zstd_log_of_zeros_is_refused_at_once() {
     fs::write(&zeros, &z).unwrap();
     let start = Instant::now();
     let out = twice()
-        .args(["execlog", zeros.to_str().unwrap(), &bazel("converted/a.exec.v74.zst")])
+        .args([
+            "execlog",
+            zeros.to_str().unwrap(),
+            &bazel("converted/a.exec.v74.zst"),
+        ])
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
@@ -686,7 +703,11 @@ fn r11_a_zstd_log_of_zeros_is_refused_at_once() {
         err.contains("zeros.zst: Bazel compact execution log at decompressed byte offset 0: an entry of length 0"),
         "{err}"
     );
-    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// r11 item 9: a decompressed-bytes limit for compact logs.
@@ -699,8 +720,14 @@ fn r11_the_decompressed_size_of_a_compact_log_is_limited() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("a.exec.v74.zst: Bazel compact execution log at decompressed byte offset"), "{err}");
-    assert!(err.contains("decompresses to more than 4096 bytes (--max-decompressed"), "{err}");
+    assert!(
+        err.contains("a.exec.v74.zst: Bazel compact execution log at decompressed byte offset"),
+        "{err}"
+    );
+    assert!(
+        err.contains("decompresses to more than 4096 bytes (--max-decompressed"),
+        "{err}"
+    );
     let out = twice()
         .args(["execlog", &log, &log, "--max-decompressed", "lots"])
         .output()
@@ -719,13 +746,21 @@ fn r11_a_shared_input_set_costs_files_plus_spawns() {
         let mut entries = Vec::new();
         let mut set = Vec::new();
         for i in 1..=3000u32 {
-            let hash = if i == 7 { changed } else { "aa00aa00aa00aa00aa00" };
+            let hash = if i == 7 {
+                changed
+            } else {
+                "aa00aa00aa00aa00aa00"
+            };
             entries.push(pb::entry(i, 3, &pb::file(&format!("src/f{i}.h"), hash)));
             pb::uint(5, u64::from(i), &mut set);
         }
         entries.push(pb::entry(3001, 6, &set));
         for s in 0..100_000u32 {
-            entries.push(pb::entry(3002 + s, 3, &pb::file(&format!("out/o{s}"), "cc00cc00cc00cc00cc00")));
+            entries.push(pb::entry(
+                3002 + s,
+                3,
+                &pb::file(&format!("out/o{s}"), "cc00cc00cc00cc00cc00"),
+            ));
             let mut out = Vec::new();
             pb::uint(5, u64::from(3002 + s), &mut out);
             let mut spawn = Vec::new();
@@ -756,7 +791,11 @@ fn r11_a_shared_input_set_costs_files_plus_spawns() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["summary"]["non_hermetic"], 100_000);
     assert_eq!(report["summary"]["by_reason"][0]["name"], "src/f7.h");
-    assert!(start.elapsed() < Duration::from_secs(120), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// r11 item 9: a FIFO given as a log hung; special files are refused.
@@ -764,7 +803,10 @@ fn r11_a_shared_input_set_costs_files_plus_spawns() {
 fn r11_fifos_devices_and_directories_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("log.fifo");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     let good = bazel("logs/a.exec.json");
     let dirp: PathBuf = dir.path().to_path_buf();
@@ -782,7 +824,10 @@ fn r11_fifos_devices_and_directories_are_refused() {
                 .unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
-            assert!(err.contains(&format!("{bad}: {what}, not a log file")), "{err}");
+            assert!(
+                err.contains(&format!("{bad}: {what}, not a log file")),
+                "{err}"
+            );
         }
     }
     let out = twice()

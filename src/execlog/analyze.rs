@@ -443,10 +443,9 @@ fn run(
     let inferred = verdicts
         .iter()
         .any(|v| v.outputs.iter().any(|o| matches!(o.a, OutSide::Seen(_))));
-    let mut limitations = limitations(&la, &lb, functions, over_budget, inferred);
+    let limitations = limitations(&la, &lb, functions, over_budget, inferred);
     if !baseline {
         // Nothing to compare: the misses are the report.
-        limitations.retain(|l| !matches!(l, Limitation::EmptyLog { side: Side::A, .. }));
         return Ok(ExeclogReport::new(
             LogInputs {
                 a: None,

@@ -547,7 +547,8 @@ fn summarize_spawn(
     Ok(())
 }
 
-/// Entry ids the second pass decodes.
+/// Entry ids the second pass decodes: a bit per id up to the ids the log
+/// numbered densely, a set beyond.
 #[derive(Default)]
 pub(crate) struct Marks {
     dense: Vec<u64>,
@@ -555,18 +556,24 @@ pub(crate) struct Marks {
 }
 
 impl Marks {
+    fn with_ids(dense: usize) -> Marks {
+        Marks {
+            dense: vec![0; dense.div_ceil(64)],
+            far: rustc_hash::FxHashSet::default(),
+        }
+    }
+
     /// Mark `id`; true the first time.
     fn mark(&mut self, id: u32) -> bool {
         let (w, bit) = (id as usize / 64, 1u64 << (id % 64));
-        if id as usize >= 64 << 24 {
-            return self.far.insert(id);
+        match self.dense.get_mut(w) {
+            Some(word) => {
+                let fresh = *word & bit == 0;
+                *word |= bit;
+                fresh
+            }
+            None => self.far.insert(id),
         }
-        if w >= self.dense.len() {
-            self.dense.resize(w + 1, 0);
-        }
-        let fresh = self.dense[w] & bit == 0;
-        self.dense[w] |= bit;
-        fresh
     }
 
     pub(crate) fn has(&self, id: u32) -> bool {
@@ -590,7 +597,7 @@ pub(crate) enum Need {
 impl Dag {
     /// Mark what the spawns needed refer to; the DAG is dropped after.
     pub(crate) fn mark(&self, need: impl Fn(u32) -> Need) -> Marks {
-        let mut marks = Marks::default();
+        let mut marks = Marks::with_ids(self.kinds.len());
         let mut stack = Vec::new();
         let mut at = 0usize;
         let mut i = 0u32;

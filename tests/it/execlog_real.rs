@@ -837,3 +837,54 @@ fn r11_fifos_devices_and_directories_are_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A compact log's `SymlinkAction` (a symlink made without a spawn)
+/// carries taint from the spawn that wrote its target to the one that reads
+/// the link.
+#[test]
+fn symlink_actions_carry_taint_in_compact_logs() {
+    let build = |obj: &str| {
+        let mut out = Vec::new();
+        pb::uint(5, 1, &mut out);
+        let mut producer = Vec::new();
+        pb::bytes(1, b"cc", &mut producer);
+        pb::bytes(6, &out, &mut producer);
+        pb::bytes(7, b"//:gen", &mut producer);
+        pb::bytes(8, b"CppCompile", &mut producer);
+        let mut link = Vec::new();
+        pb::bytes(1, b"out/g.o", &mut link);
+        pb::bytes(2, b"out/link.o", &mut link);
+        let mut set = Vec::new();
+        pb::uint(5, 2, &mut set);
+        let mut out = Vec::new();
+        pb::uint(5, 4, &mut out);
+        let mut use_ = Vec::new();
+        pb::bytes(1, b"ld", &mut use_);
+        pb::uint(4, 3, &mut use_);
+        pb::bytes(6, &out, &mut use_);
+        pb::bytes(7, b"//:use", &mut use_);
+        pb::bytes(8, b"CppLink", &mut use_);
+        pb::log(&[
+            pb::entry(1, 3, &pb::file("out/g.o", obj)),
+            pb::entry(0, 7, &producer),
+            pb::entry(0, 8, &link),
+            pb::entry(2, 3, &pb::file("out/link.o", obj)),
+            pb::entry(3, 6, &set),
+            pb::entry(4, 3, &pb::file("out/app", obj)),
+            pb::entry(0, 7, &use_),
+        ])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.zst"), dir.path().join("b.zst"));
+    fs::write(&a, build("0100010001000100")).unwrap();
+    fs::write(&b, build("0200020002000200")).unwrap();
+    let (code, report, stderr) = execlog(&[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(
+        roots(&report),
+        [("//:gen".to_owned(), "non_deterministic".to_owned(), 1)]
+    );
+    let use_ = action(&report, "//:use", "CppLink");
+    assert_eq!(use_["class"], "tainted");
+    assert_eq!(use_["tainted_by"][0]["paths"], json!(["out/link.o"]));
+}

@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use super::analyze::{EXPAND_BUDGET, EXPAND_PER_ACTION, name};
+use super::analyze::{EXPAND_BUDGET, EXPAND_PER_ACTION};
+use super::assemble::name;
 use super::judge::{Judgement, Producer};
 use super::model::{Action, Detail, FastMap, Inputs as ActionInputs, Interner};
 use super::pair::{NONE, Pairing};

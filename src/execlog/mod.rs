@@ -10,6 +10,7 @@
 //! only the actions that differ.
 
 mod analyze;
+mod assemble;
 mod bazel_binary;
 mod bazel_compact;
 mod bazel_json;

@@ -19,16 +19,17 @@ fn s(p: &Path) -> &str {
 }
 
 /// Run `twice execlog ARGS --format json`: (exit code, report, stderr).
-fn execlog(args: &[&str]) -> (i32, Value, String) {
+pub(crate) fn execlog(args: &[&str]) -> (i32, Value, String) {
     let out = twice()
         .arg("execlog")
         .args(args)
         .args(["--format", "json"])
+        .timeout(std::time::Duration::from_secs(120))
         .output()
         .expect("run twice");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().expect("exit code"), report, stderr)
+    (out.status.code().unwrap_or(-1), report, stderr)
 }
 
 fn pair(ext: &str) -> (String, String) {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::execlog::execlog;
 use crate::synth::wire as pb;
 use crate::{fixture, twice};
 
@@ -20,20 +21,6 @@ fn bazel(rel: &str) -> String {
         .to_str()
         .unwrap()
         .to_owned()
-}
-
-/// Run `twice execlog ARGS --format json`: (exit code, report, stderr).
-fn execlog(args: &[&str]) -> (i32, Value, String) {
-    let out = twice()
-        .arg("execlog")
-        .args(args)
-        .args(["--format", "json"])
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("run twice");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), report, stderr)
 }
 
 fn text(args: &[&str]) -> (i32, String) {

@@ -642,6 +642,29 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 mod tests {
     use super::*;
 
+    /// Real logs of every format, cut and corrupted: an error or a log,
+    /// never a panic (`read_bytes` runs both passes, every action in full).
+    #[test]
+    fn corrupt_real_logs_never_panic() {
+        let logs: [&[u8]; 5] = [
+            include_bytes!("../../fixtures/bazel/logs/a.exec.json"),
+            include_bytes!("../../fixtures/bazel/logs/a.exec.bin"),
+            include_bytes!("../../fixtures/bazel/converted/a.exec.v74.zst"),
+            include_bytes!("../../fixtures/bazel/converted/a.exec.v71.zst"),
+            include_bytes!("../../fixtures/bazel/buck2/b.what-ran.jsonl"),
+        ];
+        for log in logs {
+            assert!(read_bytes(log).unwrap() >= 28);
+            let step = (log.len() / 300).max(1);
+            for at in (0..log.len()).step_by(step) {
+                let _ = read_bytes(&log[..at]);
+                let mut bad = log.to_vec();
+                bad[at] ^= 0x5a;
+                let _ = read_bytes(&bad);
+            }
+        }
+    }
+
     #[test]
     fn sizes_parse_with_units() {
         assert_eq!(parse_size("123"), Ok(123));

@@ -258,7 +258,8 @@ fn render_misses(s: &mut String, m: &MissReport, on: bool, baseline: bool) {
             .map_or(0, |k| k.count);
         let _ = writeln!(
             s,
-            "  {after} of {} executed actions read outputs of actions that also executed              (--baseline says whether those changed)",
+            "  {after} of {} executed actions read outputs of actions that also executed \
+             (--baseline says whether those changed)",
             m.executed
         );
     }

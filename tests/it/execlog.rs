@@ -42,21 +42,32 @@ fn pair(ext: &str) -> (String, String) {
     (p("a"), p("b"))
 }
 
-/// (primary output file name, class, tainted) of each root, in rank order.
-fn roots(report: &Value) -> Vec<(String, String, u64)> {
+/// (name, class, tainted) of each root, in rank order, `name` naming its
+/// action.
+pub(crate) fn roots_named(
+    report: &Value,
+    name: impl Fn(&Value) -> String,
+) -> Vec<(String, String, u64)> {
     report["roots"]
         .as_array()
         .expect("roots")
         .iter()
         .map(|r| {
-            let out = r["action"]["primary_output"].as_str().unwrap_or("");
             (
-                out.rsplit('/').next().unwrap().to_owned(),
+                name(&r["action"]),
                 r["class"].as_str().unwrap().to_owned(),
                 r["tainted"].as_u64().unwrap(),
             )
         })
         .collect()
+}
+
+/// (primary output file name, class, tainted) of each root, in rank order.
+fn roots(report: &Value) -> Vec<(String, String, u64)> {
+    roots_named(report, |a| {
+        let out = a["primary_output"].as_str().unwrap_or("");
+        out.rsplit('/').next().unwrap().to_owned()
+    })
 }
 
 fn action<'r>(report: &'r Value, output: &str) -> &'r Value {

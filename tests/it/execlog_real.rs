@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::execlog::execlog;
+use crate::execlog::{execlog, roots_named};
 use crate::synth::wire as pb;
 use crate::{fixture, twice};
 
@@ -54,18 +54,7 @@ fn counts(report: &Value) -> Value {
 
 /// (label, class, tainted) of each root, in rank order.
 fn roots(report: &Value) -> Vec<(String, String, u64)> {
-    report["roots"]
-        .as_array()
-        .expect("roots")
-        .iter()
-        .map(|r| {
-            (
-                r["action"]["label"].as_str().unwrap_or("").to_owned(),
-                r["class"].as_str().unwrap().to_owned(),
-                r["tainted"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    roots_named(report, |a| a["label"].as_str().unwrap_or("").to_owned())
 }
 
 fn expected_roots() -> Vec<(String, String, u64)> {

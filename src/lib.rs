@@ -138,9 +138,14 @@ fn run_diff(args: DiffArgs) -> Result<u8, Error> {
 fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
     if let Some(url) = args.reexecute {
         interrupt::install().map_err(|source| Error::Signals { source })?;
+        let Some(log_a) = args.a else {
+            return Err(Error::Usage {
+                message: "--reexecute needs the log to re-execute from".to_owned(),
+            });
+        };
         let opts = remote::ReexecOptions {
             remote: remote_options(url, &args.remote_args)?,
-            log_a: args.a,
+            log_a,
             log_b: args.b,
             actions: args.action,
             runs: args.runs,
@@ -159,12 +164,6 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
         commands::output::write_any(AnyReport::Reexec(&report), &main, &specs)?;
         return Ok(report.envelope.verdict.exit_code());
     }
-    let Some(b) = args.b else {
-        return Err(Error::Usage {
-            message: "twice execlog needs two logs (one is enough with --reexecute --action)"
-                .to_owned(),
-        });
-    };
     let opts = execlog::ExeclogOptions {
         top: args.top,
         outputs: args
@@ -172,11 +171,22 @@ fn run_execlog(args: ExeclogArgs) -> Result<u8, Error> {
             .and_then(|d| <[PathBuf; 2]>::try_from(d).ok())
             .map(|[a, b]| (a, b)),
         now: clock::now(),
+        max_decompressed: args.max_decompressed,
     };
     interrupt::install().map_err(|source| Error::Signals { source })?;
     let main = main_output(&args.output);
     let specs = commands::output::plan(&main, &args.output.reports)?;
-    let report = with_jobs(args.jobs, || execlog::analyze(&args.a, &b, &opts))??;
+    let report = with_jobs(args.jobs, || {
+        match (&args.explain_misses, &args.a, &args.b) {
+            (Some(b), _, _) => execlog::explain_misses(b, args.baseline.as_deref(), &opts),
+            (None, Some(a), Some(b)) => execlog::analyze(a, b, &opts),
+            // clap requires A and B without --explain-misses.
+            _ => Err(execlog::ExeclogError::Open {
+                path: PathBuf::new(),
+                source: std::io::Error::other("two logs are needed"),
+            }),
+        }
+    })??;
     if interrupt::interrupted() {
         return Err(Error::Interrupted);
     }

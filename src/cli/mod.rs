@@ -217,11 +217,20 @@ pub struct RemoteArgs {
 #[derive(Debug, Args)]
 pub struct ExeclogArgs {
     /// The log of the first build (side A).
-    pub a: PathBuf,
+    #[arg(required_unless_present = "explain_misses")]
+    pub a: Option<PathBuf>,
     /// The log of the second build (side B). With --reexecute and
     /// --action it may be left out.
-    #[arg(required_unless_present = "action")]
+    #[arg(required_unless_present_any = ["explain_misses", "action"])]
     pub b: Option<PathBuf>,
+    /// Explain why each action of the build that wrote LOG executed instead
+    /// of coming from the cache (with --baseline, by comparing with an
+    /// earlier build of the same revision).
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["a", "b"])]
+    pub explain_misses: Option<PathBuf>,
+    /// With --explain-misses: the log of an earlier build to compare with.
+    #[arg(long, value_name = "LOG", requires = "explain_misses")]
+    pub baseline: Option<PathBuf>,
     /// Re-execute logged actions on a Remote Execution (REAPI v2) cluster,
     /// grpc://HOST:PORT or grpcs://HOST:PORT, several times each with
     /// caching off, and report each as deterministic or not (with the
@@ -250,6 +259,10 @@ pub struct ExeclogArgs {
     /// How many of the worst roots get their taint chain shown.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub top: usize,
+    /// The most bytes a compact (zstd) log may decompress to, e.g. `16G`
+    /// (default: the larger of 4 GiB and 256 times the file's size).
+    #[arg(long, value_name = "SIZE", value_parser = crate::execlog::parse_size)]
+    pub max_decompressed: Option<u64>,
     /// Threads for reading, classifying and comparing (default: one per
     /// core); with --reexecute, executions in flight (default 16).
     #[arg(short = 'j', long, value_name = "N")]

@@ -1,184 +1,395 @@
 //! Bazel's `--execution_log_json_file`: `SpawnExec` messages in the proto3
 //! JSON mapping (lowerCamelCase names, 64-bit integers as strings), one
-//! pretty-printed object after another with no array around them. Read with
-//! a streaming deserializer, one spawn at a time.
+//! after another with no array around them: pretty-printed by Bazel 4–8's
+//! `JsonFormat`, or one per line. Every field of every `spawn.proto`
+//! version is read (Bazel 4's `remoteCacheHit` and `progressMessage`,
+//! later `cacheHit`, `targetLabel`, `isTool`, `symlinkTargetPath`); a key
+//! this version does not know is counted, never silently dropped.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::error::{ExeclogError, LogFormat};
 use super::json_stream::each_value;
-use super::model::{ActionDraft, ContentDigest, Input, Log, LogBuilder};
+use super::summary::Notes;
+use super::view::{DigestView, FileView, InputsView, OutputsView, SpawnView, Str};
 
 /// A string borrowed from the input unless it has escapes.
-#[derive(Debug, Default, Deserialize)]
-#[serde(transparent)]
-struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
+struct Text<'a>(Cow<'a, str>);
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct SpawnExec<'a> {
-    #[serde(borrow, alias = "command_args")]
-    command_args: Vec<Str<'a>>,
-    #[serde(borrow, alias = "environment_variables")]
-    environment_variables: Vec<NameValue<'a>>,
-    #[serde(borrow)]
-    platform: Option<Platform<'a>>,
-    #[serde(borrow)]
-    inputs: Vec<File<'a>>,
-    #[serde(borrow, alias = "listed_outputs")]
-    listed_outputs: Vec<Str<'a>>,
-    #[serde(borrow, alias = "actual_outputs")]
-    actual_outputs: Vec<File<'a>>,
-    #[serde(borrow)]
-    mnemonic: Str<'a>,
-    #[serde(borrow)]
-    runner: Str<'a>,
-    #[serde(borrow, alias = "target_label")]
-    target_label: Str<'a>,
-    #[serde(borrow)]
-    digest: Option<Digest<'a>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct NameValue<'a> {
-    #[serde(borrow)]
-    name: Str<'a>,
-    #[serde(borrow)]
-    value: Str<'a>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Platform<'a> {
-    #[serde(borrow)]
-    properties: Vec<NameValue<'a>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct File<'a> {
-    #[serde(borrow)]
-    path: Str<'a>,
-    #[serde(borrow)]
-    digest: Option<Digest<'a>>,
-    #[serde(alias = "is_tool")]
-    is_tool: bool,
-    #[serde(borrow, alias = "symlink_target_path")]
-    symlink_target_path: Str<'a>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct Digest<'a> {
-    #[serde(borrow)]
-    hash: Str<'a>,
-    #[serde(alias = "size_bytes", deserialize_with = "int64")]
-    size_bytes: i64,
-}
-
-/// proto3 JSON writes int64 as a string; accept a number too.
-fn int64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Int {
-        N(i64),
-        S(String),
-    }
-    match Int::deserialize(d)? {
-        Int::N(n) => Ok(n),
-        Int::S(s) => s.parse().map_err(serde::de::Error::custom),
-    }
-}
-
-impl Digest<'_> {
-    fn content(&self) -> ContentDigest {
-        ContentDigest::parse(&self.hash.0, self.size_bytes)
-    }
-}
-
-/// The digest of an empty file, which Bazel may omit.
-pub(crate) fn empty_digest() -> ContentDigest {
-    ContentDigest::parse("", 0)
-}
-
-/// The digest `twice` gives an unresolved symlink: that of its target path,
-/// the same in both Bazel formats.
-pub(crate) fn symlink_digest(target: &str) -> ContentDigest {
-    let mut h = blake3::Hasher::new();
-    h.update(b"symlink\0");
-    h.update(target.as_bytes());
-    ContentDigest::synthetic(&h, 0)
-}
-
-pub(crate) fn read(path: &Path, reader: impl Read) -> Result<Log, ExeclogError> {
-    let mut b = LogBuilder::default();
-    each_value(path, LogFormat::BazelJson, reader, |window, consumed| {
-        let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<SpawnExec<'_>>();
-        while let Some(spawn) = stream.next() {
-            add(&mut b, spawn?);
-            *consumed = stream.byte_offset();
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed("")))
+            }
         }
-        Ok(())
-    })?;
-    Ok(b.finish())
+        d.deserialize_str(V)
+    }
 }
 
-fn add(b: &mut LogBuilder, s: SpawnExec<'_>) {
-    for a in &s.command_args {
-        b.arg(&a.0);
+/// proto3 JSON writes 64-bit integers as strings, 32-bit ones as numbers;
+/// either is accepted for both.
+struct Int(i64);
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Int;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or a string holding one")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Int, E> {
+                Ok(Int(n))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Int, E> {
+                i64::try_from(n).map(Int).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Int, E> {
+                s.parse().map(Int).map_err(E::custom)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Int, E> {
+                Ok(Int(0))
+            }
+        }
+        d.deserialize_any(V)
     }
-    for e in &s.environment_variables {
-        b.env(&e.name.0, &e.value.0);
+}
+
+/// `null` for a boolean is its default.
+struct Bool(bool);
+
+impl<'de> Deserialize<'de> for Bool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<bool>::deserialize(d).map(|b| Bool(b.unwrap_or(false)))
     }
-    for p in s.platform.iter().flat_map(|p| &p.properties) {
-        b.platform(&p.name.0, &p.value.0);
+}
+
+/// A list; `null` is empty.
+struct List<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<Vec<T>>::deserialize(d).map(|v| List(v.unwrap_or_default()))
     }
-    for f in &s.inputs {
-        let fp = if f.symlink_target_path.0.is_empty() {
-            f.digest
-                .as_ref()
-                .map_or_else(empty_digest, Digest::content)
-                .fingerprint()
-        } else {
-            symlink_digest(&f.symlink_target_path.0).fingerprint()
-        };
-        let path = b.intern(&f.path.0);
-        b.input(Input {
-            path,
-            fp,
-            tool: f.is_tool,
-        });
+}
+
+/// Unknown keys of one message and its sub-messages, as `Message.key`.
+type Unknown<'a> = Vec<(&'static str, Cow<'a, str>)>;
+
+struct JsonDigest<'a>(DigestView<'a>, Unknown<'a>);
+
+impl<'de> Deserialize<'de> for JsonDigest<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonDigest<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Digest")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let (mut d, mut unknown) = (DigestView::default(), Unknown::new());
+                while let Some(Text(k)) = m.next_key::<Text<'de>>()? {
+                    match &*k {
+                        "hash" => d.hash = m.next_value::<Text<'de>>()?.0,
+                        "sizeBytes" | "size_bytes" => d.size = m.next_value::<Int>()?.0,
+                        "hashFunctionName" | "hash_function_name" => {
+                            d.function = m.next_value::<Text<'de>>()?.0;
+                        }
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                            unknown.push(("Digest", k));
+                        }
+                    }
+                }
+                Ok(JsonDigest(d, unknown))
+            }
+        }
+        d.deserialize_map(V)
     }
-    let mut produced = Vec::with_capacity(s.actual_outputs.len());
-    for f in &s.actual_outputs {
-        let digest = if f.symlink_target_path.0.is_empty() {
-            f.digest.as_ref().map_or_else(empty_digest, Digest::content)
-        } else {
-            symlink_digest(&f.symlink_target_path.0)
-        };
-        let path = b.intern(&f.path.0);
-        produced.push(path);
-        b.output(path, Some(digest));
+}
+
+struct JsonFile<'a>(FileView<'a>, Unknown<'a>);
+
+impl<'de> Deserialize<'de> for JsonFile<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonFile<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a File")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let (mut f, mut unknown) = (FileView::default(), Unknown::new());
+                while let Some(Text(k)) = m.next_key::<Text<'de>>()? {
+                    match &*k {
+                        "path" => f.path = m.next_value::<Text<'de>>()?.0,
+                        "digest" => {
+                            if let Some(JsonDigest(d, u)) =
+                                m.next_value::<Option<JsonDigest<'de>>>()?
+                            {
+                                f.digest = Some(d);
+                                unknown.extend(u);
+                            }
+                        }
+                        "isTool" | "is_tool" => f.tool = m.next_value::<Bool>()?.0,
+                        "symlinkTargetPath" | "symlink_target_path" => {
+                            f.symlink = m.next_value::<Text<'de>>()?.0;
+                            // Present (even empty): this log can name symlinks.
+                            unknown.push(("", Cow::Borrowed("symlinks")));
+                        }
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                            unknown.push(("File", k));
+                        }
+                    }
+                }
+                Ok(JsonFile(f, unknown))
+            }
+        }
+        d.deserialize_map(V)
     }
-    for listed in &s.listed_outputs {
-        let path = b.intern(&listed.0);
-        if !produced.contains(&path) {
-            b.output(path, None);
+}
+
+/// `{name, value}` pairs: environment variables and platform properties.
+struct NameValue<'a>(Str<'a>, Str<'a>, Unknown<'a>);
+
+impl<'de> Deserialize<'de> for NameValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NameValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a name and a value")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut nv = NameValue(Cow::Borrowed(""), Cow::Borrowed(""), Unknown::new());
+                while let Some(Text(k)) = m.next_key::<Text<'de>>()? {
+                    match &*k {
+                        "name" => nv.0 = m.next_value::<Text<'de>>()?.0,
+                        "value" => nv.1 = m.next_value::<Text<'de>>()?.0,
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                            nv.2.push(("EnvironmentVariable", k));
+                        }
+                    }
+                }
+                Ok(nv)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+struct JsonPlatform<'a>(Vec<NameValue<'a>>, Unknown<'a>);
+
+impl<'de> Deserialize<'de> for JsonPlatform<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonPlatform<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Platform")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut p = JsonPlatform(Vec::new(), Unknown::new());
+                while let Some(Text(k)) = m.next_key::<Text<'de>>()? {
+                    match &*k {
+                        "properties" => p.0 = m.next_value::<List<NameValue<'de>>>()?.0,
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                            p.1.push(("Platform", k));
+                        }
+                    }
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One `SpawnExec` and the keys it had that `twice` does not know.
+pub(crate) struct JsonSpawn<'a> {
+    pub(crate) view: SpawnView<'a>,
+    unknown: Unknown<'a>,
+}
+
+impl JsonSpawn<'_> {
+    /// Record the unknown keys (and whether symlinks can be named) in the
+    /// log's notes.
+    pub(crate) fn note(&self, notes: &mut Notes) {
+        for (message, key) in &self.unknown {
+            if message.is_empty() {
+                notes.symlinks_recorded = true;
+            } else {
+                notes.unknown(message, key);
+            }
         }
     }
-    b.finish_action(&ActionDraft {
-        label: s.target_label.0.into_owned(),
-        mnemonic: s.mnemonic.0.into_owned(),
-        digest: s.digest.as_ref().map(Digest::content),
-        runner: s.runner.0.into_owned(),
-        has_command: true,
-        has_files: true,
-    });
+}
+
+impl<'de> Deserialize<'de> for JsonSpawn<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonSpawn<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a SpawnExec object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut v = SpawnView::default();
+                let mut unknown = Unknown::new();
+                let mut listed = Vec::new();
+                let mut actual = Vec::new();
+                let mut inputs = Vec::new();
+                while let Some(Text(k)) = m.next_key::<Text<'de>>()? {
+                    match &*k {
+                        "commandArgs" | "command_args" => {
+                            v.args = m
+                                .next_value::<List<Text<'de>>>()?
+                                .0
+                                .into_iter()
+                                .map(|t| t.0)
+                                .collect();
+                        }
+                        "environmentVariables" | "environment_variables" => {
+                            for NameValue(n, x, u) in m.next_value::<List<NameValue<'de>>>()?.0 {
+                                v.env.push((n, x));
+                                unknown.extend(u);
+                            }
+                        }
+                        "platform" => {
+                            if let Some(JsonPlatform(props, u)) =
+                                m.next_value::<Option<JsonPlatform<'de>>>()?
+                            {
+                                unknown.extend(u);
+                                for NameValue(n, x, u) in props {
+                                    v.platform.push((n, x));
+                                    unknown.extend(u);
+                                }
+                            }
+                        }
+                        "inputs" => {
+                            for JsonFile(f, u) in m.next_value::<List<JsonFile<'de>>>()?.0 {
+                                inputs.push(f);
+                                unknown.extend(u);
+                            }
+                        }
+                        "listedOutputs" | "listed_outputs" => {
+                            listed = m
+                                .next_value::<List<Text<'de>>>()?
+                                .0
+                                .into_iter()
+                                .map(|t| t.0)
+                                .collect();
+                        }
+                        "actualOutputs" | "actual_outputs" => {
+                            for JsonFile(f, u) in m.next_value::<List<JsonFile<'de>>>()?.0 {
+                                actual.push(f);
+                                unknown.extend(u);
+                            }
+                        }
+                        "remotable" => v.remotable = m.next_value::<Bool>()?.0,
+                        "cacheable" => v.cacheable = m.next_value::<Bool>()?.0,
+                        "remoteCacheable" | "remote_cacheable" => {
+                            v.remote_cacheable = m.next_value::<Bool>()?.0;
+                        }
+                        "timeoutMillis" | "timeout_millis" => {
+                            v.timeout_millis = m.next_value::<Int>()?.0
+                        }
+                        "progressMessage" | "progress_message" => {
+                            v.progress = m.next_value::<Text<'de>>()?.0
+                        }
+                        "mnemonic" => v.mnemonic = m.next_value::<Text<'de>>()?.0,
+                        "runner" => v.runner = m.next_value::<Text<'de>>()?.0,
+                        "cacheHit" | "cache_hit" | "remoteCacheHit" | "remote_cache_hit" => {
+                            v.cache_hit |= m.next_value::<Bool>()?.0;
+                        }
+                        "status" => v.status = m.next_value::<Text<'de>>()?.0,
+                        "exitCode" | "exit_code" => v.exit_code = m.next_value::<Int>()?.0 as i32,
+                        "targetLabel" | "target_label" => v.label = m.next_value::<Text<'de>>()?.0,
+                        "digest" => {
+                            if let Some(JsonDigest(dg, u)) =
+                                m.next_value::<Option<JsonDigest<'de>>>()?
+                            {
+                                v.digest = (!dg.hash.is_empty()).then_some(dg);
+                                unknown.extend(u);
+                            }
+                        }
+                        // Timings: never compared.
+                        "metrics" | "walltime" => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                            unknown.push(("SpawnExec", k));
+                        }
+                    }
+                }
+                v.inputs = InputsView::Flat(inputs);
+                v.outputs = OutputsView::Listed { listed, actual };
+                Ok(JsonSpawn { view: v, unknown })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Read every spawn of a JSON log: `f` gets each with the file offset its
+/// record starts at.
+pub(crate) fn read(
+    path: &Path,
+    reader: impl Read,
+    notes: &mut Notes,
+    mut f: impl FnMut(&SpawnView<'_>, u64, &mut Notes),
+) -> Result<(), ExeclogError> {
+    each_value(
+        path,
+        LogFormat::BazelJson,
+        reader,
+        |window, base, consumed| {
+            let mut stream =
+                serde_json::Deserializer::from_slice(window).into_iter::<JsonSpawn<'_>>();
+            let mut at = *consumed;
+            while let Some(spawn) = stream.next() {
+                let spawn = spawn?;
+                spawn.note(notes);
+                f(&spawn.view, base + at as u64, notes);
+                at = stream.byte_offset();
+                *consumed = at;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Parse one record (the second pass reads records by offset).
+pub(crate) fn parse_one(bytes: &[u8]) -> Result<JsonSpawn<'_>, serde_json::Error> {
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<JsonSpawn<'_>>();
+    match stream.next() {
+        Some(r) => r,
+        None => Err(de::Error::custom("no record at this offset")),
+    }
 }
 
 #[cfg(test)]
@@ -193,20 +404,41 @@ mod tests {
   "listedOutputs": ["a.o"],
   "actualOutputs": [{"path": "a.o", "digest": {"hash": "cc", "sizeBytes": "3"}}],
   "mnemonic": "CppCompile", "targetLabel": "//:a", "runner": "linux-sandbox",
-  "metrics": {"totalTime": "0.1s"}
-}{"commandArgs": ["ld"], "listedOutputs": ["b"], "mnemonic": "CppLink", "targetLabel": "//:b"}"#;
+  "metrics": {"totalTime": "0.1s"}, "newField": 3
+}{"commandArgs": ["ld"], "listedOutputs": ["b"], "mnemonic": "CppLink",
+  "progressMessage": "Linking //:b [for host]", "remoteCacheHit": true}"#;
+
+    fn all(text: &str) -> Result<(Vec<(String, u64)>, Notes), ExeclogError> {
+        let mut notes = Notes::default();
+        let mut got = Vec::new();
+        read(
+            Path::new("x"),
+            text.as_bytes(),
+            &mut Notes::default(),
+            |v, at, n| {
+                got.push((format!("{} {}", v.mnemonic, v.label().unwrap_or("-")), at));
+                notes
+                    .unknown_fields
+                    .extend(std::mem::take(&mut n.unknown_fields));
+            },
+        )?;
+        Ok((got, notes))
+    }
 
     #[test]
-    fn reads_concatenated_objects() {
-        let log = read(Path::new("x"), TWO.as_bytes()).unwrap();
-        assert_eq!(log.actions.len(), 2);
-        let a = &log.actions[0];
-        assert_eq!(log.args(a).len(), 3);
-        assert_eq!(log.inputs(a).len(), 2);
-        assert!(log.inputs(a).iter().any(|i| i.tool));
-        let b = &log.actions[1];
-        assert_eq!(log.outputs(b)[0].digest, None);
-        assert_eq!(log.str(b.primary.unwrap()), "b");
+    fn reads_concatenated_objects_with_offsets_labels_and_unknown_keys() {
+        let (got, notes) = all(TWO).unwrap();
+        let second = TWO.find("}{").unwrap() as u64 + 1;
+        assert_eq!(
+            got,
+            [
+                ("CppCompile //:a".to_owned(), 0),
+                ("CppLink //:b".to_owned(), second),
+            ]
+        );
+        assert_eq!(notes.unknown_fields.get("SpawnExec.newField"), Some(&1));
+        let rec = parse_one(&TWO.as_bytes()[second as usize..]).unwrap();
+        assert!(rec.view.hit());
     }
 
     #[test]
@@ -218,9 +450,9 @@ mod tests {
             {
                 continue;
             }
-            match read(Path::new("x"), part.as_bytes()) {
+            match all(part) {
                 Err(ExeclogError::Corrupt { offset, .. }) => assert!(offset <= cut as u64),
-                other => panic!("cut at {cut}: {other:?}"),
+                other => panic!("cut at {cut}: {:?}", other.map(|x| x.0)),
             }
         }
     }

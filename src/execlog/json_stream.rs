@@ -13,15 +13,15 @@ const CHUNK: usize = 4 << 20;
 /// The largest single JSON value accepted.
 const MAX_VALUE: usize = 256 << 20;
 
-/// Call `parse` on windows of the input. `parse` deserializes as many whole
-/// values from its window as it can, setting `*consumed` past each, and
-/// returns the error that stopped it (an end-of-input error when the
-/// window ends inside a value).
+/// Call `parse` on windows of the input, with the file offset of each
+/// window. `parse` deserializes as many whole values from its window as it
+/// can, setting `*consumed` past each, and returns the error that stopped
+/// it (an end-of-input error when the window ends inside a value).
 pub(crate) fn each_value(
     path: &Path,
     format: LogFormat,
     mut reader: impl Read,
-    mut parse: impl FnMut(&[u8], &mut usize) -> Result<(), serde_json::Error>,
+    mut parse: impl FnMut(&[u8], u64, &mut usize) -> Result<(), serde_json::Error>,
 ) -> Result<(), ExeclogError> {
     let corrupt = |offset: usize, kind| ExeclogError::Corrupt {
         path: path.to_path_buf(),
@@ -67,7 +67,7 @@ pub(crate) fn each_value(
             }
         }
         let mut consumed = 0;
-        let result = parse(&buf[start..end], &mut consumed);
+        let result = parse(&buf[start..end], (base + start) as u64, &mut consumed);
         start += consumed;
         match result {
             Ok(()) if eof => return Ok(()),
@@ -99,7 +99,7 @@ mod tests {
             Path::new("x"),
             LogFormat::BazelJson,
             Slow(input, chunk_reads),
-            |window, consumed| {
+            |window, _, consumed| {
                 let mut s = serde_json::Deserializer::from_slice(window)
                     .into_iter::<serde::de::IgnoredAny>();
                 while let Some(v) = s.next() {

@@ -1,11 +1,13 @@
-//! What `execlog` keeps of a log: one compact record per action, with every
-//! string interned and every digest reduced to a fixed-size value. Readers
-//! fill a `LogBuilder` while they stream; nothing keeps whole messages.
+//! What the second pass keeps of the actions that differ: strings interned
+//! once for both logs, digests as fixed-size values, inputs either listed
+//! (JSON, binary) or as the compact log's input sets, which are expanded
+//! only when a pair is compared.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
+use super::view::{EMPTY_FP, hex_fp, is_empty_digest};
 use crate::finding::hex;
 
 /// An interned string.
@@ -16,69 +18,23 @@ pub(crate) struct Sym(pub(crate) u32);
 /// user's own builds, so a fast non-keyed hash is fine.
 pub(crate) type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
-/// A hasher for keys that are already hashes.
-#[derive(Default)]
-pub(crate) struct Prehashed(u64);
-
-impl std::hash::Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// Strings of one log, stored once each in one arena. The index maps a
-/// string's hash to its symbol; the rare strings whose hash is taken go to
-/// `collided`.
+/// Strings, stored once each in one arena.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     arena: String,
     spans: Vec<(usize, usize)>,
-    index: HashMap<u64, Sym, std::hash::BuildHasherDefault<Prehashed>>,
-    collided: FastMap<u64, Vec<Sym>>,
-}
-
-fn hash_str(s: &str) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(s)
+    index: FastMap<Box<str>, Sym>,
 }
 
 impl Interner {
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        let h = hash_str(s);
-        match self.index.get(&h) {
-            Some(&sym) if self.get(sym) == s => sym,
-            Some(_) => {
-                if let Some(&sym) = self
-                    .collided
-                    .get(&h)
-                    .and_then(|syms| syms.iter().find(|&&x| self.get(x) == s))
-                {
-                    return sym;
-                }
-                let sym = self.push(s);
-                self.collided.entry(h).or_default().push(sym);
-                sym
-            }
-            None => {
-                let sym = self.push(s);
-                self.index.insert(h, sym);
-                sym
-            }
+        if let Some(&sym) = self.index.get(s) {
+            return sym;
         }
-    }
-
-    fn push(&mut self, s: &str) -> Sym {
         let sym = Sym(u32::try_from(self.spans.len()).expect("fewer than 2^32 strings"));
         self.spans.push((self.arena.len(), s.len()));
         self.arena.push_str(s);
+        self.index.insert(s.into(), sym);
         sym
     }
 
@@ -89,12 +45,8 @@ impl Interner {
             .unwrap_or("")
     }
 
-    /// Move every string of `other` into `self`; the result maps `other`'s
-    /// symbols to `self`'s.
-    pub(crate) fn absorb(&mut self, other: &Interner) -> Vec<Sym> {
-        (0..other.spans.len() as u32)
-            .map(|i| self.intern(other.get(Sym(i))))
-            .collect()
+    pub(crate) fn find(&self, s: &str) -> Option<Sym> {
+        self.index.get(s).copied()
     }
 }
 
@@ -138,24 +90,30 @@ impl ContentDigest {
         }
     }
 
-    /// A digest computed by `twice` over structured content (a directory's
-    /// files, a runfiles tree).
-    pub(crate) fn synthetic(hasher: &blake3::Hasher, size: i64) -> ContentDigest {
-        ContentDigest {
-            bytes: *hasher.finalize().as_bytes(),
-            len: 0,
-            size,
+    /// Whether this is the digest of empty content.
+    pub(crate) fn is_empty(&self) -> bool {
+        // An empty hash string parses to no bytes at all.
+        let no_hash = self.len == 0 && self.bytes == [0; 32];
+        self.size == 0
+            && (no_hash || is_empty_digest(&hex(&self.bytes[..usize::from(self.len).min(8)]), 0))
+    }
+
+    /// The fingerprint inputs are compared by (`view::file_fp`).
+    pub(crate) fn fp(&self) -> u64 {
+        if self.is_empty() {
+            EMPTY_FP
+        } else if self.len >= 8 {
+            let mut head = [0u8; 8];
+            head.copy_from_slice(&self.bytes[..8]);
+            u64::from_be_bytes(head)
+        } else {
+            hex_fp(&self.to_string())
         }
     }
 
-    /// The first 64 bits of the hash, for input comparison: printed as 16
-    /// hex digits they are the prefix of the digest the log records. The
-    /// size is left out; for the cryptographic hashes build tools use, the
-    /// hash alone identifies the content.
-    pub(crate) fn fingerprint(&self) -> u64 {
-        let mut head = [0u8; 8];
-        head.copy_from_slice(&self.bytes[..8]);
-        u64::from_be_bytes(head)
+    /// Equal content: the same digest, or both empty.
+    pub(crate) fn same(&self, other: &ContentDigest) -> bool {
+        self == other || self.is_empty() && other.is_empty()
     }
 }
 
@@ -189,7 +147,7 @@ impl fmt::Debug for ContentDigest {
     }
 }
 
-/// One input of an action: its path and a fingerprint of its digest.
+/// One input of an action: its path and the fingerprint of its content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Input {
     pub(crate) path: Sym,
@@ -197,58 +155,181 @@ pub(crate) struct Input {
     pub(crate) tool: bool,
 }
 
-/// One output of an action.
+/// What an output path held after the action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OutState {
+    /// A file; `None` when the log omits the digest of an empty file.
+    File(Option<ContentDigest>),
+    /// An unresolved symlink: its target and its fingerprint.
+    Symlink { target: Sym, fp: u64 },
+    /// A tree artifact; its files are outputs of their own.
+    Dir,
+    /// Declared, not produced (or of the wrong type).
+    Missing,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Output {
     pub(crate) path: Sym,
-    /// `None`: declared but missing or of the wrong type.
-    pub(crate) digest: Option<ContentDigest>,
+    pub(crate) state: OutState,
 }
 
-/// One executed action (a Bazel spawn, a Buck2 command).
+/// How an action's inputs are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Inputs {
+    /// Listed in the log (JSON, binary), sorted by path: a range of
+    /// `Detail::inputs`.
+    Listed(Range<u32>),
+    /// A compact log's input set and tool set (ids in `Detail::dag`).
+    Sets { input_set: u32, tool_set: u32 },
+    /// Buck2: the log records none.
+    Unknown,
+}
+
+/// How an action ran.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Run {
+    pub(crate) runner: Option<Sym>,
+    pub(crate) hit: bool,
+    pub(crate) cacheable: bool,
+    pub(crate) remote_cacheable: bool,
+    pub(crate) remotable: bool,
+    pub(crate) status: Option<Sym>,
+    pub(crate) exit_code: i32,
+    pub(crate) timeout_millis: i64,
+    /// Buck2.
+    pub(crate) duration: Option<Sym>,
+    pub(crate) std_err: Option<Sym>,
+    pub(crate) scheduling_mode: Option<Sym>,
+}
+
+impl Run {
+    pub(crate) fn failed(&self) -> bool {
+        self.status.is_some() || self.exit_code != 0
+    }
+}
+
+/// One action the second pass kept.
 #[derive(Clone, Debug)]
 pub(crate) struct Action {
-    pub(crate) label: Sym,
+    /// Its index in its log's first-pass summary.
+    pub(crate) ordinal: u32,
+    pub(crate) label: Option<Sym>,
     pub(crate) mnemonic: Sym,
-    /// The smallest output path: with label and mnemonic, the pairing key.
+    /// The output that names it best among those it produced.
     pub(crate) primary: Option<Sym>,
     /// The action-cache key, when the log records one.
     pub(crate) digest: Option<ContentDigest>,
-    pub(crate) runner: Sym,
+    pub(crate) run: Run,
     /// Whether the log records the command line (Buck2 logs only do so for
     /// local commands).
     pub(crate) has_command: bool,
-    /// Whether the log records inputs and outputs.
-    pub(crate) has_files: bool,
+    /// Whether everything compared was read (not only the name).
+    pub(crate) full: bool,
     pub(crate) args: Range<u32>,
     pub(crate) env: Range<u32>,
     pub(crate) platform: Range<u32>,
-    pub(crate) inputs: Range<u32>,
+    pub(crate) inputs: Inputs,
     pub(crate) outputs: Range<u32>,
 }
 
-/// Everything kept of one log.
+/// A compact-log entry the second pass decoded.
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    File {
+        path: Sym,
+        digest: Option<ContentDigest>,
+    },
+    Dir {
+        path: Sym,
+        /// Full paths.
+        files: Vec<(Sym, Option<ContentDigest>)>,
+    },
+    Symlink {
+        path: Sym,
+        target: Sym,
+        fp: u64,
+    },
+    Set {
+        inputs: Box<[u32]>,
+        sets: Box<[u32]>,
+    },
+    Runfiles {
+        path: Sym,
+        input_set: u32,
+        symlinks: u32,
+        root_symlinks: u32,
+        empty_files: Vec<Sym>,
+        repo_mapping: Option<Option<ContentDigest>>,
+    },
+    SymlinkSet {
+        direct: Vec<(Sym, u32)>,
+        sets: Box<[u32]>,
+    },
+}
+
+/// One log's second pass.
 #[derive(Debug, Default)]
-pub(crate) struct Log {
-    pub(crate) strings: Interner,
+pub(crate) struct Detail {
+    /// By ordinal.
     pub(crate) actions: Vec<Action>,
     pub(crate) args: Vec<Sym>,
     /// Sorted by name within an action.
     pub(crate) env: Vec<(Sym, Sym)>,
     pub(crate) platform: Vec<(Sym, Sym)>,
-    /// Sorted by path within an action, one per path.
     pub(crate) inputs: Vec<Input>,
     /// Sorted by path within an action.
     pub(crate) outputs: Vec<Output>,
-    /// Symlinks made by non-spawn actions: output path → input path.
-    pub(crate) aliases: FastMap<Sym, Sym>,
+    pub(crate) dag: FastMap<u32, Node>,
+    /// The main repository's runfiles directory (compact 7.4+).
+    pub(crate) workspace: Option<Sym>,
 }
 
 fn slice<'a, T>(all: &'a [T], r: &Range<u32>) -> &'a [T] {
     all.get(r.start as usize..r.end as usize).unwrap_or(&[])
 }
 
-impl Log {
+pub(crate) fn len32(n: usize) -> u32 {
+    u32::try_from(n).expect("fewer than 2^32 records in one log")
+}
+
+/// Where an action's command line, environment and platform are kept.
+pub(crate) struct CommandRanges {
+    pub(crate) args: Range<u32>,
+    pub(crate) env: Range<u32>,
+    pub(crate) platform: Range<u32>,
+}
+
+impl Detail {
+    /// Keep a command line, environment and platform (the latter two sorted
+    /// by name).
+    pub(crate) fn push_command<'s>(
+        &mut self,
+        st: &mut Interner,
+        args: impl IntoIterator<Item = &'s str>,
+        env: impl IntoIterator<Item = (&'s str, &'s str)>,
+        platform: impl IntoIterator<Item = (&'s str, &'s str)>,
+    ) -> CommandRanges {
+        let (args_at, env_at, platform_at) = (self.args.len(), self.env.len(), self.platform.len());
+        for a in args {
+            self.args.push(st.intern(a));
+        }
+        for (k, x) in env {
+            self.env.push((st.intern(k), st.intern(x)));
+        }
+        self.env[env_at..].sort();
+        for (k, x) in platform {
+            self.platform.push((st.intern(k), st.intern(x)));
+        }
+        self.platform[platform_at..].sort();
+        let r = |from: usize, to: usize| len32(from)..len32(to);
+        CommandRanges {
+            args: r(args_at, self.args.len()),
+            env: r(env_at, self.env.len()),
+            platform: r(platform_at, self.platform.len()),
+        }
+    }
+
     pub(crate) fn args(&self, a: &Action) -> &[Sym] {
         slice(&self.args, &a.args)
     }
@@ -258,206 +339,148 @@ impl Log {
     pub(crate) fn platform(&self, a: &Action) -> &[(Sym, Sym)] {
         slice(&self.platform, &a.platform)
     }
-    pub(crate) fn inputs(&self, a: &Action) -> &[Input] {
-        slice(&self.inputs, &a.inputs)
-    }
     pub(crate) fn outputs(&self, a: &Action) -> &[Output] {
         slice(&self.outputs, &a.outputs)
     }
-    pub(crate) fn str(&self, sym: Sym) -> &str {
-        self.strings.get(sym)
+
+    /// The action with this ordinal.
+    pub(crate) fn action(&self, ordinal: u32) -> Option<&Action> {
+        let i = self
+            .actions
+            .binary_search_by_key(&ordinal, |a| a.ordinal)
+            .ok()?;
+        self.actions.get(i)
     }
 
-    /// Re-key every symbol through `map` (from `Interner::absorb`), so two
-    /// logs share one interner.
-    pub(crate) fn remap(&mut self, map: &[Sym]) {
-        let m = |s: &mut Sym| *s = map.get(s.0 as usize).copied().unwrap_or(*s);
-        for a in &mut self.actions {
-            m(&mut a.label);
-            m(&mut a.mnemonic);
-            m(&mut a.runner);
-            if let Some(p) = &mut a.primary {
-                m(p);
+    /// Every input of `a`, one per path (a tool bit wins), sorted by symbol:
+    /// listed ones as they are; input sets expanded (directories into their
+    /// files, runfiles trees into their artifacts, symlinks, empty files and
+    /// repository mapping). Stops with `false` once `budget` inputs have
+    /// been expanded.
+    pub(crate) fn expand(
+        &self,
+        a: &Action,
+        strings: &mut Interner,
+        budget: &mut u64,
+        out: &mut Vec<Input>,
+    ) -> bool {
+        out.clear();
+        match &a.inputs {
+            Inputs::Listed(r) => out.extend_from_slice(slice(&self.inputs, r)),
+            Inputs::Unknown => {}
+            Inputs::Sets {
+                input_set,
+                tool_set,
+            } => {
+                // Tools first: a path seen twice keeps its tool bit.
+                if !self.expand_set(*tool_set, true, strings, budget, out)
+                    || !self.expand_set(*input_set, false, strings, budget, out)
+                {
+                    return false;
+                }
             }
         }
-        self.args.iter_mut().for_each(m);
-        for (k, v) in self.env.iter_mut().chain(self.platform.iter_mut()) {
-            m(k);
-            m(v);
+        out.sort_by_key(|i| (i.path, !i.tool));
+        out.dedup_by_key(|i| i.path);
+        true
+    }
+
+    fn expand_set(
+        &self,
+        root: u32,
+        tool: bool,
+        strings: &mut Interner,
+        budget: &mut u64,
+        out: &mut Vec<Input>,
+    ) -> bool {
+        if root == 0 {
+            return true;
         }
-        self.inputs.iter_mut().for_each(|i| m(&mut i.path));
-        self.outputs.iter_mut().for_each(|o| m(&mut o.path));
-        self.aliases = self
-            .aliases
-            .iter()
-            .map(|(k, v)| {
-                let (mut k, mut v) = (*k, *v);
-                m(&mut k);
-                m(&mut v);
-                (k, v)
-            })
-            .collect();
-        // Sort orders were by symbol; restore them under the new symbols.
-        let actions = std::mem::take(&mut self.actions);
-        for a in &actions {
-            sort_range(&mut self.env, &a.env, |e| e.0);
-            sort_range(&mut self.platform, &a.platform, |e| e.0);
-            sort_range(&mut self.inputs, &a.inputs, |i| i.path);
-            sort_range(&mut self.outputs, &a.outputs, |o| o.path);
+        let mut seen = rustc_hash::FxHashSet::default();
+        let mut stack = vec![(root, None::<Sym>)];
+        let ws = self
+            .workspace
+            .map_or("_main", |w| strings.get(w))
+            .to_owned();
+        while let Some((id, in_tree)) = stack.pop() {
+            if !seen.insert((id, in_tree)) {
+                continue;
+            }
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            let Some(node) = self.dag.get(&id) else {
+                continue;
+            };
+            let mut push = |path: Sym, fp: u64| out.push(Input { path, fp, tool });
+            match node {
+                Node::File { path, digest } => push(*path, digest.map_or(EMPTY_FP, |d| d.fp())),
+                Node::Symlink { path, fp, .. } => push(*path, *fp),
+                Node::Dir { files, .. } => {
+                    for (p, d) in files {
+                        push(*p, d.map_or(EMPTY_FP, |d| d.fp()));
+                    }
+                    *budget = budget.saturating_sub(files.len() as u64);
+                }
+                Node::Set { inputs, sets } => {
+                    stack.extend(sets.iter().map(|&s| (s, in_tree)));
+                    stack.extend(inputs.iter().map(|&s| (s, in_tree)));
+                }
+                Node::Runfiles {
+                    path,
+                    input_set,
+                    symlinks,
+                    root_symlinks,
+                    empty_files,
+                    repo_mapping,
+                } => {
+                    let tree = strings.get(*path).to_owned();
+                    if *input_set != 0 {
+                        stack.push((*input_set, None));
+                    }
+                    let mut named = Vec::new();
+                    self.symlinks(*symlinks, &format!("{tree}/{ws}/"), &mut named, strings);
+                    self.symlinks(*root_symlinks, &format!("{tree}/"), &mut named, strings);
+                    for f in empty_files {
+                        let p = format!("{tree}/{ws}/{}", strings.get(*f));
+                        named.push((strings.intern(&p), EMPTY_FP));
+                    }
+                    if let Some(d) = repo_mapping {
+                        let p = format!("{tree}/_repo_mapping");
+                        named.push((strings.intern(&p), d.map_or(EMPTY_FP, |d| d.fp())));
+                    }
+                    for (p, fp) in named {
+                        out.push(Input { path: p, fp, tool });
+                    }
+                }
+                Node::SymlinkSet { .. } => {}
+            }
         }
-        self.actions = actions;
-    }
-}
-
-/// Give two logs one interner (A's): B's symbols are re-keyed into it and
-/// B's own strings dropped.
-pub(crate) fn unify(a: &mut Log, b: &mut Log) {
-    let map = a.strings.absorb(&b.strings);
-    b.remap(&map);
-    b.strings = Interner::default();
-}
-
-fn sort_range<T, K: Ord>(all: &mut [T], r: &Range<u32>, key: impl Fn(&T) -> K) {
-    if let Some(s) = all.get_mut(r.start as usize..r.end as usize) {
-        s.sort_by_key(key);
-    }
-}
-
-fn len32(n: usize) -> u32 {
-    u32::try_from(n).expect("fewer than 2^32 records in one log")
-}
-
-/// The action a reader is filling in; `LogBuilder::finish_action` files it.
-#[derive(Debug, Default)]
-pub(crate) struct ActionDraft {
-    pub(crate) label: String,
-    pub(crate) mnemonic: String,
-    pub(crate) digest: Option<ContentDigest>,
-    pub(crate) runner: String,
-    pub(crate) has_command: bool,
-    pub(crate) has_files: bool,
-}
-
-/// Builds a `Log` one action at a time: push args, env, inputs and outputs,
-/// then `finish_action`.
-#[derive(Debug, Default)]
-pub(crate) struct LogBuilder {
-    log: Log,
-    args_at: usize,
-    env_at: usize,
-    platform_at: usize,
-    inputs_at: usize,
-    outputs_at: usize,
-}
-
-impl LogBuilder {
-    pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        self.log.strings.intern(s)
-    }
-    pub(crate) fn arg(&mut self, s: &str) {
-        let sym = self.intern(s);
-        self.log.args.push(sym);
-    }
-    pub(crate) fn env(&mut self, name: &str, value: &str) {
-        let e = (self.intern(name), self.intern(value));
-        self.log.env.push(e);
-    }
-    pub(crate) fn platform(&mut self, name: &str, value: &str) {
-        let e = (self.intern(name), self.intern(value));
-        self.log.platform.push(e);
-    }
-    pub(crate) fn input(&mut self, input: Input) {
-        self.log.inputs.push(input);
-    }
-    pub(crate) fn output(&mut self, path: Sym, digest: Option<ContentDigest>) {
-        self.log.outputs.push(Output { path, digest });
-    }
-    pub(crate) fn alias(&mut self, link: &str, target: &str) {
-        let (l, t) = (self.intern(link), self.intern(target));
-        self.log.aliases.insert(l, t);
+        true
     }
 
-    /// Drop what was pushed since the last finished action.
-    pub(crate) fn discard_action(&mut self) {
-        self.log.args.truncate(self.args_at);
-        self.log.env.truncate(self.env_at);
-        self.log.platform.truncate(self.platform_at);
-        self.log.inputs.truncate(self.inputs_at);
-        self.log.outputs.truncate(self.outputs_at);
-    }
-
-    pub(crate) fn finish_action(&mut self, draft: &ActionDraft) {
-        let log = &mut self.log;
-        let env = log.env.get_mut(self.env_at..).unwrap_or_default();
-        env.sort();
-        let platform = log.platform.get_mut(self.platform_at..).unwrap_or_default();
-        platform.sort();
-        let outputs = log.outputs.get_mut(self.outputs_at..).unwrap_or_default();
-        outputs.sort_by_key(|o| o.path);
-        // One record per input path; a path listed twice keeps its tool bit.
-        let inputs = log.inputs.split_off(self.inputs_at);
-        let mut inputs = inputs;
-        inputs.sort_by_key(|i| (i.path, !i.tool));
-        inputs.dedup_by_key(|i| i.path);
-        log.inputs.extend(inputs);
-        let primary = log
-            .outputs
-            .get(self.outputs_at..)
-            .unwrap_or_default()
-            .iter()
-            .map(|o| o.path)
-            .min_by(|x, y| log.strings.get(*x).cmp(log.strings.get(*y)));
-        let label = log.strings.intern(&draft.label);
-        let mnemonic = log.strings.intern(&draft.mnemonic);
-        let runner = log.strings.intern(&draft.runner);
-        let r = |from: usize, to: usize| len32(from)..len32(to);
-        log.actions.push(Action {
-            label,
-            mnemonic,
-            primary,
-            digest: draft.digest,
-            runner,
-            has_command: draft.has_command,
-            has_files: draft.has_files,
-            args: r(self.args_at, log.args.len()),
-            env: r(self.env_at, log.env.len()),
-            platform: r(self.platform_at, log.platform.len()),
-            inputs: r(self.inputs_at, log.inputs.len()),
-            outputs: r(self.outputs_at, log.outputs.len()),
-        });
-        self.args_at = log.args.len();
-        self.env_at = log.env.len();
-        self.platform_at = log.platform.len();
-        self.inputs_at = log.inputs.len();
-        self.outputs_at = log.outputs.len();
-    }
-
-    /// The number of actions finished so far.
-    pub(crate) fn len(&self) -> usize {
-        self.log.actions.len()
-    }
-
-    pub(crate) fn action(&self, i: usize) -> Option<&Action> {
-        self.log.actions.get(i)
-    }
-
-    /// Take back the last finished action and everything pushed for it
-    /// (along with anything pushed since).
-    pub(crate) fn pop_last(&mut self) -> Option<Action> {
-        let a = self.log.actions.pop()?;
-        let at = |r: &Range<u32>| r.start as usize;
-        self.args_at = at(&a.args);
-        self.env_at = at(&a.env);
-        self.platform_at = at(&a.platform);
-        self.inputs_at = at(&a.inputs);
-        self.outputs_at = at(&a.outputs);
-        self.discard_action();
-        Some(a)
-    }
-
-    pub(crate) fn finish(mut self) -> Log {
-        self.discard_action();
-        self.log
+    /// The entries of a symlink set, as inputs below `prefix`.
+    fn symlinks(&self, root: u32, prefix: &str, out: &mut Vec<(Sym, u64)>, strings: &mut Interner) {
+        let mut stack = vec![root];
+        let mut seen = rustc_hash::FxHashSet::default();
+        while let Some(id) = stack.pop() {
+            if id == 0 || !seen.insert(id) {
+                continue;
+            }
+            if let Some(Node::SymlinkSet { direct, sets }) = self.dag.get(&id) {
+                stack.extend(sets.iter().copied());
+                for (name, target) in direct {
+                    let fp = match self.dag.get(target) {
+                        Some(Node::File { digest, .. }) => digest.map_or(EMPTY_FP, |d| d.fp()),
+                        Some(Node::Symlink { fp, .. }) => *fp,
+                        _ => 0,
+                    };
+                    let p = format!("{prefix}{}", strings.get(*name));
+                    out.push((strings.intern(&p), fp));
+                }
+            }
+        }
     }
 }
 
@@ -471,33 +494,16 @@ mod tests {
         assert_eq!(d.to_string(), "00ff/3");
         let odd = ContentDigest::parse("xyz", 3);
         assert!(odd.to_string().starts_with('~'));
-        assert_ne!(
-            d.fingerprint(),
-            ContentDigest::parse("00fe", 3).fingerprint()
+        let full = ContentDigest::parse(
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            0,
         );
+        assert!(full.is_empty());
+        assert_eq!(full.fp(), EMPTY_FP);
+        assert!(!ContentDigest::parse("00ff", 0).is_empty());
         assert_eq!(
-            format!(
-                "{:016x}",
-                ContentDigest::parse("0123456789abcdef0011", 9).fingerprint()
-            ),
-            "0123456789abcdef"
+            ContentDigest::parse("0123456789abcdef0011", 9).fp(),
+            0x0123_4567_89ab_cdef
         );
-    }
-
-    #[test]
-    fn remap_keeps_ranges_sorted() {
-        let mut b = LogBuilder::default();
-        b.env("Z", "1");
-        b.env("A", "2");
-        b.finish_action(&ActionDraft::default());
-        let mut log = b.finish();
-        let mut shared = Interner::default();
-        shared.intern("A");
-        let map = shared.absorb(&log.strings);
-        log.remap(&map);
-        log.strings = shared;
-        let a = &log.actions[0];
-        let names: Vec<&str> = log.env(a).iter().map(|e| log.str(e.0)).collect();
-        assert_eq!(names, ["A", "Z"]);
     }
 }

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::analyze::sniff;
 use super::error::{ExeclogError, LogFormat};
 use super::json_stream::each_value;
+use super::source::sniff;
 
 /// One logged spawn, as re-execution needs it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -203,7 +203,7 @@ pub fn read_spawns(
         return Ok((format, Vec::new()));
     }
     let mut out = Vec::new();
-    each_value(path, format, reader, |window, consumed| {
+    each_value(path, format, reader, |window, _at, consumed| {
         let mut stream = serde_json::Deserializer::from_slice(window).into_iter::<RawSpawn<'_>>();
         while let Some(raw) = stream.next() {
             let spawn = Spawn::from(raw?);

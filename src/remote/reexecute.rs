@@ -145,7 +145,9 @@ fn selected(spawn: &Spawn, names: &[String], roots: &[ActionRef]) -> bool {
     roots.iter().any(|r| {
         r.mnemonic == spawn.mnemonic
             && r.primary_output == spawn.primary_output
-            && (r.label.is_empty() || r.label == spawn.label)
+            && r.label
+                .as_ref()
+                .is_none_or(|l| l.is_empty() || *l == spawn.label)
     })
 }
 
@@ -161,7 +163,7 @@ struct Job {
 
 fn action_ref(s: &Spawn) -> ActionRef {
     ActionRef {
-        label: s.label.clone(),
+        label: (!s.label.is_empty()).then(|| s.label.clone()),
         mnemonic: s.mnemonic.clone(),
         primary_output: s.primary_output.clone(),
     }

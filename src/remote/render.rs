@@ -23,11 +23,7 @@ pub fn render_text(r: &ReexecReport, opts: TextOptions, w: &mut dyn Write) -> io
     for a in &r.actions {
         let name = format!(
             "{} {} {}",
-            if a.action.label.is_empty() {
-                "(no label)"
-            } else {
-                &a.action.label
-            },
+            a.action.label.as_deref().unwrap_or("(no label)"),
             a.action.mnemonic,
             a.action.primary_output.as_deref().unwrap_or("")
         );
@@ -64,6 +60,9 @@ pub fn render_text(r: &ReexecReport, opts: TextOptions, w: &mut dyn Write) -> io
                         }
                         OutputComparison::Failed { error } => {
                             let _ = writeln!(s, "       not compared: {}", clean(error));
+                        }
+                        OutputComparison::Symlink { a, b } => {
+                            let _ = writeln!(s, "       symlink to {} vs {}", clean(a), clean(b));
                         }
                     }
                 }

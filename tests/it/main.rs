@@ -8,6 +8,7 @@ mod cli;
 mod determinism;
 mod elf;
 mod execlog;
+mod execlog_real;
 mod fixtures;
 mod gate;
 mod hardening;

@@ -410,9 +410,19 @@ struct CompactWriter<'w> {
 }
 
 impl CompactWriter<'_> {
+    /// Write an entry. As Bazel 7.4+ does, only entries that others can
+    /// refer to get an id, and ids are consecutive.
     fn entry(&mut self, t: Type) -> io::Result<u32> {
-        self.next_id += 1;
-        let id = self.next_id;
+        let referable = !matches!(
+            t,
+            Type::Invocation(_) | Type::Spawn(_) | Type::SymlinkAction(_)
+        );
+        let id = if referable {
+            self.next_id += 1;
+            self.next_id
+        } else {
+            0
+        };
         let e = ExecLogEntry {
             id,
             r#type: Some(t),
@@ -640,4 +650,68 @@ pub fn write_outputs(spawns: impl Iterator<Item = Spawn>, dir: &Path) -> io::Res
         }
     }
     Ok(())
+}
+
+/// The protobuf wire format written by hand, for compact logs of layouts
+/// and contents the generator above does not make (other field numbers,
+/// unknown fields, hostile shapes).
+pub mod wire {
+    pub fn varint(mut n: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// A varint field.
+    pub fn uint(field: u32, n: u64, out: &mut Vec<u8>) {
+        varint(u64::from(field) << 3, out);
+        varint(n, out);
+    }
+
+    /// A length-delimited field.
+    pub fn bytes(field: u32, b: &[u8], out: &mut Vec<u8>) {
+        varint(u64::from(field) << 3 | 2, out);
+        varint(b.len() as u64, out);
+        out.extend_from_slice(b);
+    }
+
+    /// An `ExecLogEntry` with payload `field` (0: no id).
+    pub fn entry(id: u32, field: u32, body: &[u8]) -> Vec<u8> {
+        let mut e = Vec::new();
+        if id != 0 {
+            uint(1, u64::from(id), &mut e);
+        }
+        bytes(field, body, &mut e);
+        e
+    }
+
+    /// An `ExecLogEntry.File` with a digest of size 5.
+    pub fn file(path: &str, hash: &str) -> Vec<u8> {
+        let mut d = Vec::new();
+        bytes(1, hash.as_bytes(), &mut d);
+        uint(2, 5, &mut d);
+        let mut f = Vec::new();
+        bytes(1, path.as_bytes(), &mut f);
+        bytes(2, &d, &mut f);
+        f
+    }
+
+    /// A compact log: the entries, length-delimited, zstd-compressed.
+    pub fn log(entries: &[Vec<u8>]) -> Vec<u8> {
+        let mut plain = Vec::new();
+        for e in entries {
+            varint(e.len() as u64, &mut plain);
+            plain.extend_from_slice(e);
+        }
+        ruzstd::encoding::compress_to_vec(
+            plain.as_slice(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        )
+    }
 }

@@ -38,6 +38,13 @@ pub enum Error {
     /// A build log that cannot be read or decoded.
     #[error(transparent)]
     Execlog(#[from] crate::execlog::ExeclogError),
+    /// The history database cannot be used, or a report not imported.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// `history import`: some files were refused (each was named); the
+    /// others were imported.
+    #[error("{refused} of {files} report(s) not imported")]
+    ImportIncomplete { refused: usize, files: usize },
 }
 
 impl Error {
@@ -52,7 +59,9 @@ impl Error {
             | Error::Threads { .. }
             | Error::Signals { .. }
             | Error::Diff(_)
-            | Error::Execlog(_) => 2,
+            | Error::Execlog(_)
+            | Error::Store(_)
+            | Error::ImportIncomplete { .. } => 2,
         }
     }
 }

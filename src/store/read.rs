@@ -1,0 +1,522 @@
+//! Typed reads over the history: what `twice history` lists and shows, and
+//! the facts `twice report` builds its model from. Each method runs one
+//! statement of [`super::queries`].
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::ingest::inflate;
+use super::queries as q;
+use super::{Store, StoreError};
+
+/// Which targets a read covers: all, or those named.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    names: Option<String>,
+}
+
+impl Filter {
+    pub fn targets(names: &[String]) -> Filter {
+        Filter {
+            names: (!names.is_empty())
+                .then(|| serde_json::to_string(names).expect("a list of strings serializes")),
+        }
+    }
+}
+
+/// One line of `history list`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub id: i64,
+    pub started_at: i64,
+    pub target: String,
+    pub status: String,
+    pub findings: u64,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub dirty: Option<bool>,
+    pub seconds: f64,
+    pub origin: String,
+}
+
+/// `history show`: the run and its stored report.
+#[derive(Clone, Debug)]
+pub struct StoredRun {
+    pub summary: RunSummary,
+    pub command: String,
+    pub workdir: Option<String>,
+    pub host: Option<String>,
+    pub twice_version: String,
+    pub exit_code: u8,
+    pub bisect_builds: u64,
+    pub bytes_changed: u64,
+    pub error: Option<String>,
+    /// Each requested variation and why it was skipped (`None`: varied).
+    pub variations: Vec<(String, Option<String>)>,
+    /// The JSON report as recorded or imported (`None` for a failed build).
+    pub report: Option<serde_json::Value>,
+}
+
+/// A run, by id, time and commit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunRef {
+    pub id: i64,
+    pub started_at: i64,
+    pub commit: Option<String>,
+}
+
+/// Runs of one target with one status in a period.
+#[derive(Clone, Debug)]
+pub struct StatusCount {
+    pub target: String,
+    pub status: String,
+    pub runs: u64,
+    pub bytes_changed: f64,
+    pub seconds: f64,
+}
+
+/// Completed and reproducible runs of one target in one time bucket.
+#[derive(Clone, Debug)]
+pub struct TrendCount {
+    pub target: String,
+    pub bucket: i64,
+    pub completed: u64,
+    pub reproducible: u64,
+}
+
+/// A finding identity (one fingerprint of one target).
+#[derive(Clone, Debug)]
+pub struct SeriesRow {
+    pub id: i64,
+    pub target: String,
+    pub artifact: String,
+    pub cause: String,
+    /// The cause with its details, as JSON.
+    pub detail: String,
+    pub hint: String,
+    pub first_at: i64,
+    /// Last seen (for fixed findings: last seen before the period).
+    pub last_at: i64,
+    /// Flaky findings: commits where it came and went, runs that showed
+    /// it and runs at those commits.
+    pub flaky: Option<(u64, u64, u64)>,
+}
+
+/// A cause or attribution ranked by what it touches.
+#[derive(Clone, Debug)]
+pub struct RankRow {
+    pub name: String,
+    pub targets: u64,
+    pub artifacts: u64,
+    pub occurrences: u64,
+    pub hint: String,
+}
+
+/// A count: SQLite integers are signed.
+fn nat(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
+}
+
+fn summary(r: &Row<'_>) -> rusqlite::Result<RunSummary> {
+    Ok(RunSummary {
+        id: r.get(0)?,
+        started_at: r.get(1)?,
+        target: r.get(2)?,
+        status: r.get(3)?,
+        findings: nat(r, 4)?,
+        commit: r.get(5)?,
+        branch: r.get(6)?,
+        dirty: r.get(7)?,
+        seconds: r.get(8)?,
+        origin: r.get(9)?,
+    })
+}
+
+fn run_ref(r: &Row<'_>) -> rusqlite::Result<RunRef> {
+    Ok(RunRef {
+        id: r.get(0)?,
+        started_at: r.get(1)?,
+        commit: r.get(2)?,
+    })
+}
+
+fn series(r: &Row<'_>) -> rusqlite::Result<SeriesRow> {
+    Ok(SeriesRow {
+        id: r.get(0)?,
+        target: r.get(1)?,
+        artifact: r.get(2)?,
+        cause: r.get(3)?,
+        detail: r.get(4)?,
+        hint: r.get(5)?,
+        first_at: r.get(6)?,
+        last_at: r.get(7)?,
+        flaky: None,
+    })
+}
+
+fn rank(r: &Row<'_>) -> rusqlite::Result<RankRow> {
+    Ok(RankRow {
+        name: r.get(0)?,
+        targets: nat(r, 1)?,
+        artifacts: nat(r, 2)?,
+        occurrences: r.get::<_, f64>(3)? as u64,
+        hint: r.get(4)?,
+    })
+}
+
+impl Store {
+    /// Runs in `[from, to)`, newest first, at most `limit`.
+    pub fn list(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+        limit: u64,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        let mut stmt = self.conn.prepare(q::LIST_RUNS).map_err(self.sql())?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        stmt.query_map(params![from, to, filter.names, limit], summary)
+            .and_then(Iterator::collect)
+            .map_err(self.sql())
+    }
+
+    /// One run with its stored report.
+    pub fn show(&self, id: i64) -> Result<StoredRun, StoreError> {
+        let row = self
+            .conn
+            .query_row(q::SHOW_RUN, [id], |r| {
+                Ok((
+                    summary(r)?,
+                    r.get::<_, String>(10)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                    r.get::<_, String>(13)?,
+                    r.get::<_, u8>(14)?,
+                    nat(r, 15)?,
+                    nat(r, 16)?,
+                    r.get(17)?,
+                    r.get::<_, Option<Vec<u8>>>(18)?,
+                ))
+            })
+            .optional()
+            .map_err(self.sql())?;
+        let Some((
+            summary,
+            command,
+            workdir,
+            host,
+            twice_version,
+            exit_code,
+            bisect_builds,
+            bytes_changed,
+            error,
+            blob,
+        )) = row
+        else {
+            return Err(StoreError::NoSuchRun {
+                path: self.path.clone(),
+                id,
+            });
+        };
+        let damaged = |reason: String| StoreError::StoredReport {
+            path: self.path.clone(),
+            id,
+            reason,
+        };
+        let report = match blob {
+            None => None,
+            Some(blob) => {
+                let json = inflate(&blob).map_err(|e| damaged(e.to_string()))?;
+                Some(serde_json::from_slice(&json).map_err(|e| damaged(e.to_string()))?)
+            }
+        };
+        let mut stmt = self.conn.prepare(q::SHOW_VARIATIONS).map_err(self.sql())?;
+        let variations = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(self.sql())?;
+        Ok(StoredRun {
+            summary,
+            command,
+            workdir,
+            host,
+            twice_version,
+            exit_code,
+            bisect_builds,
+            bytes_changed,
+            error,
+            variations,
+            report,
+        })
+    }
+
+    /// Runs per target and status in `[from, to)`.
+    pub fn period_stats(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+    ) -> Result<Vec<StatusCount>, StoreError> {
+        let mut stmt = self.conn.prepare(q::PERIOD_STATS).map_err(self.sql())?;
+        stmt.query_map(params![from, to, filter.names], |r| {
+            Ok(StatusCount {
+                target: r.get(0)?,
+                status: r.get(1)?,
+                runs: nat(r, 2)?,
+                bytes_changed: r.get(3)?,
+                seconds: r.get(4)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(self.sql())
+    }
+
+    /// Completed and reproducible runs per target and bucket of `bucket`
+    /// seconds from `from`.
+    pub fn trend(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+        bucket: i64,
+    ) -> Result<Vec<TrendCount>, StoreError> {
+        let mut stmt = self.conn.prepare(q::TREND).map_err(self.sql())?;
+        stmt.query_map(params![from, to, filter.names, bucket], |r| {
+            Ok(TrendCount {
+                target: r.get(0)?,
+                bucket: r.get(1)?,
+                completed: nat(r, 2)?,
+                reproducible: nat(r, 3)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(self.sql())
+    }
+
+    /// A target's latest completed run before `before`, with its status.
+    pub fn latest_completed(
+        &self,
+        target: &str,
+        before: i64,
+    ) -> Result<Option<(RunRef, String)>, StoreError> {
+        self.conn
+            .query_row(q::LATEST_COMPLETED, params![target, before], |r| {
+                Ok((
+                    RunRef {
+                        id: r.get(0)?,
+                        started_at: r.get(1)?,
+                        commit: r.get(3)?,
+                    },
+                    r.get(2)?,
+                ))
+            })
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// A target's latest run with `status` before `before`.
+    pub fn last_with_status(
+        &self,
+        target: &str,
+        status: &str,
+        before: i64,
+    ) -> Result<Option<RunRef>, StoreError> {
+        self.conn
+            .query_row(
+                q::LAST_WITH_STATUS,
+                params![target, status, before],
+                run_ref,
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// A target's first run with `status` after `after`.
+    pub fn first_with_status_after(
+        &self,
+        target: &str,
+        status: &str,
+        after: i64,
+    ) -> Result<Option<RunRef>, StoreError> {
+        self.conn
+            .query_row(
+                q::FIRST_WITH_STATUS_AFTER,
+                params![target, status, after],
+                run_ref,
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// A target's first completed run after `after`.
+    pub fn first_completed_after(
+        &self,
+        target: &str,
+        after: i64,
+    ) -> Result<Option<RunRef>, StoreError> {
+        self.conn
+            .query_row(q::FIRST_COMPLETED_AFTER, params![target, after], run_ref)
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Identities first seen in `[from, to)`: how many, and the first
+    /// `limit` by first sighting.
+    pub fn new_series(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<(u64, Vec<SeriesRow>), StoreError> {
+        self.capped(
+            q::NEW_SERIES,
+            params![from, to, filter.names],
+            limit,
+            series,
+        )
+    }
+
+    /// Identities seen in `[before, from)` and in no run of `[from, to)`.
+    pub fn fixed_series(
+        &self,
+        before: i64,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<(u64, Vec<SeriesRow>), StoreError> {
+        self.capped(
+            q::FIXED_SERIES,
+            params![before, from, to, filter.names],
+            limit,
+            series,
+        )
+    }
+
+    /// Identities that came and went at one commit in `[from, to)`.
+    pub fn flaky_series(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<(u64, Vec<SeriesRow>), StoreError> {
+        self.capped(
+            q::FLAKY_SERIES,
+            params![from, to, filter.names],
+            limit,
+            |r| {
+                let mut s = series(r)?;
+                s.flaky = Some((nat(r, 8)?, nat(r, 9)?, nat(r, 10)?));
+                Ok(s)
+            },
+        )
+    }
+
+    /// How often an identity showed in `[from, to)`, and its latest
+    /// attribution there.
+    pub fn series_in_period(
+        &self,
+        id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<(u64, Option<String>), StoreError> {
+        self.conn
+            .query_row(q::SERIES_IN_PERIOD, params![id, from, to], |r| {
+                Ok((nat(r, 0)?, r.get(1)?))
+            })
+            .map_err(self.sql())
+    }
+
+    /// The first run that showed an identity.
+    pub fn series_first_run(&self, id: i64) -> Result<Option<RunRef>, StoreError> {
+        self.conn
+            .query_row(q::SERIES_FIRST_RUN, [id], run_ref)
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// The last run before `before` that showed an identity.
+    pub fn series_last_run_before(
+        &self,
+        id: i64,
+        before: i64,
+    ) -> Result<Option<RunRef>, StoreError> {
+        self.conn
+            .query_row(q::SERIES_LAST_RUN_BEFORE, params![id, before], run_ref)
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Causes in `[from, to)` with what they touch.
+    pub fn causes(&self, from: i64, to: i64, filter: &Filter) -> Result<Vec<RankRow>, StoreError> {
+        let mut stmt = self.conn.prepare(q::CAUSES).map_err(self.sql())?;
+        stmt.query_map(params![from, to, filter.names], rank)
+            .and_then(Iterator::collect)
+            .map_err(self.sql())
+    }
+
+    /// Attributions in `[from, to)` with what they touch.
+    pub fn variations(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+    ) -> Result<Vec<RankRow>, StoreError> {
+        let mut stmt = self.conn.prepare(q::VARIATIONS).map_err(self.sql())?;
+        stmt.query_map(params![from, to, filter.names], rank)
+            .and_then(Iterator::collect)
+            .map_err(self.sql())
+    }
+
+    /// The `limit` longest audits in `[from, to)`.
+    pub fn slowest(
+        &self,
+        from: i64,
+        to: i64,
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<RunSummary>, StoreError> {
+        let mut stmt = self.conn.prepare(q::SLOWEST).map_err(self.sql())?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        stmt.query_map(params![from, to, filter.names, limit], |r| {
+            Ok(RunSummary {
+                id: r.get(0)?,
+                started_at: r.get(1)?,
+                target: r.get(2)?,
+                status: r.get(3)?,
+                seconds: r.get(4)?,
+                commit: r.get(5)?,
+                findings: 0,
+                branch: None,
+                dirty: None,
+                origin: String::new(),
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(self.sql())
+    }
+
+    /// Every row of `sql` counted, the first `limit` kept: memory stays
+    /// bounded however many match.
+    fn capped<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        limit: usize,
+        map: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<(u64, Vec<T>), StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.sql())?;
+        let mut rows = stmt.query(params).map_err(self.sql())?;
+        let mut total = 0;
+        let mut kept = Vec::new();
+        while let Some(row) = rows.next().map_err(self.sql())? {
+            total += 1;
+            if kept.len() < limit {
+                kept.push(map(row).map_err(self.sql())?);
+            }
+        }
+        Ok((total, kept))
+    }
+}

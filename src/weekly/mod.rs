@@ -1,0 +1,61 @@
+//! `twice report`: the determinism report of a period, its model built
+//! once from the history ([`build`]), then rendered as a self-contained
+//! HTML page with SVG charts, as compact Markdown, or as JSON; and the
+//! `twice history` views (`list`, `show`). Renderers read only the model.
+
+mod build;
+mod charts;
+mod html;
+mod markdown;
+mod model;
+mod views;
+
+pub use build::{ALL_TARGETS, WeeklyOptions, build};
+pub use html::render_html;
+pub use markdown::render_markdown;
+pub use model::*;
+pub use views::{render_run, render_run_json, render_run_list, render_run_list_json};
+
+/// `0.5` as `50%`; no runs as `–`.
+pub(crate) fn percent(rate: Option<f64>) -> String {
+    match rate {
+        Some(r) => format!("{:.0}%", r * 100.0),
+        None => "–".to_owned(),
+    }
+}
+
+/// A change in percentage points: `+5 pp`, `−3 pp`, `±0 pp`.
+pub(crate) fn points(change: Option<f64>) -> String {
+    match change {
+        Some(c) if c.round() > 0.0 => format!("+{:.0} pp", c),
+        Some(c) if c.round() < 0.0 => format!("−{:.0} pp", -c),
+        Some(_) => "±0 pp".to_owned(),
+        None => "–".to_owned(),
+    }
+}
+
+/// `1.5 MiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} B"),
+        _ => format!("{v:.1} {}", UNITS[unit]),
+    }
+}
+
+/// The first 10 characters of a commit.
+pub(crate) fn short(commit: Option<&str>) -> String {
+    commit.map_or_else(|| "–".to_owned(), |c| c.chars().take(10).collect())
+}
+
+/// `2026-01-05T10:00:00Z` as `2026-01-05 10:00`.
+pub(crate) fn when(time: &str) -> String {
+    time.get(..16)
+        .map_or_else(|| time.to_owned(), |t| t.replace('T', " "))
+}

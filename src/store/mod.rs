@@ -22,7 +22,7 @@ pub use error::{ImportErrorKind, StoreError};
 pub use read::{
     Filter, RankRow, RunRef, RunSummary, SeriesRow, StatusCount, StoredRun, TrendCount,
 };
-pub use schema::Mode;
+pub use schema::{MIGRATIONS, Mode};
 
 use std::path::{Path, PathBuf};
 

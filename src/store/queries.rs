@@ -114,26 +114,29 @@ WHERE first_at >= ?1 AND first_at < ?2
 ORDER BY first_at, id";
 
 /// Identities seen in the previous period `[?1, ?2)`, in no run of the
-/// period `[?2, ?3)`, of targets with a completed run in the period.
+/// period `[?2, ?3)`, of targets with a completed run in the period, with
+/// when each was last seen. Driven by the previous period's runs (`CROSS
+/// JOIN` keeps that order): never by all the history of a target.
 pub const FIXED_SERIES: &str = "
-WITH now AS (
+WITH before AS MATERIALIZED (
+    SELECT o.series AS id, max(r.started_at) AS last
+    FROM runs r JOIN occurrences o ON o.run = r.id
+    WHERE r.started_at >= ?1 AND r.started_at < ?2
+    GROUP BY o.series
+), now AS MATERIALIZED (
     SELECT DISTINCT o.series AS id
     FROM runs r JOIN occurrences o ON o.run = r.id
     WHERE r.started_at >= ?2 AND r.started_at < ?3
-), active AS (
+), active AS MATERIALIZED (
     SELECT DISTINCT target
     FROM runs
     WHERE started_at >= ?2 AND started_at < ?3 AND status IN ('identical', 'differs')
 )
-SELECT s.id, s.target, s.artifact, s.cause, s.detail, s.hint, s.first_at, max(r.started_at)
-FROM runs r
-JOIN occurrences o ON o.run = r.id
-JOIN series s ON s.id = o.series
-WHERE r.started_at >= ?1 AND r.started_at < ?2
-  AND s.target IN active
-  AND s.id NOT IN now
+SELECT s.id, s.target, s.artifact, s.cause, s.detail, s.hint, s.first_at, b.last
+FROM before b CROSS JOIN series s ON s.id = b.id
+WHERE s.target IN active
+  AND b.id NOT IN now
   AND (?4 IS NULL OR s.target IN (SELECT value FROM json_each(?4)))
-GROUP BY s.id
 ORDER BY s.target, s.artifact, s.id";
 
 /// Identities present in some and absent in other completed runs of one

@@ -125,10 +125,7 @@ pub(crate) fn open(path: &Path, mode: Mode, migrations: &[&str]) -> Result<Conne
     if exists {
         check_header(path)?;
     } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
+        create_dir(dir)?;
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -190,6 +187,28 @@ fn check_identity(
         if tables > 0 {
             return foreign("an SQLite database with other tables");
         }
+    }
+    Ok(())
+}
+
+/// Create the history's directory. A new `.twice` directory gets a
+/// `.gitignore` that keeps it out of version control: a committed history
+/// would make every recorded tree dirty.
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(err)?;
+    if dir.file_name().is_some_and(|n| n == ".twice") {
+        std::fs::write(
+            dir.join(".gitignore"),
+            "# Written by twice: the history stays out of version control.\n*\n",
+        )
+        .map_err(err)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::model::{FindingEntry, Listed, WeeklyReport};
-use super::{bytes, percent, points, short, when};
+use super::{bytes, percent, points, short, status_word, when};
 
 /// Rows per list in Markdown (the HTML shows more, the JSON all it has).
 const ROWS: usize = 10;
@@ -75,7 +75,7 @@ pub fn render_markdown(r: &WeeklyReport, out: &mut dyn Write) -> std::io::Result
             t.runs,
             percent(t.rate),
             points(t.change_points),
-            t.latest.as_deref().unwrap_or("–"),
+            t.latest.as_deref().map_or("–", status_word),
             bytes(t.bytes_changed),
         );
     }
@@ -143,7 +143,7 @@ pub fn render_markdown(r: &WeeklyReport, out: &mut dyn Write) -> std::io::Result
                 cell(&a.target),
                 when(&a.started_at),
                 a.seconds,
-                a.status
+                status_word(&a.status)
             );
         }
         s.push('\n');

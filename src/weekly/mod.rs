@@ -54,6 +54,16 @@ pub(crate) fn short(commit: Option<&str>) -> String {
     commit.map_or_else(|| "–".to_owned(), |c| c.chars().take(10).collect())
 }
 
+/// A run's status in words.
+pub(crate) fn status_word(status: &str) -> &str {
+    match status {
+        "identical" => "reproducible",
+        "differs" => "not reproducible",
+        "incomplete" => "incomplete",
+        other => other,
+    }
+}
+
 /// `2026-01-05T10:00:00Z` as `2026-01-05 10:00`.
 pub(crate) fn when(time: &str) -> String {
     time.get(..16)

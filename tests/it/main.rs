@@ -9,6 +9,7 @@ mod elf;
 mod execlog;
 mod fixtures;
 mod hardening;
+mod history;
 /// The synthetic execution logs (test support) and the protobuf messages
 /// they are written with.
 #[path = "../../src/execlog/proto.rs"]

@@ -15,6 +15,7 @@ pub use audit::{
     VariationState, VariationStatus,
 };
 pub use json::render_json;
+pub(crate) use text::human_bytes;
 pub use text::{TextOptions, render_text};
 
 use std::collections::BTreeMap;

@@ -383,7 +383,7 @@ pub(crate) fn inflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -20,7 +20,7 @@ mod wire;
 pub use context::{GitFacts, RunContext, repository_root};
 pub use error::{ImportErrorKind, StoreError};
 pub use read::{
-    Filter, RankRow, RunRef, RunSummary, SeriesRow, StatusCount, StoredRun, TrendCount,
+    Filter, RankRow, RunRef, RunSummary, Seek, SeriesRow, StatusCount, StoredRun, TrendCount,
 };
 pub use schema::{MIGRATIONS, Mode};
 
@@ -122,15 +122,24 @@ impl Store {
     }
 
     fn insert(&mut self, incoming: &Incoming) -> Result<Option<i64>, StoreError> {
+        self.write(|tx, path| ingest::insert(tx, path, incoming))
+    }
+
+    /// Run `f` in one immediate transaction (the write lock taken at once,
+    /// so two writers wait for each other instead of failing to upgrade).
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &Path) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let path = self.path.clone();
         let sql = |e| StoreError::sql(&path, e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let id = ingest::insert(&tx, &path, incoming)?;
+        let out = f(&tx, &path)?;
         tx.commit().map_err(sql)?;
-        Ok(id)
+        Ok(out)
     }
 
     /// Import JSON audit reports written elsewhere (CI runners). Each file
@@ -172,16 +181,12 @@ impl Store {
     /// Remove runs that started before `cutoff`, and finding identities
     /// not seen since.
     pub fn gc(&mut self, cutoff: i64) -> Result<GcOutcome, StoreError> {
-        let path = self.path.clone();
-        let sql = |e| StoreError::sql(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
-        let runs = tx.execute(queries::GC_RUNS, [cutoff]).map_err(sql)?;
-        let series = tx.execute(queries::GC_SERIES, [cutoff]).map_err(sql)?;
-        tx.commit().map_err(sql)?;
-        Ok(GcOutcome { runs, series })
+        self.write(|tx, path| {
+            let sql = |e| StoreError::sql(path, e);
+            let runs = tx.execute(queries::GC_RUNS, [cutoff]).map_err(sql)?;
+            let series = tx.execute(queries::GC_SERIES, [cutoff]).map_err(sql)?;
+            Ok(GcOutcome { runs, series })
+        })
     }
 }
 

@@ -65,6 +65,13 @@ pub struct RunRef {
     pub commit: Option<String>,
 }
 
+/// Which run of a target to find, from a time.
+#[derive(Clone, Copy, Debug)]
+pub enum Seek {
+    LastBefore(i64),
+    FirstAfter(i64),
+}
+
 /// Runs of one target with one status in a period.
 #[derive(Clone, Debug)]
 pub struct StatusCount {
@@ -165,6 +172,32 @@ fn rank(r: &Row<'_>) -> rusqlite::Result<RankRow> {
 }
 
 impl Store {
+    /// Every row of `sql`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.sql())?;
+        stmt.query_map(params, map)
+            .and_then(Iterator::collect)
+            .map_err(self.sql())
+    }
+
+    /// The first row of `sql`, if any.
+    fn row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.conn
+            .query_row(sql, params, map)
+            .optional()
+            .map_err(self.sql())
+    }
+
     /// Runs in `[from, to)`, newest first, at most `limit`.
     pub fn list(
         &self,
@@ -173,33 +206,30 @@ impl Store {
         filter: &Filter,
         limit: u64,
     ) -> Result<Vec<RunSummary>, StoreError> {
-        let mut stmt = self.conn.prepare(q::LIST_RUNS).map_err(self.sql())?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        stmt.query_map(params![from, to, filter.names, limit], summary)
-            .and_then(Iterator::collect)
-            .map_err(self.sql())
+        self.rows(
+            q::LIST_RUNS,
+            params![from, to, filter.names, limit],
+            summary,
+        )
     }
 
     /// One run with its stored report.
     pub fn show(&self, id: i64) -> Result<StoredRun, StoreError> {
-        let row = self
-            .conn
-            .query_row(q::SHOW_RUN, [id], |r| {
-                Ok((
-                    summary(r)?,
-                    r.get::<_, String>(10)?,
-                    r.get(11)?,
-                    r.get(12)?,
-                    r.get::<_, String>(13)?,
-                    r.get::<_, u8>(14)?,
-                    nat(r, 15)?,
-                    nat(r, 16)?,
-                    r.get(17)?,
-                    r.get::<_, Option<Vec<u8>>>(18)?,
-                ))
-            })
-            .optional()
-            .map_err(self.sql())?;
+        let row = self.row(q::SHOW_RUN, [id], |r| {
+            Ok((
+                summary(r)?,
+                r.get::<_, String>(10)?,
+                r.get(11)?,
+                r.get(12)?,
+                r.get::<_, String>(13)?,
+                r.get::<_, u8>(14)?,
+                nat(r, 15)?,
+                nat(r, 16)?,
+                r.get(17)?,
+                r.get::<_, Option<Vec<u8>>>(18)?,
+            ))
+        })?;
         let Some((
             summary,
             command,
@@ -230,11 +260,7 @@ impl Store {
                 Some(serde_json::from_slice(&json).map_err(|e| damaged(e.to_string()))?)
             }
         };
-        let mut stmt = self.conn.prepare(q::SHOW_VARIATIONS).map_err(self.sql())?;
-        let variations = stmt
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(Iterator::collect)
-            .map_err(self.sql())?;
+        let variations = self.rows(q::SHOW_VARIATIONS, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(StoredRun {
             summary,
             command,
@@ -257,8 +283,7 @@ impl Store {
         to: i64,
         filter: &Filter,
     ) -> Result<Vec<StatusCount>, StoreError> {
-        let mut stmt = self.conn.prepare(q::PERIOD_STATS).map_err(self.sql())?;
-        stmt.query_map(params![from, to, filter.names], |r| {
+        self.rows(q::PERIOD_STATS, params![from, to, filter.names], |r| {
             Ok(StatusCount {
                 target: r.get(0)?,
                 status: r.get(1)?,
@@ -267,8 +292,6 @@ impl Store {
                 seconds: r.get(4)?,
             })
         })
-        .and_then(Iterator::collect)
-        .map_err(self.sql())
     }
 
     /// Completed and reproducible runs per target and bucket of `bucket`
@@ -280,8 +303,7 @@ impl Store {
         filter: &Filter,
         bucket: i64,
     ) -> Result<Vec<TrendCount>, StoreError> {
-        let mut stmt = self.conn.prepare(q::TREND).map_err(self.sql())?;
-        stmt.query_map(params![from, to, filter.names, bucket], |r| {
+        self.rows(q::TREND, params![from, to, filter.names, bucket], |r| {
             Ok(TrendCount {
                 target: r.get(0)?,
                 bucket: r.get(1)?,
@@ -289,8 +311,6 @@ impl Store {
                 reproducible: nat(r, 3)?,
             })
         })
-        .and_then(Iterator::collect)
-        .map_err(self.sql())
     }
 
     /// A target's latest completed run before `before`, with its status.
@@ -299,53 +319,31 @@ impl Store {
         target: &str,
         before: i64,
     ) -> Result<Option<(RunRef, String)>, StoreError> {
-        self.conn
-            .query_row(q::LATEST_COMPLETED, params![target, before], |r| {
-                Ok((
-                    RunRef {
-                        id: r.get(0)?,
-                        started_at: r.get(1)?,
-                        commit: r.get(3)?,
-                    },
-                    r.get(2)?,
-                ))
-            })
-            .optional()
-            .map_err(self.sql())
+        self.row(q::LATEST_COMPLETED, params![target, before], |r| {
+            Ok((
+                RunRef {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    commit: r.get(3)?,
+                },
+                r.get(2)?,
+            ))
+        })
     }
 
-    /// A target's latest run with `status` before `before`.
-    pub fn last_with_status(
+    /// A target's run with `status`: the last before, or the first after,
+    /// a time.
+    pub fn run_with_status(
         &self,
         target: &str,
         status: &str,
-        before: i64,
+        seek: Seek,
     ) -> Result<Option<RunRef>, StoreError> {
-        self.conn
-            .query_row(
-                q::LAST_WITH_STATUS,
-                params![target, status, before],
-                run_ref,
-            )
-            .optional()
-            .map_err(self.sql())
-    }
-
-    /// A target's first run with `status` after `after`.
-    pub fn first_with_status_after(
-        &self,
-        target: &str,
-        status: &str,
-        after: i64,
-    ) -> Result<Option<RunRef>, StoreError> {
-        self.conn
-            .query_row(
-                q::FIRST_WITH_STATUS_AFTER,
-                params![target, status, after],
-                run_ref,
-            )
-            .optional()
-            .map_err(self.sql())
+        let (sql, at) = match seek {
+            Seek::LastBefore(at) => (q::LAST_WITH_STATUS, at),
+            Seek::FirstAfter(at) => (q::FIRST_WITH_STATUS_AFTER, at),
+        };
+        self.row(sql, params![target, status, at], run_ref)
     }
 
     /// A target's first completed run after `after`.
@@ -354,10 +352,7 @@ impl Store {
         target: &str,
         after: i64,
     ) -> Result<Option<RunRef>, StoreError> {
-        self.conn
-            .query_row(q::FIRST_COMPLETED_AFTER, params![target, after], run_ref)
-            .optional()
-            .map_err(self.sql())
+        self.row(q::FIRST_COMPLETED_AFTER, params![target, after], run_ref)
     }
 
     /// Identities first seen in `[from, to)`: how many, and the first
@@ -422,19 +417,16 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<(u64, Option<String>), StoreError> {
-        self.conn
-            .query_row(q::SERIES_IN_PERIOD, params![id, from, to], |r| {
-                Ok((nat(r, 0)?, r.get(1)?))
-            })
-            .map_err(self.sql())
+        // An aggregate without GROUP BY: always one row.
+        self.row(q::SERIES_IN_PERIOD, params![id, from, to], |r| {
+            Ok((nat(r, 0)?, r.get(1)?))
+        })
+        .map(Option::unwrap_or_default)
     }
 
     /// The first run that showed an identity.
     pub fn series_first_run(&self, id: i64) -> Result<Option<RunRef>, StoreError> {
-        self.conn
-            .query_row(q::SERIES_FIRST_RUN, [id], run_ref)
-            .optional()
-            .map_err(self.sql())
+        self.row(q::SERIES_FIRST_RUN, [id], run_ref)
     }
 
     /// The last run before `before` that showed an identity.
@@ -443,18 +435,12 @@ impl Store {
         id: i64,
         before: i64,
     ) -> Result<Option<RunRef>, StoreError> {
-        self.conn
-            .query_row(q::SERIES_LAST_RUN_BEFORE, params![id, before], run_ref)
-            .optional()
-            .map_err(self.sql())
+        self.row(q::SERIES_LAST_RUN_BEFORE, params![id, before], run_ref)
     }
 
     /// Causes in `[from, to)` with what they touch.
     pub fn causes(&self, from: i64, to: i64, filter: &Filter) -> Result<Vec<RankRow>, StoreError> {
-        let mut stmt = self.conn.prepare(q::CAUSES).map_err(self.sql())?;
-        stmt.query_map(params![from, to, filter.names], rank)
-            .and_then(Iterator::collect)
-            .map_err(self.sql())
+        self.rows(q::CAUSES, params![from, to, filter.names], rank)
     }
 
     /// Attributions in `[from, to)` with what they touch.
@@ -464,10 +450,7 @@ impl Store {
         to: i64,
         filter: &Filter,
     ) -> Result<Vec<RankRow>, StoreError> {
-        let mut stmt = self.conn.prepare(q::VARIATIONS).map_err(self.sql())?;
-        stmt.query_map(params![from, to, filter.names], rank)
-            .and_then(Iterator::collect)
-            .map_err(self.sql())
+        self.rows(q::VARIATIONS, params![from, to, filter.names], rank)
     }
 
     /// The `limit` longest audits in `[from, to)`.
@@ -478,9 +461,8 @@ impl Store {
         filter: &Filter,
         limit: usize,
     ) -> Result<Vec<RunSummary>, StoreError> {
-        let mut stmt = self.conn.prepare(q::SLOWEST).map_err(self.sql())?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        stmt.query_map(params![from, to, filter.names, limit], |r| {
+        self.rows(q::SLOWEST, params![from, to, filter.names, limit], |r| {
             Ok(RunSummary {
                 id: r.get(0)?,
                 started_at: r.get(1)?,
@@ -494,8 +476,6 @@ impl Store {
                 origin: String::new(),
             })
         })
-        .and_then(Iterator::collect)
-        .map_err(self.sql())
     }
 
     /// Every row of `sql` counted, the first `limit` kept: memory stays

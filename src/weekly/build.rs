@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::model::*;
 use crate::report::ToolInfo;
 use crate::store::time::{DAY, format_date, format_time};
-use crate::store::{Filter, RankRow, RunRef, SeriesRow, Store, StoreError};
+use crate::store::{Filter, RankRow, RunRef, Seek, SeriesRow, Store, StoreError};
 
 /// What `twice report` covers.
 #[derive(Clone, Debug)]
@@ -54,6 +54,27 @@ impl Tally {
     fn rate(&self) -> Option<f64> {
         (self.completed > 0).then(|| self.reproducible as f64 / self.completed as f64)
     }
+
+    fn add(&mut self, other: &Tally) {
+        self.runs += other.runs;
+        self.completed += other.completed;
+        self.reproducible += other.reproducible;
+        self.failed += other.failed;
+    }
+
+    /// The counts of this period, against `previous` of the period before.
+    fn counts(&self, previous: Option<&Tally>) -> Counts {
+        let previous_rate = previous.and_then(Tally::rate);
+        Counts {
+            runs: self.runs,
+            completed: self.completed,
+            reproducible: self.reproducible,
+            failed: self.failed,
+            rate: self.rate(),
+            previous_rate,
+            change_points: change(self.rate(), previous_rate),
+        }
+    }
 }
 
 fn tallies(rows: Vec<crate::store::StatusCount>) -> BTreeMap<String, Tally> {
@@ -97,18 +118,15 @@ pub fn build(store: &Store, opts: &WeeklyOptions) -> Result<WeeklyReport, StoreE
     let prev = tallies(store.period_stats(before, since, &filter)?);
 
     let mut overall = Overall::default();
+    let mut all_now = Tally::default();
     let mut all_prev = Tally::default();
     for t in prev.values() {
-        all_prev.completed += t.completed;
-        all_prev.reproducible += t.reproducible;
+        all_prev.add(t);
     }
     let mut targets = Vec::new();
     let mut broken = Vec::new();
     for (name, t) in &now {
-        overall.runs += t.runs;
-        overall.completed += t.completed;
-        overall.reproducible += t.reproducible;
-        overall.failed += t.failed;
+        all_now.add(t);
         let latest = store.latest_completed(name, until)?;
         if let Some((run, status)) = &latest {
             overall.targets += 1;
@@ -118,31 +136,17 @@ pub fn build(store: &Store, opts: &WeeklyOptions) -> Result<WeeklyReport, StoreE
                 broken.push(b);
             }
         }
-        let previous_rate = prev.get(name).and_then(Tally::rate);
         targets.push(TargetStats {
             target: name.clone(),
-            runs: t.runs,
-            completed: t.completed,
-            reproducible: t.reproducible,
-            failed: t.failed,
-            rate: t.rate(),
-            previous_rate,
-            change_points: change(t.rate(), previous_rate),
+            counts: t.counts(prev.get(name)),
             latest: latest.map(|(_, s)| s),
             bytes_changed: t.bytes as u64,
             seconds: t.seconds,
         });
     }
-    let overall_tally = Tally {
-        completed: overall.completed,
-        reproducible: overall.reproducible,
-        ..Tally::default()
-    };
-    overall.rate = overall_tally.rate();
-    overall.previous_rate = all_prev.rate();
-    overall.change_points = change(overall.rate, overall.previous_rate);
+    overall.counts = all_now.counts(Some(&all_prev));
     targets.sort_by(|a, b| {
-        let key = |t: &TargetStats| t.rate.unwrap_or(2.0);
+        let key = |t: &TargetStats| t.counts.rate.unwrap_or(2.0);
         key(a)
             .total_cmp(&key(b))
             .then_with(|| a.target.cmp(&b.target))
@@ -267,9 +271,10 @@ fn breakage(
     latest: &RunRef,
     since: i64,
 ) -> Result<Option<Breakage>, StoreError> {
-    let last_good = store.last_with_status(target, "identical", latest.started_at)?;
+    let last_good =
+        store.run_with_status(target, "identical", Seek::LastBefore(latest.started_at))?;
     let after = last_good.as_ref().map_or(i64::MIN, |g| g.started_at);
-    let Some(first_bad) = store.first_with_status_after(target, "differs", after)? else {
+    let Some(first_bad) = store.run_with_status(target, "differs", Seek::FirstAfter(after))? else {
         return Ok(None);
     };
     Ok(Some(Breakage {
@@ -328,7 +333,7 @@ fn trend(
         if pts.is_empty() {
             continue;
         }
-        if charted.len() <= opts.charted_targets && t.rate.is_some_and(|r| r < 1.0) {
+        if charted.len() <= opts.charted_targets && t.counts.rate.is_some_and(|r| r < 1.0) {
             charted.push(t.target.clone());
         }
         series.push(TrendSeries {

@@ -67,7 +67,7 @@ pub fn trend_svg(trend: &Trend) -> Option<String> {
                 }
                 let i = i as usize;
                 match labels.get(i) {
-                    Some(d) if i % label_every == 0 => d.get(5..).unwrap_or(d).to_owned(),
+                    Some(d) if i.is_multiple_of(label_every) => d.get(5..).unwrap_or(d).to_owned(),
                     _ => String::new(),
                 }
             })

@@ -280,7 +280,7 @@ pub fn render_html(r: &WeeklyReport, out: &mut dyn Write) -> std::io::Result<()>
 }
 
 fn cards(r: &WeeklyReport, s: &mut String) {
-    let o = &r.overall;
+    let o = &r.overall.counts;
     s.push_str("<section class=\"cards\" aria-label=\"Summary\">");
     let mut card = |big: String, what: &str, delta: String, class: &str| {
         let _ = write!(
@@ -303,7 +303,7 @@ fn cards(r: &WeeklyReport, s: &mut String) {
         delta_class(o.change_points),
     );
     card(
-        format!("{} / {}", o.targets_reproducible, o.targets),
+        format!("{} / {}", r.overall.targets_reproducible, r.overall.targets),
         "targets reproducible now",
         "by their latest completed audit".to_owned(),
         "",
@@ -460,15 +460,15 @@ fn targets(r: &WeeklyReport, s: &mut String) {
     for x in &r.targets {
         t.row(&[
             code(&x.target),
-            count(x.runs),
-            num(x.rate.unwrap_or(-1.0), &percent(x.rate)),
+            count(x.counts.runs),
+            num(x.counts.rate.unwrap_or(-1.0), &percent(x.counts.rate)),
             Cell(format!(
                 "<td class=\"num {}\" data-v=\"{}\">{}</td>",
-                delta_class(x.change_points),
-                x.change_points.unwrap_or(0.0),
-                esc(&points(x.change_points))
+                delta_class(x.counts.change_points),
+                x.counts.change_points.unwrap_or(0.0),
+                esc(&points(x.counts.change_points))
             )),
-            count(x.failed),
+            count(x.counts.failed),
             match &x.latest {
                 Some(l) => status(l),
                 None => text("–"),

@@ -12,7 +12,7 @@ const ROWS: usize = 10;
 
 pub fn render_markdown(r: &WeeklyReport, out: &mut dyn Write) -> std::io::Result<()> {
     let mut s = String::new();
-    let o = &r.overall;
+    let o = &r.overall.counts;
     let _ = writeln!(
         s,
         "# Determinism report {} – {}\n",
@@ -32,8 +32,8 @@ pub fn render_markdown(r: &WeeklyReport, out: &mut dyn Write) -> std::io::Result
         o.completed,
         points(o.change_points),
         r.previous.days,
-        o.targets_reproducible,
-        o.targets,
+        r.overall.targets_reproducible,
+        r.overall.targets,
         o.failed,
         r.new_findings.total,
         r.fixed_findings.total,
@@ -72,9 +72,9 @@ pub fn render_markdown(r: &WeeklyReport, out: &mut dyn Write) -> std::io::Result
             s,
             "| {} | {} | {} | {} | {} | {} |",
             cell(&t.target),
-            t.runs,
-            percent(t.rate),
-            points(t.change_points),
+            t.counts.runs,
+            percent(t.counts.rate),
+            points(t.counts.change_points),
             t.latest.as_deref().map_or("–", status_word),
             bytes(t.bytes_changed),
         );

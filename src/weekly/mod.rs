@@ -34,20 +34,7 @@ pub(crate) fn points(change: Option<f64>) -> String {
     }
 }
 
-/// `1.5 MiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{n} B"),
-        _ => format!("{v:.1} {}", UNITS[unit]),
-    }
-}
+pub(crate) use crate::report::human_bytes as bytes;
 
 /// The first 10 characters of a commit.
 pub(crate) fn short(commit: Option<&str>) -> String {

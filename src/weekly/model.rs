@@ -53,9 +53,9 @@ pub struct Period {
     pub days: f64,
 }
 
-/// Reproducibility over the runs of all targets.
+/// Audits of a period and how many came out reproducible.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct Overall {
+pub struct Counts {
     pub runs: u64,
     /// Runs that completed (reproducible or not): the denominator.
     pub completed: u64,
@@ -67,6 +67,13 @@ pub struct Overall {
     pub previous_rate: Option<f64>,
     /// Percentage points, this period minus the previous one.
     pub change_points: Option<f64>,
+}
+
+/// Reproducibility over the runs of all targets.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overall {
+    #[serde(flatten)]
+    pub counts: Counts,
     pub targets: u64,
     /// Targets whose latest completed run is reproducible.
     pub targets_reproducible: u64,
@@ -75,13 +82,8 @@ pub struct Overall {
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetStats {
     pub target: String,
-    pub runs: u64,
-    pub completed: u64,
-    pub reproducible: u64,
-    pub failed: u64,
-    pub rate: Option<f64>,
-    pub previous_rate: Option<f64>,
-    pub change_points: Option<f64>,
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Status of the latest completed run up to the end of the period.
     pub latest: Option<String>,
     pub bytes_changed: u64,

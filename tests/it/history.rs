@@ -39,6 +39,36 @@ fn err(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `twice ARGS --history HISTORY`.
+fn on(history: &Path, args: &[&str]) -> Output {
+    twice()
+        .args(args)
+        .arg("--history")
+        .arg(history)
+        .output()
+        .expect("run twice")
+}
+
+/// `out` is a refusal (exit 2) whose message holds `message`.
+fn refused(out: &Output, message: &str) {
+    assert_eq!(out.status.code(), Some(2), "{}", err(out));
+    assert!(err(out).contains(message), "{message}\n{}", err(out));
+}
+
+/// `twice history list --format json` of `history`, up to 100 runs.
+fn listed(history: &Path) -> Vec<Value> {
+    let out = on(
+        history,
+        &["history", "list", "--limit", "100", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .expect("JSON")
+        .as_array()
+        .expect("a list")
+        .clone()
+}
+
 fn git(repo: &Path, args: &[&str]) {
     let status = std::process::Command::new("git")
         .current_dir(repo)
@@ -563,12 +593,7 @@ fn import_is_idempotent_and_skips_what_it_cannot_read() {
     let out = import(&[&good[2], &good[0], &good[1]]);
     assert_eq!(out.status.code(), Some(0), "{}", err(&out));
     assert!(ok(&out).contains("imported 0 report(s)"), "{}", ok(&out));
-    let out = twice()
-        .args(["history", "list", "--format", "json", "--history"])
-        .arg(&history)
-        .output()
-        .unwrap();
-    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = Value::Array(listed(&history));
     assert_eq!(runs.as_array().unwrap().len(), 3);
     assert!(
         runs[0]["origin"]
@@ -630,20 +655,7 @@ fn concurrent_writers_both_land() {
             assert!(matches!(out.status.code(), Some(0 | 1)), "{}", err(&out));
         }
     });
-    let out = twice()
-        .args([
-            "history",
-            "list",
-            "--limit",
-            "100",
-            "--format",
-            "json",
-            "--history",
-        ])
-        .arg(&history)
-        .output()
-        .unwrap();
-    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = Value::Array(listed(&history));
     let targets: Vec<&str> = runs
         .as_array()
         .unwrap()
@@ -748,16 +760,9 @@ fn a_truncated_or_foreign_history_is_a_clear_error() {
         b"hello, this is not a database at all, just text\n",
     )
     .unwrap();
-    let out = twice()
-        .args(["history", "list", "--history"])
-        .arg(&history)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        err(&out).contains("is not a twice history database (not an SQLite database)"),
-        "{}",
-        err(&out)
+    refused(
+        &on(&history, &["history", "list"]),
+        "is not a twice history database (not an SQLite database)",
     );
 }
 
@@ -790,16 +795,9 @@ fn migration_from_schema_1_keeps_the_runs() {
         .unwrap();
     assert_eq!(version, 2);
     // This twice (version 1) now refuses it.
-    let out = twice()
-        .args(["history", "list", "--history"])
-        .arg(&history)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        err(&out).contains("history schema 2; this twice reads up to 1"),
-        "{}",
-        err(&out)
+    refused(
+        &on(&history, &["history", "list"]),
+        "history schema 2; this twice reads up to 1",
     );
 }
 
@@ -820,12 +818,7 @@ fn gc_forgets_old_runs_and_their_findings() {
         said.starts_with("removed 18 run(s) started before 2026-01-04T00:00:00Z"),
         "{said}"
     );
-    let out = twice()
-        .args(["history", "list", "--format", "json", "--history"])
-        .arg(&history)
-        .output()
-        .unwrap();
-    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = Value::Array(listed(&history));
     assert_eq!(runs.as_array().unwrap().len(), 12);
 }
 

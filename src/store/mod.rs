@@ -6,7 +6,9 @@
 //! default. The schema is versioned (`PRAGMA user_version`) and migrated
 //! forward on open; a file a newer `twice` wrote is refused and left
 //! untouched. WAL mode and a busy timeout let audits that finish at the
-//! same moment both land.
+//! same moment both land. The latest runs may sit in `history.db-wal`
+//! beside the file until SQLite's next checkpoint: copy or move the
+//! `.twice` directory, not the file alone.
 
 mod context;
 mod error;
@@ -186,6 +188,13 @@ impl Store {
             let runs = tx.execute(queries::GC_RUNS, [cutoff]).map_err(sql)?;
             let series = tx.execute(queries::GC_SERIES, [cutoff]).map_err(sql)?;
             Ok(GcOutcome { runs, series })
+        })
+        .and_then(|gone| {
+            // Fold the log into the file (and empty it) after a clean-up.
+            self.conn
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .map_err(self.sql())?;
+            Ok(gone)
         })
     }
 }

@@ -323,8 +323,10 @@ fn trend(
         target: ALL_TARGETS.to_owned(),
         points: points(&all),
     }];
-    // Targets are sorted least reproducible first: chart those.
-    let mut charted = vec![ALL_TARGETS.to_owned()];
+    // Chart the targets whose reproducibility moved most in the period (a
+    // regression, a fix, flakiness); a flat line at 0 % or 100 % says
+    // nothing the targets table does not.
+    let mut moved: Vec<(f64, f64, &str)> = Vec::new();
     for t in targets {
         let Some(counts) = per.get(&t.target) else {
             continue;
@@ -333,14 +335,30 @@ fn trend(
         if pts.is_empty() {
             continue;
         }
-        if charted.len() <= opts.charted_targets && t.counts.rate.is_some_and(|r| r < 1.0) {
-            charted.push(t.target.clone());
+        let (lo, hi) = pts.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+            (lo.min(p.rate), hi.max(p.rate))
+        });
+        if hi > lo {
+            moved.push((hi - lo, t.counts.rate.unwrap_or(1.0), &t.target));
         }
         series.push(TrendSeries {
             target: t.target.clone(),
             points: pts,
         });
     }
+    moved.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.cmp(b.2))
+    });
+    let charted = std::iter::once(ALL_TARGETS.to_owned())
+        .chain(
+            moved
+                .iter()
+                .take(opts.charted_targets)
+                .map(|m| m.2.to_owned()),
+        )
+        .collect();
     Ok(Trend {
         bucket_seconds: bucket,
         buckets: (0..buckets)

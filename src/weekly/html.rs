@@ -347,20 +347,19 @@ fn broken(r: &WeeklyReport, s: &mut String) {
         "sortable",
         &[
             ("target", false),
-            ("since", false),
             ("last good", false),
             ("first bad", false),
+            ("broken since", false),
         ],
     );
     for b in &r.broken {
         let since = if b.in_period {
-            format!("{} (this period)", when(&b.first_bad.started_at))
+            format!("{} (new)", when(&b.first_bad.started_at))
         } else {
             when(&b.first_bad.started_at)
         };
         t.row(&[
             code(&b.target),
-            text(&since),
             Cell(format!(
                 "<td>{}</td>",
                 match &b.last_good {
@@ -369,6 +368,7 @@ fn broken(r: &WeeklyReport, s: &mut String) {
                 }
             )),
             Cell(format!("<td>{}</td>", run_point(Some(&b.first_bad)))),
+            text(&since),
         ]);
     }
     s.push_str(&t.end());
@@ -386,7 +386,7 @@ fn trend(r: &WeeklyReport, s: &mut String) {
         s,
         "<section id=\"trend\"><h2>Reproducibility per {unit}</h2>\
          <p class=\"note\">Share of completed audits whose outputs were identical; a dot per {unit} \
-         with audits. The least reproducible targets are drawn.</p>"
+         with audits. Drawn: all targets, and the targets whose reproducibility moved most.</p>"
     );
     if let Some(svg) = trend_svg(tr) {
         let _ = write!(

@@ -98,7 +98,8 @@ pub struct Trend {
     pub buckets: Vec<String>,
     /// `all targets` first, then each target.
     pub series: Vec<TrendSeries>,
-    /// The series the chart draws (the least reproducible targets).
+    /// The series the chart draws: all targets, and the targets whose
+    /// reproducibility moved most within the period.
     pub charted: Vec<String>,
 }
 

@@ -189,13 +189,15 @@ impl Store {
             let series = tx.execute(queries::GC_SERIES, [cutoff]).map_err(sql)?;
             Ok(GcOutcome { runs, series })
         })
-        .and_then(|gone| {
-            // Fold the log into the file (and empty it) after a clean-up.
-            self.conn
-                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-                .map_err(self.sql())?;
-            Ok(gone)
-        })
+        .and_then(|gone| self.checkpoint().map(|()| gone))
+    }
+
+    /// Fold the write-ahead log into the file and empty it: afterwards the
+    /// file alone holds the whole history (to copy it, say).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .map_err(self.sql())
     }
 }
 

@@ -22,7 +22,8 @@ mod wire;
 pub use context::{GitFacts, RunContext, repository_root};
 pub use error::{ImportErrorKind, StoreError};
 pub use read::{
-    Filter, RankRow, RunRef, RunSummary, Seek, SeriesRow, StatusCount, StoredRun, TrendCount,
+    Filter, Identities, RankRow, RunRef, RunSummary, Seek, SeriesRow, StatusCount, StoredRun,
+    TrendCount,
 };
 pub use schema::{MIGRATIONS, Mode};
 

@@ -220,7 +220,7 @@ GROUP BY seen.variation";
 
 /// The longest audits in `[?1, ?2)`.
 pub const SLOWEST: &str = "
-SELECT id, started_at, target, status, seconds, git_commit
+SELECT id, started_at, target, status, findings, git_commit, git_branch, git_dirty, seconds, origin
 FROM runs
 WHERE started_at >= ?1 AND started_at < ?2
   AND (?3 IS NULL OR target IN (SELECT value FROM json_each(?3)))

@@ -65,6 +65,19 @@ pub struct RunRef {
     pub commit: Option<String>,
 }
 
+/// Which finding identities of a period to list.
+#[derive(Clone, Copy, Debug)]
+pub enum Identities {
+    /// First seen in the period, by first sighting.
+    New,
+    /// Seen in `[since, from)` (the previous period) and in no run of the
+    /// period, of targets with a completed run in it.
+    Fixed { since: i64 },
+    /// Present in some and absent in other completed runs of one target at
+    /// one clean commit, most commits first.
+    Flaky,
+}
+
 /// Which run of a target to find, from a time.
 #[derive(Clone, Copy, Debug)]
 pub enum Seek {
@@ -216,33 +229,23 @@ impl Store {
 
     /// One run with its stored report.
     pub fn show(&self, id: i64) -> Result<StoredRun, StoreError> {
-        let row = self.row(q::SHOW_RUN, [id], |r| {
-            Ok((
-                summary(r)?,
-                r.get::<_, String>(10)?,
-                r.get(11)?,
-                r.get(12)?,
-                r.get::<_, String>(13)?,
-                r.get::<_, u8>(14)?,
-                nat(r, 15)?,
-                nat(r, 16)?,
-                r.get(17)?,
-                r.get::<_, Option<Vec<u8>>>(18)?,
-            ))
+        let found = self.row(q::SHOW_RUN, [id], |r| {
+            let run = StoredRun {
+                summary: summary(r)?,
+                command: r.get(10)?,
+                workdir: r.get(11)?,
+                host: r.get(12)?,
+                twice_version: r.get(13)?,
+                exit_code: r.get(14)?,
+                bisect_builds: nat(r, 15)?,
+                bytes_changed: nat(r, 16)?,
+                error: r.get(17)?,
+                variations: Vec::new(),
+                report: None,
+            };
+            Ok((run, r.get::<_, Option<Vec<u8>>>(18)?))
         })?;
-        let Some((
-            summary,
-            command,
-            workdir,
-            host,
-            twice_version,
-            exit_code,
-            bisect_builds,
-            bytes_changed,
-            error,
-            blob,
-        )) = row
-        else {
+        let Some((mut run, blob)) = found else {
             return Err(StoreError::NoSuchRun {
                 path: self.path.clone(),
                 id,
@@ -253,27 +256,12 @@ impl Store {
             id,
             reason,
         };
-        let report = match blob {
-            None => None,
-            Some(blob) => {
-                let json = inflate(&blob).map_err(|e| damaged(e.to_string()))?;
-                Some(serde_json::from_slice(&json).map_err(|e| damaged(e.to_string()))?)
-            }
-        };
-        let variations = self.rows(q::SHOW_VARIATIONS, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(StoredRun {
-            summary,
-            command,
-            workdir,
-            host,
-            twice_version,
-            exit_code,
-            bisect_builds,
-            bytes_changed,
-            error,
-            variations,
-            report,
-        })
+        if let Some(blob) = blob {
+            let json = inflate(&blob).map_err(|e| damaged(e.to_string()))?;
+            run.report = Some(serde_json::from_slice(&json).map_err(|e| damaged(e.to_string()))?);
+        }
+        run.variations = self.rows(q::SHOW_VARIATIONS, [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(run)
     }
 
     /// Runs per target and status in `[from, to)`.
@@ -355,58 +343,28 @@ impl Store {
         self.row(q::FIRST_COMPLETED_AFTER, params![target, after], run_ref)
     }
 
-    /// Identities first seen in `[from, to)`: how many, and the first
-    /// `limit` by first sighting.
-    pub fn new_series(
+    /// Finding identities of `[from, to)` of one kind (see [`Identities`]):
+    /// how many, and the first `limit`.
+    pub fn identities(
         &self,
+        which: Identities,
         from: i64,
         to: i64,
         filter: &Filter,
         limit: usize,
     ) -> Result<(u64, Vec<SeriesRow>), StoreError> {
-        self.capped(
-            q::NEW_SERIES,
-            params![from, to, filter.names],
-            limit,
-            series,
-        )
-    }
-
-    /// Identities seen in `[before, from)` and in no run of `[from, to)`.
-    pub fn fixed_series(
-        &self,
-        before: i64,
-        from: i64,
-        to: i64,
-        filter: &Filter,
-        limit: usize,
-    ) -> Result<(u64, Vec<SeriesRow>), StoreError> {
-        self.capped(
-            q::FIXED_SERIES,
-            params![before, from, to, filter.names],
-            limit,
-            series,
-        )
-    }
-
-    /// Identities that came and went at one commit in `[from, to)`.
-    pub fn flaky_series(
-        &self,
-        from: i64,
-        to: i64,
-        filter: &Filter,
-        limit: usize,
-    ) -> Result<(u64, Vec<SeriesRow>), StoreError> {
-        self.capped(
-            q::FLAKY_SERIES,
-            params![from, to, filter.names],
-            limit,
-            |r| {
+        let f = &filter.names;
+        match which {
+            Identities::New => self.capped(q::NEW_SERIES, params![from, to, f], limit, series),
+            Identities::Fixed { since } => {
+                self.capped(q::FIXED_SERIES, params![since, from, to, f], limit, series)
+            }
+            Identities::Flaky => self.capped(q::FLAKY_SERIES, params![from, to, f], limit, |r| {
                 let mut s = series(r)?;
                 s.flaky = Some((nat(r, 8)?, nat(r, 9)?, nat(r, 10)?));
                 Ok(s)
-            },
-        )
+            }),
+        }
     }
 
     /// How often an identity showed in `[from, to)`, and its latest
@@ -462,20 +420,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<RunSummary>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.rows(q::SLOWEST, params![from, to, filter.names, limit], |r| {
-            Ok(RunSummary {
-                id: r.get(0)?,
-                started_at: r.get(1)?,
-                target: r.get(2)?,
-                status: r.get(3)?,
-                seconds: r.get(4)?,
-                commit: r.get(5)?,
-                findings: 0,
-                branch: None,
-                dirty: None,
-                origin: String::new(),
-            })
-        })
+        self.rows(q::SLOWEST, params![from, to, filter.names, limit], summary)
     }
 
     /// Every row of `sql` counted, the first `limit` kept: memory stays

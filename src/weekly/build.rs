@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::model::*;
 use crate::report::ToolInfo;
 use crate::store::time::{DAY, format_date, format_time};
-use crate::store::{Filter, RankRow, RunRef, Seek, SeriesRow, Store, StoreError};
+use crate::store::{Filter, Identities, RankRow, RunRef, Seek, SeriesRow, Store, StoreError};
 
 /// What `twice report` covers.
 #[derive(Clone, Debug)]
@@ -161,13 +161,22 @@ pub fn build(store: &Store, opts: &WeeklyOptions) -> Result<WeeklyReport, StoreE
 
     let trend = trend(store, opts, &filter, &targets)?;
     let limit = opts.list_limit;
-    let new_findings = listed(store.new_series(since, until, &filter, limit)?, |s| {
-        let mut e = entry(store, s, since, until)?;
-        e.first_run = store.series_first_run(s.id)?.map(point);
-        Ok(e)
-    })?;
+    let new_findings = listed(
+        store.identities(Identities::New, since, until, &filter, limit)?,
+        |s| {
+            let mut e = entry(store, s, since, until)?;
+            e.first_run = store.series_first_run(s.id)?.map(point);
+            Ok(e)
+        },
+    )?;
     let fixed_findings = listed(
-        store.fixed_series(before, since, until, &filter, limit)?,
+        store.identities(
+            Identities::Fixed { since: before },
+            since,
+            until,
+            &filter,
+            limit,
+        )?,
         |s| {
             let mut e = entry(store, s, before, since)?;
             let last_bad = store.series_last_run_before(s.id, since)?;
@@ -180,17 +189,20 @@ pub fn build(store: &Store, opts: &WeeklyOptions) -> Result<WeeklyReport, StoreE
             Ok(e)
         },
     )?;
-    let flaky_findings = listed(store.flaky_series(since, until, &filter, limit)?, |s| {
-        let mut e = entry(store, s, since, until)?;
-        e.flaky = s
-            .flaky
-            .map(|(commits, runs_with, runs_at_commits)| Flakiness {
-                commits,
-                runs_with,
-                runs_at_commits,
-            });
-        Ok(e)
-    })?;
+    let flaky_findings = listed(
+        store.identities(Identities::Flaky, since, until, &filter, limit)?,
+        |s| {
+            let mut e = entry(store, s, since, until)?;
+            e.flaky = s
+                .flaky
+                .map(|(commits, runs_with, runs_at_commits)| Flakiness {
+                    commits,
+                    runs_with,
+                    runs_at_commits,
+                });
+            Ok(e)
+        },
+    )?;
 
     let slowest = store
         .slowest(since, until, &filter, opts.top)?

@@ -55,6 +55,13 @@ pub enum Error {
     /// Re-executing logged actions could not run to its end.
     #[error(transparent)]
     Reexec(#[from] crate::remote::ReexecError),
+    /// The history database cannot be used, or a report not imported.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// `history import`: some files were refused (each was named); the
+    /// others were imported.
+    #[error("{refused} of {files} report(s) not imported")]
+    ImportIncomplete { refused: usize, files: usize },
 }
 
 impl Error {
@@ -74,7 +81,9 @@ impl Error {
             | Error::Config(_)
             | Error::Baseline(_)
             | Error::Diff(_)
-            | Error::Execlog(_) => 2,
+            | Error::Execlog(_)
+            | Error::Store(_)
+            | Error::ImportIncomplete { .. } => 2,
         }
     }
 }

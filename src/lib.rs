@@ -33,7 +33,9 @@ mod formats;
 mod interrupt;
 pub mod remote;
 pub mod report;
+pub mod store;
 pub mod tree;
+pub mod weekly;
 
 pub use diff::{BytesComparison, compare_bytes, compare_bytes_as};
 pub use error::Error;
@@ -81,6 +83,8 @@ pub fn run(cli: cli::Cli) -> Result<u8, Error> {
         Command::Diff(args) => run_diff(args),
         Command::Audit(args) => commands::audit::run(*args),
         Command::Targets(args) => commands::audit::targets(args),
+        Command::History(args) => commands::history::run_history(args),
+        Command::Report(args) => commands::history::run_report(args),
         Command::Baseline(cli::BaselineCommand::Update(args)) => {
             commands::audit::baseline_update(args)
         }

@@ -44,6 +44,26 @@ pub enum Command {
     /// differing action, or one that ran in one build only), 2 usage or
     /// input error (a truncated or corrupt log names the byte offset).
     Execlog(ExeclogArgs),
+    /// The history of recorded audits: import JSON reports written
+    /// elsewhere (CI runners), list and show runs, forget old ones.
+    ///
+    /// The history is an SQLite file, .twice/history.db at the repository
+    /// root unless --history says otherwise. `twice audit --record` adds to
+    /// it.
+    ///
+    /// Exit status: 0 done, 2 usage or input error (a file that could not
+    /// be imported is named; the others are still imported).
+    History(HistoryArgs),
+    /// The determinism report of a period from the history: reproducibility
+    /// per target and its trend, new, fixed and flaky findings, the causes
+    /// that dominate, where each target broke (last good and first bad
+    /// commit), the slowest and most failing audits, and the bytes a remote
+    /// cache stored again because of non-determinism.
+    ///
+    /// Example: twice report --since 7d --format html -o week.html
+    ///
+    /// Exit status: 0 written, 2 usage or input error.
+    Report(WeeklyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +212,18 @@ pub struct AuditArgs {
     pub remote_variations: Option<String>,
     #[command(flatten)]
     pub remote_args: RemoteArgs,
+    /// Record the audit in the history (see `twice history`, `twice
+    /// report`), a failed build included.
+    #[arg(long)]
+    pub record: bool,
+    /// The history file (default: .twice/history.db at the root of the
+    /// repository around the current directory).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// The name the audit is recorded under (default: the twice.toml
+    /// target, else the source directory relative to the repository root).
+    #[arg(long, value_name = "NAME", requires = "record")]
+    pub name: Option<String>,
     /// The build command and its arguments (after `--`).
     #[arg(last = true, value_name = "BUILD COMMAND")]
     pub command: Vec<std::ffi::OsString>,
@@ -212,6 +244,94 @@ pub struct RemoteArgs {
     /// `container-image=…`). Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     pub remote_platform: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The history file (default: .twice/history.db at the root of the
+    /// repository around the current directory).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub history: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: HistoryCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Add JSON audit reports (`twice audit --format json -o FILE`) to the
+    /// history. Importing a report again adds nothing.
+    Import {
+        /// The reports.
+        #[arg(required = true, value_name = "REPORT.json")]
+        reports: Vec<PathBuf>,
+    },
+    /// The recorded runs, newest first.
+    List(HistoryListArgs),
+    /// One run: its facts and its stored report.
+    Show {
+        /// The run's id (first column of `twice history list`).
+        #[arg(value_name = "RUN")]
+        run: i64,
+        /// `json` prints the report as it was recorded or imported.
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// Forget runs older than AGE (`90d`, `12w`) or a date (`2026-01-01`),
+    /// and the findings seen only in them.
+    Gc {
+        #[arg(long, value_name = "AGE")]
+        keep: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryListArgs {
+    /// Only runs of target T (repeatable).
+    #[arg(long = "target", value_name = "T")]
+    pub targets: Vec<String>,
+    /// Only runs since D: a span back from now (`7d`, `12h`, `2w`) or a date
+    /// (`2026-01-05`, `2026-01-05T10:00Z`; UTC).
+    #[arg(long, value_name = "D")]
+    pub since: Option<String>,
+    /// At most N runs.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: u64,
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct WeeklyArgs {
+    /// The history file (default: .twice/history.db at the root of the
+    /// repository around the current directory).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// The start of the period: a span back from --until (`7d`, `2w`) or a
+    /// date (`2026-01-05`; UTC). The previous period of the same length is
+    /// the comparison.
+    #[arg(long, value_name = "D", default_value = "7d")]
+    pub since: String,
+    /// The end of the period (default: now; the environment variable
+    /// TWICE_NOW, meant for tests, fixes "now").
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Only target T (repeatable).
+    #[arg(long = "target", value_name = "T")]
+    pub targets: Vec<String>,
+    /// Report format: a self-contained HTML page with charts, Markdown for
+    /// chat or a wiki, or JSON with every number of the other two.
+    #[arg(long, value_enum, default_value_t = ReportFormatArg::Markdown)]
+    pub format: ReportFormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormatArg {
+    Html,
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ use crate::baseline;
 use crate::cli::{AuditArgs, BaselineUpdateArgs, TargetsArgs};
 use crate::config::{self, Config, TargetSpec};
 use crate::report::{Gate, Report};
+use crate::store::{Mode, RunContext, Store};
 
 /// The target name recorded for an audit of a command given after `--`.
 pub(crate) const NO_TARGET: &str = "-";
@@ -260,9 +261,23 @@ pub(crate) fn run(args: AuditArgs) -> Result<u8, Error> {
             .map(|(n, t)| (n.clone(), Some((n.as_str(), *t))))
             .collect()
     };
+    let history = match args.record || config.as_ref().is_some_and(|c| c.record) {
+        true => Some(super::history::history_path(args.history.as_deref())?),
+        false => None,
+    };
     let mut reports = Vec::new();
+    let mut contexts = Vec::new();
     let mut failure: Option<Error> = None;
     for (name, target) in jobs {
+        let started_at = super::history::now()?;
+        let clock = std::time::Instant::now();
+        let source = options(&args, &env, config.as_ref(), target)
+            .map(|o| o.source)
+            .unwrap_or_else(|_| PathBuf::from("."));
+        let record_name = args
+            .name
+            .clone()
+            .or_else(|| target.map(|(n, _)| n.to_owned()));
         let result = options(&args, &env, config.as_ref(), target).and_then(|mut opts| {
             opts.gate = Some(gate(
                 &name,
@@ -282,8 +297,30 @@ pub(crate) fn run(args: AuditArgs) -> Result<u8, Error> {
                 None => with_jobs(args.jobs, || audit::audit(opts))?.map_err(Error::from),
             }
         });
+        let context = || {
+            RunContext::gather(
+                &source,
+                record_name.as_deref(),
+                started_at,
+                clock.elapsed().as_secs_f64(),
+            )
+        };
+        if let (Some(path), Err(e @ Error::Audit(audit::AuditError::BuildFailed { .. }))) =
+            (&history, &result)
+        {
+            let command = args
+                .command
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let mut store = Store::open(path, Mode::Write)?;
+            store.record_failure(&context(), command, e.to_string(), e.exit_code())?;
+        }
         match result {
-            Ok(r) => reports.push(r),
+            Ok(r) => {
+                contexts.push(context());
+                reports.push(r);
+            }
             // An interruption stops everything; other failures are reported
             // and the remaining targets still audited.
             Err(e @ Error::Audit(audit::AuditError::Interrupted)) => return Err(e),
@@ -300,7 +337,24 @@ pub(crate) fn run(args: AuditArgs) -> Result<u8, Error> {
         }
     }
     if !reports.is_empty() {
-        output::write_reports(&reports, &main, &specs)?;
+        output::write_audits(&reports, &contexts, &main, &specs)?;
+    }
+    if let Some(path) = &history {
+        let mut store = Store::open(path, Mode::Write)?;
+        for (report, context) in reports.iter().zip(&contexts) {
+            let json = serde_json::to_value(output::AuditJson {
+                report,
+                context: Some(context),
+            })
+            .expect("a report serializes to JSON");
+            let id = store.record(json)?;
+            if !args.quiet {
+                match id {
+                    Some(id) => eprintln!("twice: recorded as run {id} in {}", path.display()),
+                    None => eprintln!("twice: already recorded in {}", path.display()),
+                }
+            }
+        }
     }
     if let Some(e) = failure {
         return Err(Error::Reported {

@@ -2,6 +2,7 @@
 //! reports: settings, configuration, the CI gate, report destinations.
 
 pub(crate) mod audit;
+pub(crate) mod history;
 pub(crate) mod output;
 
 use crate::Error;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::Error;
 use crate::cli::{ColorArg, FormatArg, ReportArgs};
 use crate::report::{Report, TextOptions, render_json, render_text};
+use crate::store::RunContext;
 
 /// Every report a command renders. Each renderer serves every variant, so
 /// a new renderer or a new command cannot forget one.
@@ -190,14 +191,54 @@ pub(crate) fn write_reports(
     main: &Main,
     specs: &[ReportSpec],
 ) -> Result<(), Error> {
+    write_audits(reports, &[], main, specs)
+}
+
+/// [`write_reports`] for audits: their JSON carries each audit's context
+/// (when, where, which commit), which `twice history import` reads.
+pub(crate) fn write_audits(
+    reports: &[Report],
+    contexts: &[RunContext],
+    main: &Main,
+    specs: &[ReportSpec],
+) -> Result<(), Error> {
     for spec in specs {
         let text = TextOptions {
             color: spec.format == ReportFormat::Text && color(main, &spec.sink),
             verbose: main.verbose,
         };
+        if spec.format == ReportFormat::Json && !contexts.is_empty() {
+            let audits: Vec<AuditJson<'_>> = reports
+                .iter()
+                .zip(contexts)
+                .map(|(report, context)| AuditJson {
+                    report,
+                    context: Some(context),
+                })
+                .collect();
+            write_to(&spec.sink, |w| match audits.as_slice() {
+                [one] => render_json(one, w),
+                many => render_json(&SeveralAudits { reports: many }, w),
+            })?;
+            continue;
+        }
         write_to(&spec.sink, |w| render(spec.format, reports, text, w))?;
     }
     Ok(())
+}
+
+/// An audit's JSON report with its context.
+#[derive(serde::Serialize)]
+pub(crate) struct AuditJson<'r> {
+    #[serde(flatten)]
+    pub report: &'r Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<&'r RunContext>,
+}
+
+#[derive(serde::Serialize)]
+struct SeveralAudits<'r> {
+    reports: &'r [AuditJson<'r>],
 }
 
 fn render(

@@ -36,6 +36,7 @@ pub use problems::{
     Action, ActionNote, Certainty, Problem, ProblemId, Provenance, Scope, SourceRef,
 };
 pub use sarif::{MAX_RESULTS as SARIF_MAX_RESULTS, render_sarif};
+pub(crate) use text::human_bytes;
 pub use text::{TextOptions, render_text};
 
 use std::collections::BTreeMap;

@@ -770,6 +770,7 @@ fn audit_report_snapshots() {
     assert_eq!(code, 1, "{stderr}");
     insta::assert_json_snapshot!("audit_report", report, {
         ".audit.source" => "[source]",
+        ".context" => "[context]",
         ".audit.runs[].seconds" => "[seconds]",
         ".audit.timings.staging" => "[seconds]",
         ".audit.timings.builds" => "[seconds]",

@@ -12,6 +12,7 @@ mod execlog_real;
 mod fixtures;
 mod gate;
 mod hardening;
+mod history;
 mod limits;
 mod precision;
 mod problems;

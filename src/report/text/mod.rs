@@ -85,7 +85,7 @@ pub fn render_text(report: &Report, opts: TextOptions, out: &mut dyn Write) -> s
     out.write_all(s.as_bytes())
 }
 
-pub(super) fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;

@@ -3,7 +3,8 @@
 # use (bubblewrap, faketime, disorderfs, util-linux) and the toolchains its
 # fixture scripts and the demo project drive (gcc, binutils, make, python3
 # with setuptools and wheel, tar, gzip, zip), and PostgreSQL for the REAPI
-# test cluster (scripts/reapi-cluster.sh).
+# test cluster (scripts/reapi-cluster.sh), strace for `twice audit --trace`,
+# npm for the SARIF validator.
 # Idempotent: does nothing when everything is already present.
 set -euo pipefail
 
@@ -20,6 +21,9 @@ have tar || need+=(tar)
 have gzip || need+=(gzip)
 have zip || need+=(zip)
 have make || need+=(make)
+have strace || need+=(strace)
+have npm || need+=(npm)
+have setpriv || need+=(util-linux)
 have fusermount3 || have fusermount || need+=(fuse3)
 have domainname || need+=(hostname)
 have localedef || need+=(libc-bin)
@@ -46,3 +50,10 @@ if ! python3 -c 'import setuptools, wheel' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
         wheel setuptools
 fi
+
+# Validators the CI renderers' tests check their output with: Microsoft's
+# SARIF multitool (npm) and junitparser (PyPI), under target/. Each script
+# says so and does nothing when its registry is out of reach.
+here=$(cd "$(dirname "$0")" && pwd)
+"$here/sarif-validator.sh" >/dev/null || true
+"$here/junitparser.sh" >/dev/null || true

@@ -493,8 +493,8 @@ impl LocalBuilder<'_> {
             c.args(["--cap-add", "CAP_SYS_ADMIN"]);
         }
         c.args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]);
+        // Private /tmp and /dev/shm, then what the build needs from them.
         c.args(self.exposure.bwrap_args());
-        c.args(["--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]);
         c.arg("--bind").arg(visible).arg(&place.build_dir);
         if self.value(spec, Variation::Locale) != Value::Inherit {
             // The cache may live under the host's /tmp, which the sandbox

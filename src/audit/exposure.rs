@@ -18,10 +18,14 @@ use std::fs;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
-/// Replaced by an empty tmpfs in the sandbox.
+/// Replaced by an empty tmpfs in the sandbox, where they exist on the host.
 pub const HIDDEN: [&str; 9] = [
     "/run", "/var/run", "/tmp", "/var/tmp", "/dev/shm", "/home", "/root", "/mnt", "/media",
 ];
+
+/// Replaced by an empty tmpfs whether or not the host has them: every build
+/// gets a private scratch space.
+const ALWAYS_HIDDEN: [&str; 2] = ["/tmp", "/dev/shm"];
 
 /// The host paths a sandbox hides, masks and re-exposes.
 #[derive(Clone, Debug, Default)]
@@ -39,7 +43,10 @@ impl Exposure {
         let hidden: Vec<PathBuf> = HIDDEN
             .iter()
             .map(PathBuf::from)
-            .filter(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+            .filter(|p| {
+                ALWAYS_HIDDEN.contains(&p.to_str().unwrap_or_default())
+                    || fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+            })
             .collect();
         let mut wanted: Vec<PathBuf> = Vec::new();
         for var in ["PATH", "LD_LIBRARY_PATH"] {
@@ -103,7 +110,9 @@ impl Exposure {
         out
     }
 
-    /// The bubblewrap arguments that apply it (after `--ro-bind / /`).
+    /// The bubblewrap arguments that apply it (after `--ro-bind / /` and
+    /// `--dev /dev`). Later mounts must not cover the hidden directories
+    /// again, or what was exposed inside them disappears.
     pub fn bwrap_args(&self) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = Vec::new();
         for dir in &self.hidden {
@@ -143,6 +152,10 @@ mod tests {
         let canonical = fs::canonicalize(dir.path()).unwrap();
         assert!(e.exposed.contains(&canonical), "{e:?}");
         let args = e.bwrap_args();
-        assert!(args.iter().any(|a| a == "--tmpfs"));
+        // Every tmpfs comes before the binds that re-expose what lies
+        // inside it.
+        let last_tmpfs = args.iter().rposition(|a| a == "--tmpfs").unwrap();
+        let bind = args.iter().position(|a| *a == *canonical).unwrap();
+        assert!(last_tmpfs < bind, "{args:?}");
     }
 }

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::report::{BaselineEntry, Report, baseline_entry, is_root};
 
+/// The baseline file looked for beside `twice.toml`.
+pub const FILE_NAME: &str = "twice-baseline.txt";
+
 const HEADER: &str = "# twice baseline: accepted findings, one per line (fingerprint, target, artifact, cause, evidence).\n\
 # Regenerate with `twice baseline update`; remove lines as differences get fixed.\n";
 

@@ -108,7 +108,7 @@ fn baseline_path(flag: Option<&Path>, env: &Env, config: Option<&Config>) -> Opt
     let config = config?;
     match &config.baseline {
         Some(p) => Some(config.resolve(p)),
-        None => Some(config.root.join("twice-baseline.txt")).filter(|p| p.is_file()),
+        None => Some(config.resolve(Path::new(baseline::FILE_NAME))).filter(|p| p.is_file()),
     }
 }
 
@@ -414,7 +414,7 @@ pub(crate) fn baseline_update(args: BaselineUpdateArgs) -> Result<u8, Error> {
         });
     }
     let path = baseline_path(args.baseline.as_deref(), &env, Some(&config))
-        .unwrap_or_else(|| config.root.join("twice-baseline.txt"));
+        .unwrap_or_else(|| config.resolve(Path::new(baseline::FILE_NAME)));
     // The audits run with the settings of twice.toml and the environment
     // only.
     let mut argv = vec!["twice", "audit"];

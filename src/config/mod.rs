@@ -172,12 +172,18 @@ struct RawIgnore {
     expires: Option<Spanned<toml::value::Datetime>>,
 }
 
-/// Find `twice.toml` in `start` or a directory above it.
+/// Find `twice.toml` in `start` or a directory above it, as a path relative
+/// to `start` (`twice.toml`, `../twice.toml`, …): reports then name it and
+/// the files beside it the same way wherever the checkout lives.
 pub fn find(start: &Path) -> Option<PathBuf> {
-    start
-        .ancestors()
-        .map(|d| d.join(FILE_NAME))
-        .find(|p| p.is_file())
+    let mut up = PathBuf::new();
+    for dir in start.ancestors() {
+        if dir.join(FILE_NAME).is_file() {
+            return Some(up.join(FILE_NAME));
+        }
+        up.push("..");
+    }
+    None
 }
 
 /// Read and check a configuration file.
@@ -320,9 +326,9 @@ impl Config {
         }
     }
 
-    /// A path from the file, made absolute against its directory.
+    /// A path from the file, taken relative to its directory.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
+        if p.is_absolute() || self.root == Path::new(".") {
             p.to_path_buf()
         } else {
             self.root.join(p)
@@ -333,6 +339,21 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_file_is_found_relative_to_where_the_search_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        assert_eq!(find(&deep), None);
+        std::fs::write(dir.path().join(FILE_NAME), "").unwrap();
+        assert_eq!(find(&deep), Some(PathBuf::from("../../twice.toml")));
+        assert_eq!(find(dir.path()), Some(PathBuf::from("twice.toml")));
+        let config = parse(Path::new("../../twice.toml"), "").unwrap();
+        assert_eq!(config.resolve(Path::new("x")), Path::new("../../x"));
+        let config = parse(Path::new("twice.toml"), "").unwrap();
+        assert_eq!(config.resolve(Path::new("x")), Path::new("x"));
+    }
 
     fn parse_str(text: &str) -> Result<Config, String> {
         parse(Path::new("dir/twice.toml"), text).map_err(|e| e.to_string())

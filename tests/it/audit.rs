@@ -14,7 +14,10 @@ use crate::{fixture, twice};
 /// Run `twice audit ARGS` with its temporary files under `tmp`; return
 /// (exit code, report or Null, stderr).
 fn audit_in(tmp: &Path, source: &Path, args: &[&str]) -> (i32, Value, String) {
+    // Run where no twice.toml lies above (not in this repository, which has
+    // one with a baseline).
     let out = twice()
+        .current_dir(std::env::temp_dir())
         .env("TMPDIR", tmp)
         .arg("audit")
         .arg("-C")
@@ -393,9 +396,10 @@ fn a_build_over_the_timeout_is_killed() {
 #[test]
 fn missing_tools_skip_their_variation_with_a_warning() {
     let tmp = tempfile::tempdir().unwrap();
-    // A PATH with bubblewrap and a shell but no faketime or disorderfs;
-    // outside /tmp, which the sandbox replaces with its own.
-    let bin = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // A PATH with bubblewrap and a shell but no faketime or disorderfs,
+    // deliberately under /tmp: the sandbox replaces /tmp with its own and
+    // must show the PATH directories inside it again.
+    let bin = tempfile::tempdir_in("/tmp").unwrap();
     for tool in ["bwrap", "sh", "cat", "date"] {
         let real = crate::which(tool);
         std::os::unix::fs::symlink(real, bin.path().join(tool)).unwrap();
